@@ -1,0 +1,1 @@
+"""gateway: the only public entry. Authenticates at the edge, forwards and aggregates."""

@@ -1,0 +1,53 @@
+"""Wiring of the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from services.gateway.api import ROUTES, UPSTREAMS, VERIFIER, forwarding_handler
+from services.gateway.upstream import Upstreams
+from shared.auth import TokenVerifier
+from shared.runtime import SETTINGS, add_health_routes, new_app
+from shared.settings import Settings
+
+SERVICE = "gateway"
+UPSTREAM_SERVICES = ("identity", "billing")
+
+
+async def _upstreams(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds),
+        connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+    )
+    app[UPSTREAMS] = Upstreams(
+        session, {name: settings.service_url(name) for name in UPSTREAM_SERVICES}
+    )
+    yield
+    await session.close()
+
+
+async def _upstreams_ready(app: web.Application) -> bool:
+    async def live(name: str) -> bool:
+        try:
+            result = await app[UPSTREAMS].call(name, "GET", "/health/live")
+        except Exception:
+            return False
+        return result.status == 200
+
+    results = await asyncio.gather(*(live(name) for name in UPSTREAM_SERVICES))
+    return all(results)
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = new_app(settings)
+    app[VERIFIER] = TokenVerifier(settings)
+    app.cleanup_ctx.append(_upstreams)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, forwarding_handler(route))
+    add_health_routes(app, {"upstreams": _upstreams_ready})
+    return app

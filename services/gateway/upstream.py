@@ -1,0 +1,90 @@
+"""Calls from the gateway to the services' internal HTTP APIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from shared.http.middleware import CORRELATION_HEADER
+from shared.http.problems import Problem
+from shared.logs import get_correlation_id, get_logger
+from shared.runtime import SETTINGS
+
+log = get_logger(__name__)
+
+CLIENT_IP_HEADER = "X-Ebok-Client-Ip"
+# Request headers a service may see; everything else stays at the edge.
+FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language")
+# Response headers passed back to the caller.
+FORWARDED_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Retry-After",
+    "WWW-Authenticate",
+    "Allow",
+    "Content-Disposition",
+)
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+class Upstreams:
+    def __init__(self, session: aiohttp.ClientSession, urls: dict[str, str]) -> None:
+        self.session = session
+        self.urls = urls
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> UpstreamResponse:
+        url = self.urls[service] + path
+        sent = {**(headers or {}), CORRELATION_HEADER: get_correlation_id()}
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=sent, params=params
+            ) as resp:
+                payload = await resp.read()
+                kept = {
+                    k: v
+                    for k in FORWARDED_RESPONSE_HEADERS
+                    if (v := resp.headers.get(k)) is not None
+                }
+                return UpstreamResponse(resp.status, payload, kept)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
+            raise Problem(
+                503,
+                "Service unavailable",
+                f"The {service} service is not answering; try again shortly",
+                code="service-unavailable",
+                headers={"Retry-After": "5"},
+            ) from None
+
+    async def forward(self, service: str, path: str, request: web.Request) -> web.Response:
+        headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
+        headers[CLIENT_IP_HEADER] = client_ip(request)
+        body = await request.read() if request.can_read_body else None
+        result = await self.call(
+            service, request.method, path, body=body, headers=headers, params=dict(request.query)
+        )
+        return web.Response(status=result.status, body=result.body, headers=result.headers)
+
+
+def client_ip(request: web.Request) -> str:
+    if request.app[SETTINGS].trust_forwarded_for:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.remote or "unknown"

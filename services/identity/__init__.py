@@ -1,0 +1,1 @@
+"""identity: accounts, credentials, registration, CAPTCHA, tokens, manager grants."""

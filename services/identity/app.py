@@ -1,0 +1,59 @@
+"""Wiring of the identity service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from services.identity import api, repository
+from services.identity.handlers import BILLING_HANDLERS, NOTIFICATION_HANDLERS
+from shared.auth import TokenSigner, TokenVerifier
+from shared.messaging.consumer import Subscription
+from shared.runtime import POOL, background_loop, service_app
+from shared.settings import Settings
+
+SERVICE = "identity"
+HOUSEKEEPING_SECONDS = 600.0
+
+
+def _housekeeping(app: web.Application):
+    async def step() -> bool:
+        async with app[POOL].acquire() as conn:
+            await repository.delete_expired(conn)
+        return False
+
+    return step
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = service_app(
+        settings,
+        SERVICE,
+        Path(__file__).parent / "migrations",
+        subscriptions=lambda app: [
+            Subscription("billing-events", "events", BILLING_HANDLERS),
+            Subscription("email-delivery", "events", NOTIFICATION_HANDLERS),
+        ],
+        extra_contexts=[
+            background_loop(
+                "identity-housekeeping",
+                _housekeeping,
+                "identity_housekeeping",
+                lambda s: HOUSEKEEPING_SECONDS,
+            ),
+        ],
+    )
+    app[api.SIGNER] = TokenSigner(settings)
+    app[api.VERIFIER] = TokenVerifier(settings)
+    app.router.add_post("/captcha", api.create_captcha)
+    app.router.add_get("/terms", api.get_terms)
+    app.router.add_post("/registrations", api.register)
+    app.router.add_post("/registrations/activate", api.activate)
+    app.router.add_post("/registrations/activation-links", api.request_activation_link)
+    app.router.add_post("/auth/login", api.login)
+    app.router.add_post("/auth/refresh", api.refresh)
+    app.router.add_post("/auth/logout", api.logout)
+    app.router.add_get("/me", api.me)
+    app.router.add_post("/me/password", api.change_password)
+    return app

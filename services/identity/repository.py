@@ -1,0 +1,333 @@
+"""Identity's SQL, grouped by table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from shared.events import billing
+
+# --- projection of billing ------------------------------------------------------------------
+
+
+async def upsert_customer(conn: asyncpg.Connection, c: billing.CustomerChanged) -> None:
+    await conn.execute(
+        """INSERT INTO customers (customer_id, name, email, language) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
+               language = EXCLUDED.language, updated_at = now()""",
+        c.customer_id,
+        c.name,
+        c.email,
+        c.language,
+    )
+
+
+async def replace_contract_service_points(
+    conn: asyncpg.Connection, c: billing.ContractChanged
+) -> None:
+    await conn.execute("DELETE FROM service_points WHERE contract_number = $1", c.contract_number)
+    await conn.executemany(
+        """INSERT INTO service_points (service_point_id, customer_id, contract_number, address)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (service_point_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
+               contract_number = EXCLUDED.contract_number, address = EXCLUDED.address""",
+        [
+            (sp.service_point_id, c.customer_id, c.contract_number, sp.address.model_dump_json())
+            for sp in c.service_points
+        ],
+    )
+
+
+async def upsert_invoice(conn: asyncpg.Connection, i: billing.InvoiceIssued) -> None:
+    await conn.execute(
+        """INSERT INTO invoices (invoice_number, customer_id, gross, issued_on)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (invoice_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
+               gross = EXCLUDED.gross, issued_on = EXCLUDED.issued_on""",
+        i.invoice_number,
+        i.customer_id,
+        i.gross,
+        i.issued_on,
+    )
+
+
+async def invoice_customer(
+    conn: asyncpg.Connection, invoice_number: str
+) -> tuple[str, Decimal] | None:
+    row = await conn.fetchrow(
+        "SELECT customer_id, gross FROM invoices WHERE invoice_number = $1", invoice_number
+    )
+    return (row["customer_id"], row["gross"]) if row else None
+
+
+# --- terms and CAPTCHA ----------------------------------------------------------------------
+
+
+async def current_terms(conn: asyncpg.Connection) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "SELECT version, title, body, published_at FROM terms ORDER BY published_at DESC, "
+        "version DESC LIMIT 1"
+    )
+
+
+async def insert_captcha(
+    conn: asyncpg.Connection, captcha_id: uuid.UUID, digest: bytes, ttl_seconds: int
+) -> datetime:
+    return await conn.fetchval(
+        """INSERT INTO captchas (id, answer_hash, expires_at)
+           VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at""",
+        captcha_id,
+        digest,
+        float(ttl_seconds),
+    )
+
+
+async def take_captcha(conn: asyncpg.Connection, captcha_id: uuid.UUID) -> bytes | None:
+    """Remove the CAPTCHA (single use, right or wrong) and return its answer hash if unexpired."""
+    return await conn.fetchval(
+        "DELETE FROM captchas WHERE id = $1 RETURNING CASE WHEN expires_at > now() "
+        "THEN answer_hash END",
+        captcha_id,
+    )
+
+
+# --- registrations --------------------------------------------------------------------------
+
+
+async def supersede_pending_registrations(conn: asyncpg.Connection, customer_id: str) -> None:
+    await conn.execute(
+        "UPDATE registrations SET status = 'superseded' "
+        "WHERE customer_id = $1 AND status = 'pending'",
+        customer_id,
+    )
+
+
+async def insert_registration(
+    conn: asyncpg.Connection,
+    *,
+    registration_id: uuid.UUID,
+    customer_id: str,
+    invoice_number: str,
+    email: str,
+    phone: str | None,
+    language: str,
+    terms_version: str,
+    token_hash: bytes,
+    ttl_seconds: int,
+    client_ip: str | None,
+) -> datetime:
+    return await conn.fetchval(
+        """INSERT INTO registrations (id, customer_id, invoice_number, email, phone, language,
+                                      terms_version, token_hash, token_expires_at, client_ip)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9), $10)
+           RETURNING token_expires_at""",
+        registration_id,
+        customer_id,
+        invoice_number,
+        email,
+        phone,
+        language,
+        terms_version,
+        token_hash,
+        float(ttl_seconds),
+        client_ip,
+    )
+
+
+async def registration_by_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """SELECT *, token_expires_at <= now() AS expired FROM registrations
+           WHERE token_hash = $1 FOR UPDATE""",
+        token_hash,
+    )
+
+
+async def latest_registration(
+    conn: asyncpg.Connection, customer_id: str, email: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT * FROM registrations WHERE customer_id = $1 AND lower(email) = lower($2)
+           ORDER BY created_at DESC LIMIT 1 FOR UPDATE""",
+        customer_id,
+        email,
+    )
+
+
+async def mark_registration_used(
+    conn: asyncpg.Connection, registration_id: uuid.UUID, account_id: uuid.UUID | None
+) -> None:
+    await conn.execute(
+        "UPDATE registrations SET status = 'used', account_id = $2 WHERE id = $1",
+        registration_id,
+        account_id,
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+async def account_for_customer(conn: asyncpg.Connection, customer_id: str) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT * FROM accounts WHERE customer_id = $1", customer_id)
+
+
+async def account_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM accounts WHERE login = $1", login)
+
+
+async def account_by_id(conn: asyncpg.Connection, account_id: uuid.UUID) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
+
+
+async def insert_customer_account(
+    conn: asyncpg.Connection,
+    *,
+    account_id: uuid.UUID,
+    customer_id: str,
+    login: str,
+    email: str,
+    phone: str | None,
+    language: str,
+    password_hash: str,
+) -> bool:
+    """False when the login is taken (drawn at random: the caller draws again)."""
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                """INSERT INTO accounts (id, customer_id, login, email, phone, language, role,
+                                         status, password_hash, must_change_password)
+                   VALUES ($1, $2, $3, $4, $5, $6, 'customer', 'awaiting_credentials_email',
+                           $7, true)""",
+                account_id,
+                customer_id,
+                login,
+                email,
+                phone,
+                language,
+                password_hash,
+            )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "accounts_login_key":
+            return False
+        raise
+    return True
+
+
+async def record_terms_acceptance(
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    version: str,
+    accepted_at: datetime,
+    client_ip: str | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO terms_acceptances (account_id, terms_version, accepted_at, client_ip)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        account_id,
+        version,
+        accepted_at,
+        client_ip,
+    )
+
+
+async def advance_account_status(
+    conn: asyncpg.Connection, account_id: uuid.UUID, from_status: str, to_status: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """UPDATE accounts SET status = $3,
+               activated_at = CASE WHEN $3 = 'active' THEN now() ELSE activated_at END
+           WHERE id = $1 AND status = $2 RETURNING *""",
+        account_id,
+        from_status,
+        to_status,
+    )
+
+
+async def set_password(conn: asyncpg.Connection, account_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute(
+        """UPDATE accounts SET password_hash = $2, must_change_password = false,
+               password_changed_at = now() WHERE id = $1""",
+        account_id,
+        password_hash,
+    )
+
+
+# --- refresh tokens -------------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    family_id: uuid.UUID,
+    token_hash: bytes,
+    ttl_seconds: int,
+) -> None:
+    await conn.execute(
+        """INSERT INTO refresh_tokens (id, family_id, account_id, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))""",
+        uuid.uuid4(),
+        family_id,
+        account_id,
+        token_hash,
+        float(ttl_seconds),
+    )
+
+
+async def refresh_token_for_update(
+    conn: asyncpg.Connection, token_hash: bytes
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT *, expires_at <= now() AS expired FROM refresh_tokens
+           WHERE token_hash = $1 FOR UPDATE""",
+        token_hash,
+    )
+
+
+async def mark_refresh_token_used(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = $1", token_id)
+
+
+async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        family_id,
+    )
+
+
+async def revoke_account_tokens(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+        account_id,
+    )
+
+
+# --- rate limits and housekeeping ------------------------------------------------------------
+
+
+async def rate_limit_hit(conn: asyncpg.Connection, key: str, window_seconds: int) -> int:
+    """Count one hit in the current fixed window of `key`; return the window's count."""
+    return await conn.fetchval(
+        """INSERT INTO rate_limits (key, window_start, hits)
+           VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 1)
+           ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+           RETURNING hits""",
+        key,
+        float(window_seconds),
+    )
+
+
+async def rate_limit_count(conn: asyncpg.Connection, key: str, window_seconds: int) -> int:
+    return await conn.fetchval(
+        """SELECT coalesce(sum(hits), 0) FROM rate_limits WHERE key = $1
+           AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2)""",
+        key,
+        float(window_seconds),
+    )
+
+
+async def delete_expired(conn: asyncpg.Connection) -> None:
+    await conn.execute("DELETE FROM captchas WHERE expires_at < now() - interval '1 hour'")
+    await conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
+    await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '7 days'")

@@ -1,0 +1,56 @@
+"""Request bodies of identity's HTTP API (validated at the boundary)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from shared.events.common import Language
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegistrationRequest(Body):
+    invoice_number: str = Field(min_length=1, max_length=64)
+    invoice_amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    email: EmailStr
+    phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{7,20}$")
+    accept_terms: bool
+    terms_version: str = Field(min_length=1, max_length=40)
+    captcha_id: uuid.UUID
+    captcha_answer: str = Field(min_length=1, max_length=20)
+    language: Language = "pl"
+
+    @field_validator("accept_terms")
+    @classmethod
+    def _must_accept(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("the e-BOK regulations must be accepted to register")
+        return value
+
+
+class ActivationRequest(Body):
+    token: str = Field(min_length=16, max_length=200)
+
+
+class ActivationLinkRequest(Body):
+    invoice_number: str = Field(min_length=1, max_length=64)
+    email: EmailStr
+
+
+class LoginRequest(Body):
+    login: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RefreshRequest(Body):
+    refresh_token: str = Field(min_length=16, max_length=200)
+
+
+class PasswordChangeRequest(Body):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)

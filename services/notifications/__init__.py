@@ -1,0 +1,1 @@
+"""notifications: renders emails from templates (pl, uk, ru, en), queues and delivers them."""

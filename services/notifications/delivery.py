@@ -1,0 +1,104 @@
+"""Hands queued emails to the SMTP server (aiosmtplib), with bounded retries and backoff.
+
+An email is marked sent, and `notifications.email.sent` written to the outbox, in the same
+transaction; a crash between the SMTP server's acceptance and that commit sends it again
+(at-least-once), never not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+import asyncpg
+
+from services.notifications import repository
+from shared.events.notifications import EmailDelivery
+from shared.logs import get_logger
+from shared.messaging.outbox import add_to_outbox
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+BATCH_SIZE = 20
+PRODUCER = "notifications"
+
+
+def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = row["recipient"]
+    message["Subject"] = row["subject"]
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=str(row["id"]), domain="ebok.local")
+    message["Content-Language"] = row["language"]
+    message["X-Ebok-Template"] = row["template"]
+    message.set_content(row["text_body"])
+    message.add_alternative(row["html_body"], subtype="html")
+    return message
+
+
+class Mailer:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self.pool = pool
+
+    def _retry_delay(self, attempts_so_far: int) -> float | None:
+        if attempts_so_far + 1 >= self.settings.email_max_attempts:
+            return None
+        delay = self.settings.email_retry_base_seconds * 2 ** min(attempts_so_far, 16)
+        return min(delay, self.settings.email_retry_max_seconds)
+
+    async def deliver_due(self) -> bool:
+        """Send what is due; True when a full batch went out (more may be waiting)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await repository.claim_due(conn, BATCH_SIZE)
+            for row in rows:
+                await self._deliver(conn, row)
+        return len(rows) == BATCH_SIZE
+
+    async def _deliver(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        try:
+            await aiosmtplib.send(
+                build_message(self.settings, row),
+                hostname=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                timeout=self.settings.smtp_timeout_seconds,
+                start_tls=False,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            delay = self._retry_delay(row["attempts"])
+            await repository.mark_attempt_failed(conn, row["id"], error, delay)
+            log.warning(
+                "email not delivered",
+                email_id=str(row["id"]),
+                template=row["template"],
+                attempt=row["attempts"] + 1,
+                retry_in_seconds=delay,
+                error=error,
+            )
+            if delay is None:
+                await self._publish(conn, "notifications.email.failed", row, error)
+            return
+        await repository.mark_sent(conn, row["id"], forget_body=row["sensitive"])
+        await self._publish(conn, "notifications.email.sent", row, None)
+        log.info("email sent", email_id=str(row["id"]), template=row["template"])
+
+    async def _publish(
+        self, conn: asyncpg.Connection, event_type: str, row: asyncpg.Record, error: str | None
+    ) -> None:
+        await add_to_outbox(
+            conn,
+            event_type,
+            EmailDelivery(
+                email_id=row["id"],
+                template=row["template"],
+                source_event_id=uuid.UUID(str(row["source_event_id"])),
+                reference_id=row["reference_id"],
+                error=error,
+            ),
+            PRODUCER,
+        )

@@ -1,0 +1,80 @@
+"""Notifications' SQL: the email queue."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from services.notifications.rendering import RenderedEmail
+
+NOTIFY_CHANNEL = "ebok_emails"
+
+
+async def queue_email(
+    conn: asyncpg.Connection,
+    *,
+    source_event_id: uuid.UUID,
+    template: str,
+    language: str,
+    recipient: str,
+    email: RenderedEmail,
+    sensitive: bool,
+    reference_id: str | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO emails (id, source_event_id, template, language, recipient, subject,
+                               text_body, html_body, sensitive, reference_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (source_event_id) DO NOTHING""",
+        uuid.uuid4(),
+        source_event_id,
+        template,
+        language,
+        recipient,
+        email.subject,
+        email.text,
+        email.html,
+        sensitive,
+        reference_id,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Lock due emails for this transaction; other instances skip them."""
+    return await conn.fetch(
+        """SELECT * FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
+           ORDER BY next_attempt_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+
+
+async def mark_sent(conn: asyncpg.Connection, email_id: uuid.UUID, forget_body: bool) -> None:
+    """Sent: the delivery log keeps who/what/when; bodies with secrets in them are dropped."""
+    await conn.execute(
+        """UPDATE emails SET status = 'sent', sent_at = now(), attempts = attempts + 1,
+               last_error = NULL,
+               text_body = CASE WHEN $2 THEN NULL ELSE text_body END,
+               html_body = CASE WHEN $2 THEN NULL ELSE html_body END
+           WHERE id = $1""",
+        email_id,
+        forget_body,
+    )
+
+
+async def mark_attempt_failed(
+    conn: asyncpg.Connection, email_id: uuid.UUID, error: str, retry_in_seconds: float | None
+) -> None:
+    """Failed once: try again later, or give up (retry_in_seconds None) and drop secrets."""
+    await conn.execute(
+        """UPDATE emails SET attempts = attempts + 1, last_error = $2,
+               status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
+               next_attempt_at = now() + make_interval(secs => coalesce($3::float8, 0)),
+               text_body = CASE WHEN $3::float8 IS NULL AND sensitive THEN NULL ELSE text_body END,
+               html_body = CASE WHEN $3::float8 IS NULL AND sensitive THEN NULL ELSE html_body END
+           WHERE id = $1""",
+        email_id,
+        error[:1000],
+        retry_in_seconds,
+    )

@@ -1,0 +1,133 @@
+"""Access tokens: short-lived EdDSA-signed JWTs. Identity signs; every service verifies."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.http.problems import Problem
+from shared.settings import Settings
+
+ISSUER = "ebok-identity"
+AUDIENCE = "ebok"
+ALGORITHM = "EdDSA"
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: str
+    role: str
+    login: str
+    customer_ids: tuple[str, ...] = ()
+    must_change_password: bool = False
+    grants: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+
+def generate_keypair(private_path: Path, public_path: Path) -> None:
+    """Write a new Ed25519 key pair (for development and tests; production mounts its own)."""
+    key = Ed25519PrivateKey.generate()
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    public_path.parent.mkdir(parents=True, exist_ok=True)
+    private_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private_path.chmod(0o600)
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def _read_key(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise RuntimeError(
+            f"{what} not found at {path}: set EBOK_JWT_{what.upper().replace(' ', '_')}_FILE "
+            "or run `python -m deploy.keys` to create a development pair"
+        ) from None
+
+
+class TokenSigner:
+    def __init__(self, settings: Settings) -> None:
+        self._key = serialization.load_pem_private_key(
+            _read_key(settings.jwt_private_key_file, "private key"), password=None
+        )
+        self._ttl = settings.access_token_ttl_seconds
+
+    def issue(self, principal: Principal) -> tuple[str, int]:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": principal.account_id,
+            "iat": now,
+            "exp": now + self._ttl,
+            "jti": uuid.uuid4().hex,
+            "role": principal.role,
+            "login": principal.login,
+            "cid": list(principal.customer_ids),
+            "grants": list(principal.grants),
+            "mcp": principal.must_change_password,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        self._key = serialization.load_pem_public_key(
+            _read_key(settings.jwt_public_key_file, "public key")
+        )
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "role"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _unauthorized("The access token has expired") from None
+        except jwt.InvalidTokenError:
+            raise _unauthorized("The access token is not valid") from None
+        return Principal(
+            account_id=claims["sub"],
+            role=claims["role"],
+            login=claims.get("login", ""),
+            customer_ids=tuple(claims.get("cid", [])),
+            must_change_password=bool(claims.get("mcp", False)),
+            grants=tuple(claims.get("grants", [])),
+        )
+
+    def from_request(self, request: web.Request) -> Principal:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("Send an access token: Authorization: Bearer <token>")
+        return self.verify(token.strip())
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        401,
+        "Unauthorized",
+        detail,
+        code="unauthorized",
+        headers={"WWW-Authenticate": 'Bearer realm="e-BOK"'},
+    )

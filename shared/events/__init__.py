@@ -1,0 +1,12 @@
+"""The event contract: one module per producing domain; CATALOG maps a type to its payload model."""
+
+from pydantic import BaseModel
+
+from shared.events import billing, erp, identity, notifications
+
+CATALOG: dict[str, type[BaseModel]] = {
+    **erp.EVENTS,
+    **billing.EVENTS,
+    **identity.EVENTS,
+    **notifications.EVENTS,
+}

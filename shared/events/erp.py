@@ -1,0 +1,76 @@
+"""Inbound feeds from the utility's ERP, on the integration exchange (handbook §6)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import EmailStr, Field, model_validator
+
+from shared.events.common import Address, Amount, Contract, Identifier, Language
+
+
+class CustomerUpserted(Contract):
+    customer_id: Identifier
+    name: str = Field(min_length=1, max_length=300)
+    kind: Literal["person", "company"]
+    tax_id: str | None = Field(None, max_length=20)
+    email: EmailStr | None = None
+    phone: str | None = Field(None, max_length=30)
+    address: Address
+    language: Language | None = None
+
+
+class ServicePoint(Contract):
+    service_point_id: Identifier
+    address: Address
+    meter_number: Identifier
+
+
+class ContractUpserted(Contract):
+    contract_number: Identifier
+    customer_id: Identifier
+    signed_on: date
+    status: Literal["active", "terminated"]
+    service_points: list[ServicePoint] = Field(min_length=1, max_length=10_000)
+
+
+class InvoiceLine(Contract):
+    description: str = Field(min_length=1, max_length=500)
+    quantity: Decimal = Field(max_digits=14, decimal_places=3)
+    unit: str = Field(min_length=1, max_length=20)
+    unit_price: Decimal = Field(max_digits=14, decimal_places=4)
+    net: Amount
+    vat_rate: Decimal = Field(ge=0, le=100, max_digits=5, decimal_places=2)
+
+
+class InvoiceIssued(Contract):
+    invoice_number: Identifier
+    customer_id: Identifier
+    contract_number: Identifier
+    issued_on: date
+    due_on: date
+    period_from: date
+    period_to: date
+    net: Amount
+    vat: Amount
+    gross: Amount
+    lines: list[InvoiceLine] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InvoiceIssued:
+        if self.net + self.vat != self.gross:
+            raise ValueError("gross must equal net + vat")
+        if self.due_on < self.issued_on:
+            raise ValueError("due_on must not be before issued_on")
+        if self.period_to < self.period_from:
+            raise ValueError("period_to must not be before period_from")
+        return self
+
+
+EVENTS = {
+    "erp.customer.upserted": CustomerUpserted,
+    "erp.contract.upserted": ContractUpserted,
+    "erp.invoice.issued": InvoiceIssued,
+}

@@ -1,0 +1,35 @@
+"""Request middleware: correlation id in and out, and an access log line."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from shared.logs import get_logger, set_correlation_id
+
+log = get_logger("access")
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+@web.middleware
+async def correlation_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    incoming = request.headers.get(CORRELATION_HEADER, "")
+    value = incoming if 0 < len(incoming) <= 200 and incoming.isprintable() else None
+    correlation_id = set_correlation_id(value)
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+    started = time.perf_counter()
+    response = await handler(request)
+    response.headers[CORRELATION_HEADER] = correlation_id
+    if not request.path.startswith("/health"):
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    return response

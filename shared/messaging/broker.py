@@ -1,0 +1,114 @@
+"""A robust RabbitMQ connection with a publisher-confirms channel (aio-pika)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+
+from shared.envelope import Envelope
+from shared.logs import get_logger
+from shared.messaging.topology import ExchangeName, Names, declare_exchanges
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+PUBLISH_ERRORS = (
+    aio_pika.exceptions.AMQPError,
+    aiormq.exceptions.AMQPError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+    RuntimeError,
+)
+
+
+def envelope_message(envelope: Envelope, body: bytes | None = None) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=body if body is not None else envelope.model_dump_json().encode(),
+        message_id=str(envelope.id),
+        correlation_id=envelope.correlation_id,
+        type=envelope.type,
+        app_id=envelope.producer,
+        timestamp=envelope.occurred_at,
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+
+
+class Broker:
+    """One connection per service; a confirming channel for publishing, one per consumer."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.names = Names(settings.namespace)
+        self.connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+
+    async def connect(self) -> None:
+        """Connect, retrying until the configured deadline: aio-pika fails fast on the first try."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.broker_connect_timeout_seconds
+        delay = 0.2
+        while True:
+            try:
+                self.connection = await aio_pika.connect_robust(
+                    self.settings.amqp_url,
+                    client_properties={
+                        "connection_name": f"{self.settings.namespace}.{self.service}"
+                    },
+                )
+                break
+            except (ConnectionError, OSError, aiormq.exceptions.AMQPError) as exc:
+                if loop.time() > deadline:
+                    raise
+                log.warning("broker not reachable yet, retrying", error=str(exc), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._publish_channel = await self.connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        self._exchanges = await declare_exchanges(self._publish_channel, self.names)
+        self._exchanges[""] = self._publish_channel.default_exchange
+        log.info("broker connected")
+
+    async def channel(self, prefetch: int) -> AbstractChannel:
+        assert self.connection is not None, "connect() first"
+        channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=prefetch)
+        return channel
+
+    @property
+    def is_connected(self) -> bool:
+        return (
+            self.connection is not None
+            and not self.connection.is_closed
+            and self._publish_channel is not None
+            and not self._publish_channel.is_closed
+        )
+
+    async def publish(
+        self,
+        exchange: ExchangeName | str,
+        routing_key: str,
+        message: aio_pika.Message,
+        timeout: float = 10.0,
+    ) -> None:
+        """Publish mandatory with confirms: an unroutable or refused message raises."""
+        if not self.is_connected:
+            raise ConnectionError("broker connection is not open")
+        await self._exchanges[exchange].publish(
+            message, routing_key=routing_key, mandatory=True, timeout=timeout
+        )
+
+    async def publish_envelope(self, exchange: ExchangeName, envelope: Envelope) -> None:
+        await self.publish(exchange, envelope.type, envelope_message(envelope))
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None

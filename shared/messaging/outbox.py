@@ -1,0 +1,104 @@
+"""Transactional outbox: write events with the state change; a relay publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from pydantic import BaseModel
+
+from shared.envelope import Envelope, new_envelope
+from shared.logs import get_logger
+from shared.messaging.broker import PUBLISH_ERRORS, Broker, envelope_message
+from shared.messaging.topology import ExchangeName
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL = "ebok_outbox"
+BATCH_SIZE = 200
+
+
+async def add_to_outbox(
+    conn: asyncpg.Connection,
+    event_type: str,
+    payload: BaseModel,
+    producer: str,
+    exchange: ExchangeName = "events",
+) -> Envelope:
+    """Record an event to publish; call inside the transaction that makes the change."""
+    envelope = new_envelope(event_type, payload, producer)
+    await conn.execute(
+        """INSERT INTO outbox (message_id, exchange, routing_key, body)
+           VALUES ($1, $2, $3, $4)""",
+        envelope.id,
+        exchange,
+        envelope.type,
+        envelope.model_dump_json(),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    return envelope
+
+
+def _retry_delay_seconds(attempts: int) -> float:
+    return min(0.5 * 2 ** min(attempts, 10), 60.0)
+
+
+class OutboxRelay:
+    def __init__(self, pool: asyncpg.Pool, broker: Broker) -> None:
+        self.pool = pool
+        self.broker = broker
+
+    async def publish_batch(self) -> bool:
+        """Publish what is due; True when a full batch went out (more may be waiting)."""
+        if not self.broker.is_connected:
+            return False
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT id, message_id, exchange, routing_key, body, attempts FROM outbox
+                   WHERE published_at IS NULL AND next_attempt_at <= now()
+                   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                BATCH_SIZE,
+            )
+            if not rows:
+                return False
+            results = await asyncio.gather(
+                *(self._publish_row(row) for row in rows), return_exceptions=True
+            )
+            published = [row["id"] for row, err in zip(rows, results, strict=True) if err is None]
+            failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
+            if published:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                    published,
+                )
+            for row, err in failed:
+                delay = _retry_delay_seconds(row["attempts"])
+                log.warning(
+                    "outbox publish failed, will retry",
+                    message_id=str(row["message_id"]),
+                    routing_key=row["routing_key"],
+                    error=repr(err),
+                    retry_in_seconds=delay,
+                )
+                await conn.execute(
+                    """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                           next_attempt_at = now() + make_interval(secs => $3)
+                       WHERE id = $1""",
+                    row["id"],
+                    repr(err)[:1000],
+                    delay,
+                )
+        return len(rows) == BATCH_SIZE and not failed
+
+    async def _publish_row(self, row: asyncpg.Record) -> None:
+        envelope_json = row["body"]
+        envelope = Envelope.model_validate_json(envelope_json)
+        message = envelope_message(envelope, body=envelope_json.encode())
+        try:
+            await self.broker.publish(row["exchange"], row["routing_key"], message)
+        except PUBLISH_ERRORS as exc:
+            raise OutboxPublishError(str(exc) or type(exc).__name__) from exc
+
+
+class OutboxPublishError(Exception):
+    pass

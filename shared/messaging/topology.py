@@ -1,0 +1,105 @@
+"""Names and declarations of everything in the broker, all derived from the namespace.
+
+- `<ns>.events`       topic exchange for domain events (routing key = event type)
+- `<ns>.integration`  topic exchange shared with outside utility systems
+- `<ns>.dead-letter`  direct exchange; each queue's dead letters go to `<queue>.dlq`
+- `<ns>.<service>.<purpose>`           a consumer's durable queue
+- `<ns>.<service>.<purpose>.retry.<n>` delay queues: after their TTL, back to the main queue
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+ExchangeName = Literal["events", "integration"]
+
+
+@dataclass(frozen=True)
+class Names:
+    namespace: str
+
+    def exchange(self, logical: ExchangeName) -> str:
+        return f"{self.namespace}.{logical}"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.namespace}.dead-letter"
+
+    def queue(self, service: str, purpose: str) -> str:
+        return f"{self.namespace}.{service}.{purpose}"
+
+    @staticmethod
+    def dead_letter_queue(queue: str) -> str:
+        return f"{queue}.dlq"
+
+    @staticmethod
+    def retry_queue(queue: str, level: int) -> str:
+        return f"{queue}.retry.{level}"
+
+
+@dataclass
+class DeclaredQueue:
+    """Strong references to what a consumer needs; robust channels restore them on reconnect."""
+
+    queue: AbstractQueue
+    dead_letter_queue: AbstractQueue
+    retry_queues: list[AbstractQueue] = field(default_factory=list)
+
+
+async def declare_exchanges(channel: AbstractChannel, names: Names) -> dict[str, AbstractExchange]:
+    exchanges: dict[str, AbstractExchange] = {}
+    for logical in ("events", "integration"):
+        exchanges[logical] = await channel.declare_exchange(
+            names.exchange(logical), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+    exchanges["dead-letter"] = await channel.declare_exchange(
+        names.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    return exchanges
+
+
+async def declare_consumer_queue(
+    channel: AbstractChannel,
+    names: Names,
+    queue_name: str,
+    bindings: list[tuple[ExchangeName, str]],
+    retry_delays_ms: list[int],
+    queue_type: str,
+) -> DeclaredQueue:
+    exchanges = await declare_exchanges(channel, names)
+    type_args = {"x-queue-type": queue_type}
+    dlq = await channel.declare_queue(
+        names.dead_letter_queue(queue_name), durable=True, arguments=type_args
+    )
+    await dlq.bind(exchanges["dead-letter"], routing_key=queue_name)
+    queue = await channel.declare_queue(
+        queue_name,
+        durable=True,
+        arguments={
+            **type_args,
+            "x-dead-letter-exchange": names.dead_letter_exchange,
+            "x-dead-letter-routing-key": queue_name,
+        },
+    )
+    for logical, routing_key in bindings:
+        await queue.bind(exchanges[logical], routing_key=routing_key)
+    retry_queues = []
+    for level, delay in enumerate(retry_delays_ms):
+        # Classic queues: per-queue TTL then dead-lettering back to the main queue through the
+        # default exchange. One queue per delay keeps a long delay from blocking a short one.
+        retry_queues.append(
+            await channel.declare_queue(
+                names.retry_queue(queue_name, level),
+                durable=True,
+                arguments={
+                    "x-message-ttl": int(delay),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": queue_name,
+                },
+            )
+        )
+    return DeclaredQueue(queue=queue, dead_letter_queue=dlq, retry_queues=retry_queues)

@@ -1,0 +1,187 @@
+"""The pieces every service wires in its app.py: database, broker, outbox relay, consumers,
+background loops and health endpoints, each as an aiohttp cleanup context."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from shared.db import SHARED_MIGRATIONS, Notifier, apply_migrations, create_pool, run_loop
+from shared.http.middleware import correlation_middleware
+from shared.http.problems import json_response, problem_middleware
+from shared.logs import get_logger
+from shared.messaging.broker import Broker
+from shared.messaging.consumer import Consumer, Subscription
+from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+BROKER = web.AppKey("broker", Broker)
+CONSUMERS = web.AppKey("consumers", list)
+SERVICE = web.AppKey("service", str)
+
+Context = Callable[[web.Application], AsyncIterator[None]]
+ReadyCheck = Callable[[web.Application], Awaitable[bool]]
+
+
+def new_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[correlation_middleware, problem_middleware])
+    app[SETTINGS] = settings
+    return app
+
+
+def database(service: str, migrations: Path) -> Context:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(app[SETTINGS], service)
+        await apply_migrations(pool, "shared", SHARED_MIGRATIONS)
+        await apply_migrations(pool, service, migrations)
+        app[POOL] = pool
+        yield
+        await pool.close()
+
+    return ctx
+
+
+def broker(service: str) -> Context:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        connection = Broker(app[SETTINGS], service)
+        await connection.connect()
+        app[BROKER] = connection
+        yield
+        await connection.close()
+
+    return ctx
+
+
+def background_loop(
+    name: str,
+    step_factory: Callable[[web.Application], Callable[[], Awaitable[bool]]],
+    notify_channel: str,
+    poll_seconds: Callable[[Settings], float],
+) -> Context:
+    """Run a step function in a loop, woken by NOTIFY on `notify_channel` or by polling."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        database_name = settings.database_name(app[SERVICE])
+        notifier = Notifier(settings.database_dsn(database_name), notify_channel)
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_loop(name, step_factory(app), notifier, poll_seconds(settings), stop),
+            name=name,
+        )
+        yield
+        stop.set()
+        notifier.wake()
+        try:
+            await asyncio.wait_for(task, 15)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await notifier.close()
+
+    return ctx
+
+
+def outbox_relay() -> Context:
+    return background_loop(
+        "outbox-relay",
+        lambda app: OutboxRelay(app[POOL], app[BROKER]).publish_batch,
+        NOTIFY_CHANNEL,
+        lambda s: s.outbox_poll_seconds,
+    )
+
+
+def consumers(
+    service: str, subscriptions: Callable[[web.Application], Sequence[Subscription]]
+) -> Context:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        started: list[Consumer] = []
+        for subscription in subscriptions(app):
+            consumer = Consumer(app[SETTINGS], app[POOL], app[BROKER], service, subscription)
+            await consumer.start()
+            started.append(consumer)
+        app[CONSUMERS] = started  # strong references: robust channels restore only live objects
+        yield
+        await asyncio.gather(*(c.stop() for c in started))
+
+    return ctx
+
+
+async def database_ready(app: web.Application) -> bool:
+    try:
+        async with app[POOL].acquire(timeout=2) as conn:
+            return await conn.fetchval("SELECT 1", timeout=2) == 1
+    except (OSError, asyncpg.PostgresError, TimeoutError, KeyError):
+        return False
+
+
+async def broker_ready(app: web.Application) -> bool:
+    return BROKER in app and app[BROKER].is_connected
+
+
+def add_health_routes(app: web.Application, checks: dict[str, ReadyCheck]) -> None:
+    async def live(_request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def ready(request: web.Request) -> web.Response:
+        results = {name: await check(request.app) for name, check in checks.items()}
+        ok = all(results.values())
+        return json_response(
+            {
+                "status": "ok" if ok else "unavailable",
+                "checks": {k: "ok" if v else "failing" for k, v in results.items()},
+            },
+            status=200 if ok else 503,
+        )
+
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", ready)
+
+
+def service_app(
+    settings: Settings,
+    service: str,
+    migrations: Path,
+    subscriptions: Callable[[web.Application], Sequence[Subscription]] = lambda app: (),
+    extra_contexts: Sequence[Context] = (),
+) -> web.Application:
+    """A service with its database, broker, outbox relay, consumers and health checks."""
+    app = new_app(settings)
+    app[SERVICE] = service
+    app.cleanup_ctx.extend(
+        [
+            database(service, migrations),
+            broker(service),
+            outbox_relay(),
+            *extra_contexts,
+            consumers(service, subscriptions),
+        ]
+    )
+    add_health_routes(app, {"database": database_ready, "broker": broker_ready})
+    return app
+
+
+def run_service(build: Callable[[Settings], web.Application], service: str) -> None:
+    """Entry point for `python -m services.<name>`: settings → app → run."""
+    from shared.logs import configure_logging
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise SystemExit(f"{service}: invalid settings: {exc}") from None
+    configure_logging(service, settings.log_level, settings.log_format)
+    port = getattr(settings, f"{service}_port")
+    log.info("starting", port=port, namespace=settings.namespace, env=settings.env)
+    web.run_app(
+        build(settings), host=settings.bind_host, port=port, print=None, shutdown_timeout=20
+    )

@@ -1,0 +1,97 @@
+"""Settings for every service, read from `EBOK_` environment variables (README lists them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EBOK_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    namespace: str = Field("ebok", pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    # Infrastructure
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "e-BOK <ebok@localhost>"
+
+    # HTTP
+    bind_host: str = "127.0.0.1"
+    public_url: str = "http://127.0.0.1:8080"
+    gateway_port: int = 8080
+    identity_port: int = 8101
+    billing_port: int = 8102
+    notifications_port: int = 8103
+    identity_url: str | None = None
+    billing_url: str | None = None
+    upstream_timeout_seconds: float = 10.0
+    trust_forwarded_for: bool = False
+
+    # Messaging
+    amqp_prefetch: int = Field(50, ge=1, le=1000)
+    queue_type: Literal["quorum", "classic"] = "quorum"
+    retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
+    outbox_poll_seconds: float = 1.0
+    broker_connect_timeout_seconds: float = 60.0
+
+    # Security
+    jwt_private_key_file: Path = ROOT / "var" / "keys" / "jwt-private.pem"
+    jwt_public_key_file: Path = ROOT / "var" / "keys" / "jwt-public.pem"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    activation_token_ttl_seconds: int = 48 * 3600
+    captcha_ttl_seconds: int = 300
+    captcha_test_answer: SecretStr | None = None
+    login_failures_per_window: int = 5
+    login_window_seconds: int = 900
+    registrations_per_window: int = 10
+    registration_window_seconds: int = 3600
+    captchas_per_window: int = 60
+    captcha_window_seconds: int = 600
+
+    # Email delivery
+    email_retry_base_seconds: float = 5.0
+    email_retry_max_seconds: float = 900.0
+    email_max_attempts: int = 30
+    email_poll_seconds: float = 1.0
+
+    @model_validator(mode="after")
+    def _refuse_test_captcha_in_production(self) -> Settings:
+        if self.env == "production" and self.captcha_test_answer is not None:
+            raise ValueError(
+                "EBOK_CAPTCHA_TEST_ANSWER must not be set when EBOK_ENV=production: "
+                "it would let anyone pass every CAPTCHA"
+            )
+        return self
+
+    def database_name(self, service: str) -> str:
+        return f"{self.namespace}_{service}"
+
+    def database_dsn(self, database: str) -> str:
+        """The server URL from EBOK_DATABASE_URL with its database replaced."""
+        parts = urlsplit(self.database_url)
+        return urlunsplit(parts._replace(path=f"/{database}"))
+
+    def service_dsn(self, service: str) -> str:
+        return self.database_dsn(self.database_name(service))
+
+    def service_url(self, service: str) -> str:
+        explicit = getattr(self, f"{service}_url", None)
+        if explicit:
+            return explicit.rstrip("/")
+        return f"http://127.0.0.1:{getattr(self, f'{service}_port')}"
