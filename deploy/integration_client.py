@@ -35,8 +35,9 @@ class IntegrationClient:
         if self._connection is not None:
             await self._connection.close()
 
-    async def publish(self, event_type: str, payload: BaseModel,
-                      message_id: uuid.UUID | None = None) -> uuid.UUID:
+    async def publish(
+        self, event_type: str, payload: BaseModel, message_id: uuid.UUID | None = None
+    ) -> uuid.UUID:
         envelope = new_envelope(event_type, payload, self.producer, message_id=message_id)
         await self.publish_raw(event_type, envelope_message(envelope))
         return envelope.id

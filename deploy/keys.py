@@ -1,6 +1,6 @@
 """Create a development JWT key pair where the settings point, unless one is there already.
 
-    python -m deploy.keys
+python -m deploy.keys
 """
 
 from __future__ import annotations

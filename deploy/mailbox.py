@@ -134,16 +134,24 @@ def mailbox_web_app(store: MailStore) -> web.Application:
             f"<br><b>Template:</b> {html.escape(mail.template or '')}</p>"
             f"<h3>Text</h3><pre>{html.escape(mail.body('plain'))}</pre>"
             f"<h3>HTML</h3><iframe style='width:100%;height:400px' "
-            f"srcdoc=\"{html.escape(mail.body('html'))}\"></iframe></body></html>"
+            f'srcdoc="{html.escape(mail.body("html"))}"></iframe></body></html>'
         )
         return web.Response(text=page, content_type="text/html")
 
     async def as_json(_request: web.Request) -> web.Response:
-        return web.json_response([
-            {"index": i, "to": m.to, "subject": m.subject, "template": m.template,
-             "received_at": m.received_at.isoformat(), "text": m.body("plain")}
-            for i, m in enumerate(store.messages)
-        ])
+        return web.json_response(
+            [
+                {
+                    "index": i,
+                    "to": m.to,
+                    "subject": m.subject,
+                    "template": m.template,
+                    "received_at": m.received_at.isoformat(),
+                    "text": m.body("plain"),
+                }
+                for i, m in enumerate(store.messages)
+            ]
+        )
 
     app = web.Application()
     app.router.add_get("/", index)

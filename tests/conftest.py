@@ -34,8 +34,14 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Stack:
     """A running platform with its mailbox, ERP client and API client."""
 
-    def __init__(self, platform: Platform, mailbox: MailStore, erp: IntegrationClient,
-                 api: ApiClient, smtp_port: int) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        mailbox: MailStore,
+        erp: IntegrationClient,
+        api: ApiClient,
+        smtp_port: int,
+    ) -> None:
         self.platform = platform
         self.mailbox = mailbox
         self.erp = erp
@@ -47,15 +53,19 @@ async def start_stack(infra: Infra, keys: Path, **overrides: object) -> AsyncIte
     mailbox = MailStore()
     smtp = await start_smtp_server(mailbox, "127.0.0.1", 0)
     smtp_port = smtp.sockets[0].getsockname()[1]
-    settings = test_settings(infra.database_url, infra.amqp_url, keys, smtp_port=smtp_port,
-                             **overrides)
+    settings = test_settings(
+        infra.database_url, infra.amqp_url, keys, smtp_port=smtp_port, **overrides
+    )
     platform = Platform(settings)
     try:
         await platform.start()
-        async with IntegrationClient(settings.amqp_url, settings.namespace) as erp, \
-                aiohttp.ClientSession() as session:
-            yield Stack(platform, mailbox, erp, ApiClient(session, platform.urls["gateway"]),
-                        smtp_port)
+        async with (
+            IntegrationClient(settings.amqp_url, settings.namespace) as erp,
+            aiohttp.ClientSession() as session,
+        ):
+            yield Stack(
+                platform, mailbox, erp, ApiClient(session, platform.urls["gateway"]), smtp_port
+            )
     finally:
         await platform.stop()
         smtp.close()

@@ -13,8 +13,9 @@ async def wait_for_invoice(stack: Stack, customer: Customer) -> None:
     conn = await stack.platform.db("identity")
     try:
         await wait_until(
-            lambda: conn.fetchval("SELECT 1 FROM invoices WHERE invoice_number = $1",
-                                  customer.invoice_number),
+            lambda: conn.fetchval(
+                "SELECT 1 FROM invoices WHERE invoice_number = $1", customer.invoice_number
+            ),
             what="identity to learn the invoice",
         )
     finally:
@@ -49,15 +50,18 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
     status, body = await register(stack, customer)
     assert status == 202, body
 
-    mails = await stack.mailbox.wait_for(lambda _: "registration" in templates_for(stack, customer.email))
+    mails = await stack.mailbox.wait_for(
+        lambda _: "registration" in templates_for(stack, customer.email)
+    )
     first = stack.mailbox.to_address(customer.email)[0]
     assert first.subject == "Registration"
     link = re.search(r"https://ebok\.test/activate\?token=(\S+)", first.body("plain"))
     assert link, first.body("plain")
     assert link.group(0) in first.body("html")
 
-    status, body = await stack.api.request("POST", "/api/v1/registrations/activate",
-                                           json={"token": link.group(1)})
+    status, body = await stack.api.request(
+        "POST", "/api/v1/registrations/activate", json={"token": link.group(1)}
+    )
     assert status == 200, body
 
     await stack.mailbox.wait_for(
@@ -65,7 +69,9 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
     )
     mails = stack.mailbox.to_address(customer.email)
     assert [m.template for m in mails] == [
-        "registration", "registration-confirmation", "account-activation"
+        "registration",
+        "registration-confirmation",
+        "account-activation",
     ]
     confirmation = mails[1]
     assert confirmation.subject == "Registration — confirmation"
@@ -76,8 +82,9 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
 
     # Login works once the third email was handed over; the password is for one use.
     async def logged_in() -> object:
-        status, body = await stack.api.request("POST", "/api/v1/auth/login",
-                                               json={"login": login, "password": password})
+        status, body = await stack.api.request(
+            "POST", "/api/v1/auth/login", json={"login": login, "password": password}
+        )
         return body if status == 200 else None
 
     tokens = await wait_until(logged_in, what="login to be enabled")
@@ -87,7 +94,9 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
     assert status == 403 and body["type"].endswith("/password-change-required")
 
     status, tokens = await stack.api.request(
-        "POST", "/api/v1/me/password", token=tokens["access_token"],
+        "POST",
+        "/api/v1/me/password",
+        token=tokens["access_token"],
         json={"current_password": password, "new_password": "Kranowka2026!"},
     )
     assert status == 200, tokens
@@ -100,9 +109,11 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
     assert me["status"] == "active"
 
     # The one-time password no longer works; the new one does.
-    status, _ = await stack.api.request("POST", "/api/v1/auth/login",
-                                        json={"login": login, "password": password})
+    status, _ = await stack.api.request(
+        "POST", "/api/v1/auth/login", json={"login": login, "password": password}
+    )
     assert status == 401
-    status, _ = await stack.api.request("POST", "/api/v1/auth/login",
-                                        json={"login": login, "password": "Kranowka2026!"})
+    status, _ = await stack.api.request(
+        "POST", "/api/v1/auth/login", json={"login": login, "password": "Kranowka2026!"}
+    )
     assert status == 200

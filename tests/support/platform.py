@@ -102,11 +102,16 @@ class Platform:
             channel = await connection.channel()
             for queue in self.queue_names:
                 names = [queue, Names.dead_letter_queue(queue)]
-                names += [Names.retry_queue(queue, i) for i in range(len(self.settings.retry_delays_ms))]
+                names += [
+                    Names.retry_queue(queue, i) for i in range(len(self.settings.retry_delays_ms))
+                ]
                 for name in names:
                     await channel.queue_delete(name)
-            for exchange in (self.names.exchange("events"), self.names.exchange("integration"),
-                             self.names.dead_letter_exchange):
+            for exchange in (
+                self.names.exchange("events"),
+                self.names.exchange("integration"),
+                self.names.dead_letter_exchange,
+            ):
                 await channel.exchange_delete(exchange)
 
     async def db(self, service: str) -> asyncpg.Connection:
@@ -114,7 +119,9 @@ class Platform:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[object]], timeout: float = 20.0, interval: float = 0.05,
+    check: Callable[[], Awaitable[object]],
+    timeout: float = 20.0,
+    interval: float = 0.05,
     what: str = "condition",
 ) -> object:
     """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
@@ -135,10 +142,18 @@ class ApiClient:
         self.session = session
         self.base_url = base_url
 
-    async def request(self, method: str, path: str, *, json: object = None,
-                      token: str | None = None, **kwargs: object) -> tuple[int, object]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        token: str | None = None,
+        **kwargs: object,
+    ) -> tuple[int, object]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.session.request(method, self.base_url + path, json=json,
-                                        headers=headers, **kwargs) as resp:  # type: ignore[arg-type]
+        async with self.session.request(
+            method, self.base_url + path, json=json, headers=headers, **kwargs
+        ) as resp:  # type: ignore[arg-type]
             body = await resp.json(content_type=None) if resp.content_length != 0 else None
             return resp.status, body

@@ -1,0 +1,184 @@
+"""Demo data, sent through the integration exchange exactly as the utility's ERP would.
+
+python -m deploy.demo_data     (uses the EBOK_ settings; safe to run again: feeds are upserts)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from deploy.integration_client import IntegrationClient
+from shared.events import erp
+from shared.settings import Settings
+
+WATER_PRICE = Decimal("5.1200")
+SEWAGE_PRICE = Decimal("7.8400")
+VAT_RATE = Decimal("8")
+
+
+@dataclass(frozen=True)
+class DemoInvoice:
+    customer_name: str
+    invoice_number: str
+    gross: Decimal
+
+
+def _month_start(day: date, months_back: int) -> date:
+    year, month = day.year, day.month - months_back
+    while month < 1:
+        month += 12
+        year -= 1
+    return date(year, month, 1)
+
+
+def _invoice(
+    customer_id: str, contract: str, number: str, period_from: date, cubic_metres: Decimal
+) -> erp.InvoiceIssued:
+    period_to = _month_start(period_from + timedelta(days=32), 0) - timedelta(days=1)
+    water = (cubic_metres * WATER_PRICE).quantize(Decimal("0.01"))
+    sewage = (cubic_metres * SEWAGE_PRICE).quantize(Decimal("0.01"))
+    net = water + sewage
+    vat = (net * VAT_RATE / 100).quantize(Decimal("0.01"))
+    issued = period_to + timedelta(days=1)
+    return erp.InvoiceIssued(
+        invoice_number=number,
+        customer_id=customer_id,
+        contract_number=contract,
+        issued_on=issued,
+        due_on=issued + timedelta(days=14),
+        period_from=period_from,
+        period_to=period_to,
+        net=net,
+        vat=vat,
+        gross=net + vat,
+        lines=[
+            erp.InvoiceLine(
+                description="Water supply",
+                quantity=cubic_metres,
+                unit="m3",
+                unit_price=WATER_PRICE,
+                net=water,
+                vat_rate=VAT_RATE,
+            ),
+            erp.InvoiceLine(
+                description="Sewage disposal",
+                quantity=cubic_metres,
+                unit="m3",
+                unit_price=SEWAGE_PRICE,
+                net=sewage,
+                vat_rate=VAT_RATE,
+            ),
+        ],
+    )
+
+
+def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInvoice]]:
+    messages: list[tuple[str, erp.Contract]] = []
+    invoices: list[DemoInvoice] = []
+    customers = [
+        (
+            "C-1001",
+            "Anna Nowak",
+            "person",
+            "anna.nowak@example.com",
+            erp.Address(
+                street="Marszałkowska",
+                building="10",
+                apartment="4",
+                postal_code="00-590",
+                city="Warszawa",
+            ),
+            [
+                (
+                    "SP-1001-1",
+                    "M-7001001",
+                    erp.Address(
+                        street="Marszałkowska",
+                        building="10",
+                        apartment="4",
+                        postal_code="00-590",
+                        city="Warszawa",
+                    ),
+                ),
+                (
+                    "SP-1001-2",
+                    "M-7001002",
+                    erp.Address(
+                        street="Leśna", building="2", postal_code="05-500", city="Piaseczno"
+                    ),
+                ),
+            ],
+        ),
+        (
+            "C-1002",
+            "Wodnik Sp. z o.o.",
+            "company",
+            "biuro@wodnik.example.com",
+            erp.Address(street="Przemysłowa", building="5", postal_code="02-232", city="Warszawa"),
+            [
+                (
+                    "SP-1002-1",
+                    "M-7002001",
+                    erp.Address(
+                        street="Przemysłowa", building="5", postal_code="02-232", city="Warszawa"
+                    ),
+                )
+            ],
+        ),
+    ]
+    for n, (cid, name, kind, email, address, points) in enumerate(customers, start=1):
+        contract = f"U/{cid}"
+        messages.append(
+            (
+                "erp.customer.upserted",
+                erp.CustomerUpserted(
+                    customer_id=cid,
+                    name=name,
+                    kind=kind,
+                    email=email,
+                    address=address,  # type: ignore[arg-type]
+                    language="pl",
+                    tax_id="5250001009" if kind == "company" else None,
+                ),
+            )
+        )
+        messages.append(
+            (
+                "erp.contract.upserted",
+                erp.ContractUpserted(
+                    contract_number=contract,
+                    customer_id=cid,
+                    signed_on=date(today.year - 3, 3, 1),
+                    status="active",
+                    service_points=[
+                        erp.ServicePoint(service_point_id=sp, address=a, meter_number=m)
+                        for sp, m, a in points
+                    ],
+                ),
+            )
+        )
+        for months_back in range(12, 0, -1):
+            period = _month_start(today, months_back)
+            number = f"FV/{period:%Y/%m}/{cid[2:]}"
+            usage = Decimal(8 + (months_back * 3 + n) % 7) * len(points)
+            invoice = _invoice(cid, contract, number, period, usage.quantize(Decimal("0.001")))
+            messages.append(("erp.invoice.issued", invoice))
+            invoices.append(DemoInvoice(name, number, invoice.gross))
+    return messages, invoices
+
+
+async def load(settings: Settings, today: date | None = None) -> list[DemoInvoice]:
+    messages, invoices = demo_feed(today or date.today())
+    async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
+        for event_type, payload in messages:
+            await client.publish(event_type, payload)
+    return invoices
+
+
+if __name__ == "__main__":
+    loaded = asyncio.run(load(Settings()))
+    for invoice in loaded[-3:]:
+        print(f"{invoice.customer_name}: invoice {invoice.invoice_number}, gross {invoice.gross}")
