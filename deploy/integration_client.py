@@ -12,14 +12,21 @@ from pydantic import BaseModel
 
 from shared.envelope import new_envelope
 from shared.messaging.broker import envelope_message
-from shared.messaging.topology import Names
+from shared.messaging.topology import ExchangeName, Names
 
 
 class IntegrationClient:
-    def __init__(self, amqp_url: str, namespace: str, producer: str = "erp") -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        namespace: str,
+        producer: str = "erp",
+        exchange: ExchangeName = "integration",
+    ) -> None:
         self.amqp_url = amqp_url
         self.names = Names(namespace)
         self.producer = producer
+        self.exchange_name = self.names.exchange(exchange)
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
 
@@ -27,7 +34,7 @@ class IntegrationClient:
         self._connection = await aio_pika.connect_robust(self.amqp_url)
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchange = await channel.declare_exchange(
-            self.names.exchange("integration"), aio_pika.ExchangeType.TOPIC, durable=True
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
         return self
 

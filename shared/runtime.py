@@ -18,6 +18,7 @@ from shared.logs import get_logger
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import Consumer, Subscription
 from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
+from shared.metrics import metrics_handler
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -146,6 +147,7 @@ def add_health_routes(app: web.Application, checks: dict[str, ReadyCheck]) -> No
 
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
+    app.router.add_get("/metrics", metrics_handler)
 
 
 def service_app(

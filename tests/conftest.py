@@ -14,7 +14,7 @@ from deploy.mailbox import MailStore, start_smtp_server
 from shared.auth import generate_keypair
 from shared.logs import configure_logging
 from tests.support.infra import Infra, infrastructure
-from tests.support.platform import ApiClient, Platform, test_settings
+from tests.support.platform import ApiClient, Platform, make_settings
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +53,7 @@ async def start_stack(infra: Infra, keys: Path, **overrides: object) -> AsyncIte
     mailbox = MailStore()
     smtp = await start_smtp_server(mailbox, "127.0.0.1", 0)
     smtp_port = smtp.sockets[0].getsockname()[1]
-    settings = test_settings(
+    settings = make_settings(
         infra.database_url, infra.amqp_url, keys, smtp_port=smtp_port, **overrides
     )
     platform = Platform(settings)

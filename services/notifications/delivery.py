@@ -18,6 +18,7 @@ from services.notifications import repository
 from shared.events.notifications import EmailDelivery
 from shared.logs import get_logger
 from shared.messaging.outbox import add_to_outbox
+from shared.metrics import EMAILS
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -72,6 +73,7 @@ class Mailer:
             error = f"{type(exc).__name__}: {exc}"
             delay = self._retry_delay(row["attempts"])
             await repository.mark_attempt_failed(conn, row["id"], error, delay)
+            EMAILS.labels(row["template"], "failed" if delay is None else "deferred").inc()
             log.warning(
                 "email not delivered",
                 email_id=str(row["id"]),
@@ -84,6 +86,7 @@ class Mailer:
                 await self._publish(conn, "notifications.email.failed", row, error)
             return
         await repository.mark_sent(conn, row["id"], forget_body=row["sensitive"])
+        EMAILS.labels(row["template"], "sent").inc()
         await self._publish(conn, "notifications.email.sent", row, None)
         log.info("email sent", email_id=str(row["id"]), template=row["template"])
 

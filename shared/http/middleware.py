@@ -9,6 +9,7 @@ import structlog
 from aiohttp import web
 
 from shared.logs import get_logger, set_correlation_id
+from shared.metrics import HTTP_REQUESTS
 
 log = get_logger("access")
 
@@ -24,12 +25,17 @@ async def correlation_middleware(request: web.Request, handler: Any) -> web.Stre
     started = time.perf_counter()
     response = await handler(request)
     response.headers[CORRELATION_HEADER] = correlation_id
-    if not request.path.startswith("/health"):
-        log.info(
-            "request",
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+    elapsed = time.perf_counter() - started
+    if request.path.startswith(("/health", "/metrics")):
+        return response
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "(unmatched)"
+    HTTP_REQUESTS.labels(request.method, route, str(response.status)).observe(elapsed)
+    log.info(
+        "request",
+        method=request.method,
+        path=request.path,
+        status=response.status,
+        ms=round(elapsed * 1000, 1),
+    )
     return response

@@ -25,6 +25,7 @@ from shared.events import CATALOG
 from shared.logs import get_logger, set_correlation_id
 from shared.messaging.broker import PUBLISH_ERRORS, Broker
 from shared.messaging.topology import DeclaredQueue, ExchangeName, declare_consumer_queue
+from shared.metrics import message_outcome
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -151,6 +152,7 @@ class Consumer:
                     await handler(conn, envelope, payload)
                 else:
                     log.info("duplicate message ignored", message_id=str(envelope.id))
+            message_outcome(self.queue_name, "handled" if fresh else "duplicate")
         except PermanentError as exc:
             await self._dead_letter(message, f"{envelope.type} refused: {exc}")
             return
@@ -181,6 +183,7 @@ class Consumer:
         )
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        message_outcome(self.queue_name, "dead_lettered")
         log.warning(
             "message dead-lettered",
             queue=self.queue_name,
@@ -215,6 +218,7 @@ class Consumer:
             error=error,
             exc_info=exc,
         )
+        message_outcome(self.queue_name, "retried")
         copy = self._copy(message, **{ATTEMPT_HEADER: attempt + 1, "x-ebok-last-error": error})
         await self._forward(
             message, "", self.broker.names.retry_queue(self.queue_name, attempt), copy

@@ -11,6 +11,7 @@ from shared.envelope import Envelope, new_envelope
 from shared.logs import get_logger
 from shared.messaging.broker import PUBLISH_ERRORS, Broker, envelope_message
 from shared.messaging.topology import ExchangeName
+from shared.metrics import OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
 
@@ -67,6 +68,7 @@ class OutboxRelay:
             published = [row["id"] for row, err in zip(rows, results, strict=True) if err is None]
             failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
             if published:
+                OUTBOX_PUBLISHED.labels(self.broker.service).inc(len(published))
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                     published,

@@ -2,94 +2,60 @@
 
 from __future__ import annotations
 
-import re
+import base64
 
 from tests.conftest import Stack
-from tests.support.erp import Customer, publish_customer
+from tests.support.flows import (
+    NEW_PASSWORD,
+    activation_token,
+    credentials,
+    known_customer,
+    login,
+    register,
+    wait_for_mail,
+)
 from tests.support.platform import wait_until
 
 
-async def wait_for_invoice(stack: Stack, customer: Customer) -> None:
-    conn = await stack.platform.db("identity")
-    try:
-        await wait_until(
-            lambda: conn.fetchval(
-                "SELECT 1 FROM invoices WHERE invoice_number = $1", customer.invoice_number
-            ),
-            what="identity to learn the invoice",
-        )
-    finally:
-        await conn.close()
-
-
-async def register(stack: Stack, customer: Customer, **overrides: object) -> tuple[int, object]:
-    status, captcha = await stack.api.request("POST", "/api/v1/captcha")
-    assert status == 201, captcha
-    body = {
-        "invoice_number": customer.invoice_number,
-        "invoice_amount": str(customer.gross),
-        "email": customer.email,
-        "accept_terms": True,
-        "terms_version": "2026-01",
-        "captcha_id": captcha["captcha_id"],
-        "captcha_answer": "TEST1",
-        "language": "en",
-        **overrides,
-    }
-    return await stack.api.request("POST", "/api/v1/registrations", json=body)
-
-
-def templates_for(stack: Stack, address: str) -> list[str]:
-    return [m.template for m in stack.mailbox.to_address(address)]
-
-
 async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
-    customer = await publish_customer(stack.erp)
-    await wait_for_invoice(stack, customer)
+    customer = await known_customer(stack)
 
     status, body = await register(stack, customer)
     assert status == 202, body
 
-    mails = await stack.mailbox.wait_for(
-        lambda _: "registration" in templates_for(stack, customer.email)
-    )
-    first = stack.mailbox.to_address(customer.email)[0]
+    first = await wait_for_mail(stack, customer.email, "registration")
     assert first.subject == "Registration"
-    link = re.search(r"https://ebok\.test/activate\?token=(\S+)", first.body("plain"))
-    assert link, first.body("plain")
-    assert link.group(0) in first.body("html")
+    assert first.message.get_content_type() == "multipart/alternative"
+    token = activation_token(first)
+    assert f"https://ebok.test/activate?token={token}" in first.body("plain")
+    assert f"https://ebok.test/activate?token={token}" in first.body("html")
 
     status, body = await stack.api.request(
-        "POST", "/api/v1/registrations/activate", json={"token": link.group(1)}
+        "POST", "/api/v1/registrations/activate", json={"token": token}
     )
     assert status == 200, body
 
-    await stack.mailbox.wait_for(
-        lambda _: "account-activation" in templates_for(stack, customer.email)
-    )
-    mails = stack.mailbox.to_address(customer.email)
-    assert [m.template for m in mails] == [
+    confirmation = await wait_for_mail(stack, customer.email, "registration-confirmation")
+    assert confirmation.subject == "Registration — confirmation"
+    login_name, password = credentials(confirmation)
+    assert password in confirmation.body("html")
+    activation = await wait_for_mail(stack, customer.email, "account-activation")
+    assert activation.subject == "Account activation"
+    assert [m.template for m in stack.mailbox.to_address(customer.email)] == [
         "registration",
         "registration-confirmation",
         "account-activation",
     ]
-    confirmation = mails[1]
-    assert confirmation.subject == "Registration — confirmation"
-    text = confirmation.body("plain")
-    login = re.search(r"^Login: (\S+)\r?$", text, re.M).group(1)
-    password = re.search(r"^Password: (\S+)\r?$", text, re.M).group(1)
-    assert mails[2].subject == "Account activation"
 
-    # Login works once the third email was handed over; the password is for one use.
-    async def logged_in() -> object:
-        status, body = await stack.api.request(
-            "POST", "/api/v1/auth/login", json={"login": login, "password": password}
-        )
+    async def logged_in() -> dict | None:
+        status, body = await login(stack, login_name, password)
         return body if status == 200 else None
 
     tokens = await wait_until(logged_in, what="login to be enabled")
     assert tokens["must_change_password"] is True
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0
 
+    # Until the one-time password is replaced, only the password change is allowed.
     status, body = await stack.api.request("GET", "/api/v1/me", token=tokens["access_token"])
     assert status == 403 and body["type"].endswith("/password-change-required")
 
@@ -97,7 +63,7 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
         "POST",
         "/api/v1/me/password",
         token=tokens["access_token"],
-        json={"current_password": password, "new_password": "Kranowka2026!"},
+        json={"current_password": password, "new_password": NEW_PASSWORD},
     )
     assert status == 200, tokens
     assert tokens["must_change_password"] is False
@@ -105,15 +71,37 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
     status, me = await stack.api.request("GET", "/api/v1/me", token=tokens["access_token"])
     assert status == 200, me
     assert me["customer_id"] == customer.customer_id
-    assert me["login"] == login
+    assert me["login"] == login_name
+    assert me["email"] == customer.email
     assert me["status"] == "active"
+    assert me["must_change_password"] is False
 
-    # The one-time password no longer works; the new one does.
-    status, _ = await stack.api.request(
-        "POST", "/api/v1/auth/login", json={"login": login, "password": password}
-    )
-    assert status == 401
-    status, _ = await stack.api.request(
-        "POST", "/api/v1/auth/login", json={"login": login, "password": "Kranowka2026!"}
-    )
+    status, _ = await login(stack, login_name, password)
+    assert status == 401, "the one-time password must stop working"
+    status, _ = await login(stack, login_name, NEW_PASSWORD)
     assert status == 200
+
+
+async def test_captcha_is_a_real_image_and_sound(stack: Stack) -> None:
+    status, captcha = await stack.api.request("POST", "/api/v1/captcha")
+    assert status == 201
+    png = base64.b64decode(captcha["image"].removeprefix("data:image/png;base64,"))
+    wav = base64.b64decode(captcha["audio"].removeprefix("data:audio/wav;base64,"))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 10_000
+
+
+async def test_terms_are_served(stack: Stack) -> None:
+    status, terms = await stack.api.request("GET", "/api/v1/terms")
+    assert status == 200
+    assert terms["version"] == "2026-01"
+    assert "e-BOK" in terms["text"]
+
+
+async def test_emails_follow_the_chosen_language(stack: Stack) -> None:
+    customer = await known_customer(stack)
+    status, _ = await register(stack, customer, language="pl")
+    assert status == 202
+    mail = await wait_for_mail(stack, customer.email, "registration")
+    assert mail.subject == "Rejestracja"
+    assert mail.message["Content-Language"] == "pl"

@@ -31,7 +31,7 @@ BUILDERS: dict[str, Callable[[Settings], web.Application]] = {
 DATABASE_SERVICES = ("billing", "identity", "notifications")
 
 
-def test_settings(database_url: str, amqp_url: str, keys: Path, **overrides: object) -> Settings:
+def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: object) -> Settings:
     namespace = f"t{secrets.token_hex(5)}"
     values: dict[str, object] = {
         "env": "test",
@@ -50,6 +50,10 @@ def test_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "broker_connect_timeout_seconds": 30.0,
         "public_url": "https://ebok.test",
         "log_format": "console",
+        # Rate limits get their own tests; the rest of the suite registers from one address.
+        "registrations_per_window": 10_000,
+        "captchas_per_window": 10_000,
+        "login_failures_per_window": 10_000,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,122 @@
+"""Steps of the customer's journey, as the front end performs them through the gateway."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from deploy.mailbox import ReceivedMail
+from tests.conftest import Stack
+from tests.support.erp import Customer, publish_customer
+from tests.support.platform import wait_until
+
+NEW_PASSWORD = "Kranowka2026!"
+
+
+async def known_customer(stack: Stack) -> Customer:
+    """A customer the ERP has sent, once identity's projection knows its invoice."""
+    customer = await publish_customer(stack.erp)
+    conn = await stack.platform.db("identity")
+    try:
+        await wait_until(
+            lambda: conn.fetchval(
+                "SELECT 1 FROM invoices WHERE invoice_number = $1", customer.invoice_number
+            ),
+            what="identity to learn the invoice",
+        )
+    finally:
+        await conn.close()
+    return customer
+
+
+async def new_captcha(stack: Stack) -> str:
+    status, captcha = await stack.api.request("POST", "/api/v1/captcha")
+    assert status == 201, captcha
+    return captcha["captcha_id"]
+
+
+def registration_body(customer: Customer, captcha: str, **overrides: object) -> dict:
+    return {
+        "invoice_number": customer.invoice_number,
+        "invoice_amount": str(customer.gross),
+        "email": customer.email,
+        "accept_terms": True,
+        "terms_version": "2026-01",
+        "captcha_id": captcha,
+        "captcha_answer": "TEST1",
+        "language": "en",
+        **overrides,
+    }
+
+
+async def register(stack: Stack, customer: Customer, **overrides: object) -> tuple[int, dict]:
+    body = registration_body(customer, await new_captcha(stack), **overrides)
+    return await stack.api.request("POST", "/api/v1/registrations", json=body)  # type: ignore[return-value]
+
+
+def mails_of(stack: Stack, address: str, template: str) -> list[ReceivedMail]:
+    return [m for m in stack.mailbox.to_address(address) if m.template == template]
+
+
+async def wait_for_mail(stack: Stack, address: str, template: str, count: int = 1) -> ReceivedMail:
+    await stack.mailbox.wait_for(lambda _: len(mails_of(stack, address, template)) >= count)
+    return mails_of(stack, address, template)[count - 1]
+
+
+def activation_token(mail: ReceivedMail) -> str:
+    found = re.search(r"/activate\?token=([A-Za-z0-9_-]+)", mail.body("plain"))
+    assert found, mail.body("plain")
+    return found.group(1)
+
+
+def credentials(mail: ReceivedMail) -> tuple[str, str]:
+    text = mail.body("plain")
+    login = re.search(r"^Login: (\S+)\r?$", text, re.M)
+    password = re.search(r"^Password: (\S+)\r?$", text, re.M)
+    assert login and password, text
+    return login.group(1), password.group(1)
+
+
+@dataclass
+class Account:
+    customer: Customer
+    login: str
+    password: str
+
+
+async def login(stack: Stack, login_name: str, password: str) -> tuple[int, dict]:
+    return await stack.api.request(  # type: ignore[return-value]
+        "POST", "/api/v1/auth/login", json={"login": login_name, "password": password}
+    )
+
+
+async def registered_account(stack: Stack, change_password: bool = True) -> Account:
+    """Register, activate, wait for the three emails; optionally replace the one-time password."""
+    customer = await known_customer(stack)
+    status, body = await register(stack, customer)
+    assert status == 202, body
+    token = activation_token(await wait_for_mail(stack, customer.email, "registration"))
+    status, body = await stack.api.request(
+        "POST", "/api/v1/registrations/activate", json={"token": token}
+    )
+    assert status == 200, body
+    login_name, password = credentials(
+        await wait_for_mail(stack, customer.email, "registration-confirmation")
+    )
+    await wait_for_mail(stack, customer.email, "account-activation")
+
+    async def can_log_in() -> dict | None:
+        status, body = await login(stack, login_name, password)
+        return body if status == 200 else None
+
+    tokens = await wait_until(can_log_in, what="login to be enabled")
+    if change_password:
+        status, body = await stack.api.request(
+            "POST",
+            "/api/v1/me/password",
+            token=tokens["access_token"],  # type: ignore[index]
+            json={"current_password": password, "new_password": NEW_PASSWORD},
+        )
+        assert status == 200, body
+        password = NEW_PASSWORD
+    return Account(customer, login_name, password)
