@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Stack:
-    """A running platform with its mailbox, ERP client and API client."""
+    """A running platform with its mailbox (a real SMTP server), ERP client and API client."""
 
     def __init__(
         self,
@@ -47,28 +49,48 @@ class Stack:
         self.erp = erp
         self.api = api
         self.smtp_port = smtp_port
+        self.smtp: asyncio.Server | None = None
+
+    async def start_smtp(self) -> None:
+        self.smtp = await start_smtp_server(self.mailbox, "127.0.0.1", self.smtp_port)
+
+    async def stop_smtp(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+            await self.smtp.wait_closed()
+            self.smtp = None
 
 
-async def start_stack(infra: Infra, keys: Path, **overrides: object) -> AsyncIterator[Stack]:
-    mailbox = MailStore()
-    smtp = await start_smtp_server(mailbox, "127.0.0.1", 0)
-    smtp_port = smtp.sockets[0].getsockname()[1]
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def start_stack(
+    infra: Infra, keys: Path, *, smtp_up: bool = True, **overrides: object
+) -> AsyncIterator[Stack]:
+    smtp_port = free_port()
     settings = make_settings(
         infra.database_url, infra.amqp_url, keys, smtp_port=smtp_port, **overrides
     )
     platform = Platform(settings)
+    stack: Stack | None = None
     try:
-        await platform.start()
         async with (
             IntegrationClient(settings.amqp_url, settings.namespace) as erp,
             aiohttp.ClientSession() as session,
         ):
-            yield Stack(
-                platform, mailbox, erp, ApiClient(session, platform.urls["gateway"]), smtp_port
-            )
+            stack = Stack(platform, MailStore(), erp, ApiClient(session, ""), smtp_port)
+            if smtp_up:
+                await stack.start_smtp()
+            await platform.start()
+            stack.api.base_url = platform.urls["gateway"]
+            yield stack
     finally:
         await platform.stop()
-        smtp.close()
+        if stack is not None:
+            await stack.stop_smtp()
         await platform.remove_namespace()
 
 

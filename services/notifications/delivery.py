@@ -34,10 +34,11 @@ def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
     message["Subject"] = row["subject"]
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=str(row["id"]), domain="ebok.local")
-    message["Content-Language"] = row["language"]
     message["X-Ebok-Template"] = row["template"]
     message.set_content(row["text_body"])
     message.add_alternative(row["html_body"], subtype="html")
+    # After the body: set_content() drops Content-* headers set before it.
+    message["Content-Language"] = row["language"]
     return message
 
 

@@ -58,8 +58,12 @@ def mails_of(stack: Stack, address: str, template: str) -> list[ReceivedMail]:
     return [m for m in stack.mailbox.to_address(address) if m.template == template]
 
 
-async def wait_for_mail(stack: Stack, address: str, template: str, count: int = 1) -> ReceivedMail:
-    await stack.mailbox.wait_for(lambda _: len(mails_of(stack, address, template)) >= count)
+async def wait_for_mail(
+    stack: Stack, address: str, template: str, count: int = 1, timeout: float = 30.0
+) -> ReceivedMail:
+    await stack.mailbox.wait_for(
+        lambda _: len(mails_of(stack, address, template)) >= count, timeout=timeout
+    )
     return mails_of(stack, address, template)[count - 1]
 
 
