@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     captcha_ttl_seconds: int = 300
     captcha_test_answer: SecretStr | None = None
     login_failures_per_window: int = 5
+    login_failures_per_ip_per_window: int = 100
     login_window_seconds: int = 900
     registrations_per_window: int = 10
     registration_window_seconds: int = 3600

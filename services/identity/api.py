@@ -429,10 +429,13 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = await parse_body(request, LoginRequest)
     login_name = body.login.strip().lower()
-    keys = [f"login-failure:{login_name}", f"login-failure-ip:{_client_ip(request)}"]
-    window, limit = settings.login_window_seconds, settings.login_failures_per_window
+    window = settings.login_window_seconds
+    limits = {
+        f"login-failure:{login_name}": settings.login_failures_per_window,
+        f"login-failure-ip:{_client_ip(request)}": settings.login_failures_per_ip_per_window,
+    }
     async with request.app[POOL].acquire() as conn:
-        for key in keys:
+        for key, limit in limits.items():
             if await repository.rate_limit_count(conn, key, window) >= limit:
                 raise _too_many("Too many failed logins; try again later", window)
         account = await repository.account_by_login(conn, login_name)
@@ -440,7 +443,7 @@ async def login(request: web.Request) -> web.Response:
             domain.verify_password, account["password_hash"] if account else None, body.password
         )
         if not ok:
-            for key in keys:
+            for key in limits:
                 await repository.rate_limit_hit(conn, key, window)
             log.info("login failed")
             raise _invalid_credentials()

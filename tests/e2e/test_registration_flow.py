@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
+from shared.logs import configure_logging
 from tests.conftest import Stack
 from tests.support.flows import (
     NEW_PASSWORD,
@@ -12,6 +15,7 @@ from tests.support.flows import (
     known_customer,
     login,
     register,
+    registered_account,
     wait_for_mail,
 )
 from tests.support.platform import wait_until
@@ -105,3 +109,30 @@ async def test_emails_follow_the_chosen_language(stack: Stack) -> None:
     mail = await wait_for_mail(stack, customer.email, "registration")
     assert mail.subject == "Rejestracja"
     assert mail.message["Content-Language"] == "pl"
+
+
+async def test_no_secret_reaches_the_logs(stack: Stack, capfd: pytest.CaptureFixture[str]) -> None:
+    configure_logging("tests", "DEBUG", "json")
+    try:
+        account = await registered_account(stack, change_password=False)
+        _, tokens = await login(stack, account.login, account.password)
+        await stack.api.request(
+            "POST",
+            "/api/v1/me/password",
+            token=tokens["access_token"],
+            json={"current_password": account.password, "new_password": NEW_PASSWORD},
+        )
+        logged = capfd.readouterr()
+    finally:
+        configure_logging("tests", "WARNING", "console")
+    token = activation_token(stack.mailbox.to_address(account.customer.email)[0])
+    output = logged.out + logged.err
+    assert '"event": "login"' in output, "the test must see the services' logs"
+    for secret in (
+        account.password,
+        token,
+        tokens["access_token"],
+        tokens["refresh_token"],
+        NEW_PASSWORD,
+    ):
+        assert secret not in output

@@ -54,6 +54,7 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "registrations_per_window": 10_000,
         "captchas_per_window": 10_000,
         "login_failures_per_window": 10_000,
+        "login_failures_per_ip_per_window": 10_000,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

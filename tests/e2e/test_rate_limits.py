@@ -1,0 +1,41 @@
+"""Failed logins, registrations and CAPTCHAs are rate limited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from tests.conftest import Stack, start_stack
+from tests.support.flows import known_customer, login, register, registered_account
+from tests.support.infra import Infra
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
+    async for running in start_stack(
+        infra,
+        keys,
+        login_failures_per_window=3,
+        registrations_per_window=4,
+        captchas_per_window=1000,
+    ):
+        yield running
+
+
+async def test_failed_logins_are_limited_per_login(stack: Stack) -> None:
+    account = await registered_account(stack)
+    for _ in range(3):
+        status, _ = await login(stack, account.login, "wrong-password-1")
+        assert status == 401
+    status, problem = await login(stack, account.login, account.password)
+    assert status == 429, "even the right password waits once the limit is reached"
+    assert problem["type"].endswith("/rate-limited")
+
+
+async def test_registrations_are_limited_per_address(stack: Stack) -> None:
+    customer = await known_customer(stack)
+    statuses = [(await register(stack, customer, invoice_amount="0.01"))[0] for _ in range(6)]
+    assert 429 in statuses
+    assert statuses[0] == 422

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import ROOT, Settings
+
+
+def test_production_refuses_the_captcha_test_answer() -> None:
+    with pytest.raises(ValidationError, match="EBOK_CAPTCHA_TEST_ANSWER must not be set"):
+        Settings(env="production", captcha_test_answer="X")
+    assert Settings(env="production").captcha_test_answer is None
+    assert Settings(env="development", captcha_test_answer="X").captcha_test_answer is not None
+
+
+@pytest.mark.parametrize("service", ["identity", "billing", "notifications", "gateway"])
+def test_a_service_will_not_start_in_production_with_a_test_captcha(service: str) -> None:
+    env = {**os.environ, "EBOK_ENV": "production", "EBOK_CAPTCHA_TEST_ANSWER": "X"}
+    result = subprocess.run(
+        [sys.executable, "-m", f"services.{service}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "EBOK_CAPTCHA_TEST_ANSWER must not be set" in result.stderr
+
+
+def test_each_service_gets_its_own_database_on_the_server() -> None:
+    s = Settings(
+        namespace="acme", database_url="postgresql://u:p@db.example:6543/postgres?sslmode=require"
+    )
+    assert s.database_name("billing") == "acme_billing"
+    assert (
+        s.service_dsn("billing") == "postgresql://u:p@db.example:6543/acme_billing?sslmode=require"
+    )
+
+
+@pytest.mark.parametrize("namespace", ["Ebok", "1abc", "a-b", "a;drop", ""])
+def test_namespace_must_be_a_safe_identifier(namespace: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(namespace=namespace)
+
+
+def test_settings_come_from_ebok_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EBOK_SMTP_HOST", "mail.example")
+    monkeypatch.setenv("EBOK_SMTP_PORT", "2525")
+    monkeypatch.setenv("EBOK_RETRY_DELAYS_MS", "[10, 20]")
+    s = Settings()
+    assert (s.smtp_host, s.smtp_port, s.retry_delays_ms) == ("mail.example", 2525, [10, 20])
+    assert s.service_url("identity") == "http://127.0.0.1:8101"
+    monkeypatch.setenv("EBOK_IDENTITY_URL", "http://identity.internal:80/")
+    assert Settings().service_url("identity") == "http://identity.internal:80"
