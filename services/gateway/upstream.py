@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
 from shared.http.middleware import CORRELATION_HEADER
-from shared.http.problems import Problem
+from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem
 from shared.logs import get_correlation_id, get_logger
 from shared.runtime import SETTINGS
 
@@ -79,7 +80,23 @@ class Upstreams:
         result = await self.call(
             service, request.method, path, body=body, headers=headers, params=dict(request.query)
         )
-        return web.Response(status=result.status, body=result.body, headers=result.headers)
+        return web.Response(
+            status=result.status, body=_public_problem(result, request.path), headers=result.headers
+        )
+
+
+def _public_problem(result: UpstreamResponse, public_path: str) -> bytes:
+    """A service's problem document names its internal path; the caller sees the public one."""
+    if not result.headers.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE):
+        return result.body
+    try:
+        document = json.loads(result.body)
+    except ValueError:
+        return result.body
+    if isinstance(document, dict) and "instance" in document:
+        document["instance"] = public_path
+        return json.dumps(document).encode()
+    return result.body
 
 
 def client_ip(request: web.Request) -> str:
