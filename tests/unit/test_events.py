@@ -67,3 +67,13 @@ def test_unknown_fields_and_naive_times_are_refused() -> None:
 def test_postal_codes_are_polish() -> None:
     with pytest.raises(ValidationError, match="postal_code"):
         erp.Address(street="A", building="1", postal_code="12345", city="X")
+
+
+def test_published_schemas_match_the_models() -> None:
+    from shared.events.schemas import DIRECTORY, documents
+
+    for name, text in documents().items():
+        path = DIRECTORY / name
+        assert path.exists() and path.read_text() == text, (
+            f"docs/events/{name} is stale: run python -m shared.events.schemas"
+        )
