@@ -56,6 +56,18 @@ async def _limit(conn: asyncpg.Connection, key: str, limit: int, window: int, de
         raise _too_many(detail, window)
 
 
+async def _limit_registrations(request: web.Request, conn: asyncpg.Connection) -> None:
+    """Registrations and new activation links share one budget per client address."""
+    settings = request.app[SETTINGS]
+    await _limit(
+        conn,
+        f"registration:{_client_ip(request)}",
+        settings.registrations_per_window,
+        settings.registration_window_seconds,
+        "Too many registration attempts from this address; try again later",
+    )
+
+
 # --- CAPTCHA and terms ----------------------------------------------------------------------
 
 
@@ -130,18 +142,11 @@ async def _check_captcha(
 
 
 async def register(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
     body = await parse_body(request, RegistrationRequest)
     ip = _client_ip(request)
     pool = request.app[POOL]
     async with pool.acquire() as conn:
-        await _limit(
-            conn,
-            f"registration:{ip}",
-            settings.registrations_per_window,
-            settings.registration_window_seconds,
-            "Too many registration attempts from this address; try again later",
-        )
+        await _limit_registrations(request, conn)
         # The CAPTCHA is spent whatever happens next: its own short transaction.
         await _check_captcha(request, conn, body.captcha_id, body.captcha_answer)
         async with conn.transaction():
@@ -259,17 +264,10 @@ async def _start_registration(
 
 async def request_activation_link(request: web.Request) -> web.Response:
     """A new activation link for a registration not activated yet (e.g. when the link expired)."""
-    settings = request.app[SETTINGS]
     body = await parse_body(request, ActivationLinkRequest)
     ip = _client_ip(request)
     async with request.app[POOL].acquire() as conn:
-        await _limit(
-            conn,
-            f"registration:{ip}",
-            settings.registrations_per_window,
-            settings.registration_window_seconds,
-            "Too many registration attempts from this address; try again later",
-        )
+        await _limit_registrations(request, conn)
         async with conn.transaction():
             found = await repository.invoice_customer(conn, body.invoice_number)
             previous = found and await repository.latest_registration(conn, found[0], body.email)
