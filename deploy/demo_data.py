@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from deploy.integration_client import IntegrationClient
-from shared.events import erp
+from shared.events import erp, reading
 from shared.settings import Settings
 
 WATER_PRICE = Decimal("5.1200")
@@ -76,6 +76,8 @@ def _invoice(
 
 
 def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInvoice]]:
+    """Two customers (the first with two service points), a year of monthly invoices, payments,
+    an interest note each, and a year of daily readings of every meter."""
     messages: list[tuple[str, erp.Contract]] = []
     invoices: list[DemoInvoice] = []
     customers = [
@@ -167,13 +169,78 @@ def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInv
             invoice = _invoice(cid, contract, number, period, usage.quantize(Decimal("0.001")))
             messages.append(("erp.invoice.issued", invoice))
             invoices.append(DemoInvoice(name, number, invoice.gross))
+            messages.extend(_payments(cid, invoice, months_back))
+        messages.append(
+            (
+                "erp.note.issued",
+                erp.NoteIssued(
+                    note_number=f"NO/{today.year}/{cid[2:]}",
+                    customer_id=cid,
+                    kind="interest",
+                    issued_on=_month_start(today, 2) + timedelta(days=20),
+                    amount=Decimal("4.87"),
+                    description="Odsetki za zwłokę w zapłacie / late payment interest",
+                ),
+            )
+        )
+        for sp_index, (_sp, meter, _address) in enumerate(points):
+            messages.append(
+                (
+                    "reading.batch.recorded",
+                    _daily_readings(meter, today, Decimal(120 + 40 * sp_index)),
+                )
+            )
     return messages, invoices
 
 
+def _payments(customer_id: str, invoice: erp.InvoiceIssued, months_back: int) -> list:
+    """Paid on time, except: the latest invoice is open and the one before it half paid late."""
+    if months_back == 1:
+        return []
+    amount = invoice.gross if months_back > 2 else (invoice.gross / 2).quantize(Decimal("0.01"))
+    booked = invoice.due_on - timedelta(days=3) if months_back > 2 else invoice.due_on
+    return [
+        (
+            "erp.payment.booked",
+            erp.PaymentBooked(
+                booking_id=f"WB/{invoice.invoice_number}",
+                customer_id=customer_id,
+                booked_on=booked,
+                amount=amount,
+                invoice_number=invoice.invoice_number if months_back > 2 else None,
+                channel="bank transfer",
+            ),
+        )
+    ]
+
+
+def _daily_readings(meter: str, today: date, start_value: Decimal) -> reading.ReadingBatchRecorded:
+    """A year of daily remote readings, as the reading system sends them: one batch a meter."""
+    first = today - timedelta(days=365)
+    value = start_value
+    readings = []
+    for day in range(365):
+        value += Decimal("0.180") + Decimal(day % 7) * Decimal("0.030")
+        when = datetime.combine(first + timedelta(days=day), time(5, 0), tzinfo=UTC)
+        readings.append(
+            {
+                "meter_number": meter,
+                "read_at": when.isoformat(),
+                "value": str(value),
+                "source": "remote",
+            }
+        )
+    return reading.ReadingBatchRecorded(readings=readings)
+
+
 async def load(settings: Settings, today: date | None = None) -> list[DemoInvoice]:
-    messages, invoices = demo_feed(today or date.today())
-    async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
+    messages, invoices = demo_feed(today or settings.today())
+    async with (
+        IntegrationClient(settings.amqp_url, settings.namespace, producer="erp") as erp_system,
+        IntegrationClient(settings.amqp_url, settings.namespace, producer="reading") as readings,
+    ):
         for event_type, payload in messages:
+            client = readings if event_type.startswith("reading.") else erp_system
             await client.publish(event_type, payload)
     return invoices
 

@@ -25,7 +25,7 @@ from deploy import demo_data
 from deploy.keys import ensure_keys
 from shared.settings import ROOT, Settings
 
-SERVICES = ("billing", "identity", "notifications", "gateway")
+SERVICES = ("billing", "identity", "notifications", "metering", "gateway")
 MAILBOX_HTTP_PORT = int(os.environ.get("EBOK_MAILBOX_HTTP_PORT", "8090"))
 DEMO_CAPTCHA_ANSWER = "DEMO1"
 LOG_DIR = ROOT / "var" / "log"

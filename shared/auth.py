@@ -122,6 +122,19 @@ class TokenVerifier:
             raise _unauthorized("Send an access token: Authorization: Bearer <token>")
         return self.verify(token.strip())
 
+    def authenticate(self, request: web.Request, *, password_change: bool = False) -> Principal:
+        """Verify the bearer token; until the one-time password is changed only that call
+        (`password_change=True`) passes."""
+        principal = self.from_request(request)
+        if principal.must_change_password and not password_change:
+            raise Problem(
+                403,
+                "Password change required",
+                "Change the one-time password first: POST /api/v1/me/password",
+                code="password-change-required",
+            )
+        return principal
+
 
 def _unauthorized(detail: str) -> Problem:
     return Problem(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +21,7 @@ class Settings(BaseSettings):
     namespace: str = Field("ebok", pattern=r"^[a-z][a-z0-9_]{0,39}$")
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    timezone: str = "Europe/Warsaw"
 
     # Infrastructure
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -37,8 +40,10 @@ class Settings(BaseSettings):
     identity_port: int = 8101
     billing_port: int = 8102
     notifications_port: int = 8103
+    metering_port: int = 8104
     identity_url: str | None = None
     billing_url: str | None = None
+    metering_url: str | None = None
     upstream_timeout_seconds: float = 10.0
     trust_forwarded_for: bool = False
 
@@ -79,6 +84,10 @@ class Settings(BaseSettings):
                 "it would let anyone pass every CAPTCHA"
             )
         return self
+
+    def today(self) -> date:
+        """The utility's calendar date: due dates and "overdue" follow it, not UTC."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     def database_name(self, service: str) -> str:
         return f"{self.namespace}_{service}"

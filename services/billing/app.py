@@ -6,7 +6,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.billing import api
 from services.billing.handlers import ERP_HANDLERS
+from shared.auth import TokenVerifier
 from shared.messaging.consumer import Subscription
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -15,9 +17,18 @@ SERVICE = "billing"
 
 
 def build_app(settings: Settings) -> web.Application:
-    return service_app(
+    app = service_app(
         settings,
         SERVICE,
         Path(__file__).parent / "migrations",
         subscriptions=lambda app: [Subscription("erp", "integration", ERP_HANDLERS)],
     )
+    app[api.VERIFIER] = TokenVerifier(settings)
+    app.router.add_get("/contracts", api.contracts)
+    app.router.add_get("/invoices", api.invoices)
+    app.router.add_get("/invoices/{number:.+}/pdf", api.invoice_document)
+    app.router.add_get("/invoices/{number:.+}", api.invoice)
+    app.router.add_get("/balance", api.balance)
+    app.router.add_get("/payments-received", api.payments_received)
+    app.router.add_get("/notes", api.notes)
+    return app

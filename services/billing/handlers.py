@@ -46,6 +46,7 @@ async def contract_upserted(
 
 async def invoice_issued(conn: asyncpg.Connection, _env: Envelope, i: erp.InvoiceIssued) -> None:
     await repository.upsert_invoice(conn, i)
+    await repository.settle_invoices(conn, i.customer_id)
     await add_to_outbox(
         conn,
         "billing.invoice.issued",
@@ -61,8 +62,21 @@ async def invoice_issued(conn: asyncpg.Connection, _env: Envelope, i: erp.Invoic
     )
 
 
+async def payment_booked(conn: asyncpg.Connection, _env: Envelope, p: erp.PaymentBooked) -> None:
+    await repository.upsert_payment(conn, p)
+    await repository.settle_invoices(conn, p.customer_id)
+
+
+async def note_issued(conn: asyncpg.Connection, _env: Envelope, n: erp.NoteIssued) -> None:
+    await repository.upsert_note(conn, n)
+    if n.kind == "credit":
+        await repository.settle_invoices(conn, n.customer_id)
+
+
 ERP_HANDLERS = {
     "erp.customer.upserted": customer_upserted,
     "erp.contract.upserted": contract_upserted,
     "erp.invoice.issued": invoice_issued,
+    "erp.payment.booked": payment_booked,
+    "erp.note.issued": note_issued,
 }

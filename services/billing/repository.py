@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 
+from services.billing import domain
 from shared.events import erp
 
 
@@ -95,3 +98,200 @@ async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> None
             for n, line in enumerate(i.lines, start=1)
         ],
     )
+
+
+async def upsert_payment(conn: asyncpg.Connection, p: erp.PaymentBooked) -> None:
+    await conn.execute(
+        """INSERT INTO payments
+               (booking_id, customer_id, booked_on, amount, invoice_number, channel)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (booking_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
+               booked_on = EXCLUDED.booked_on, amount = EXCLUDED.amount,
+               invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel""",
+        p.booking_id,
+        p.customer_id,
+        p.booked_on,
+        p.amount,
+        p.invoice_number,
+        p.channel,
+    )
+
+
+async def upsert_note(conn: asyncpg.Connection, n: erp.NoteIssued) -> None:
+    await conn.execute(
+        """INSERT INTO notes (note_number, customer_id, kind, issued_on, amount, description,
+                              invoice_number)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (note_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
+               kind = EXCLUDED.kind, issued_on = EXCLUDED.issued_on, amount = EXCLUDED.amount,
+               description = EXCLUDED.description, invoice_number = EXCLUDED.invoice_number""",
+        n.note_number,
+        n.customer_id,
+        n.kind,
+        n.issued_on,
+        n.amount,
+        n.description,
+        n.invoice_number,
+    )
+
+
+async def settle_invoices(conn: asyncpg.Connection, customer_id: str) -> None:
+    """Recompute what each of the customer's invoices has been paid (domain.allocate)."""
+    # One customer's settlement at a time, whichever message touches it.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('settle:' || $1))", customer_id)
+    invoices = [
+        domain.InvoiceDue(r["invoice_number"], r["due_on"], r["issued_on"], r["gross"])
+        for r in await conn.fetch(
+            "SELECT invoice_number, due_on, issued_on, gross FROM invoices WHERE customer_id = $1",
+            customer_id,
+        )
+    ]
+    credits = [
+        domain.Credit(r["amount"], r["invoice_number"])
+        for r in await conn.fetch(
+            """SELECT amount, invoice_number, booked_on AS on_day, booking_id AS ref
+                 FROM payments WHERE customer_id = $1
+               UNION ALL
+               SELECT amount, invoice_number, issued_on, note_number FROM notes
+                WHERE customer_id = $1 AND kind = 'credit'
+               ORDER BY on_day, ref""",
+            customer_id,
+        )
+    ]
+    paid = domain.allocate(invoices, credits)
+    await conn.execute(
+        """UPDATE invoices AS i SET paid = p.paid
+             FROM unnest($1::text[], $2::numeric[]) AS p(invoice_number, paid)
+            WHERE i.invoice_number = p.invoice_number AND i.paid IS DISTINCT FROM p.paid""",
+        list(paid),
+        list(paid.values()),
+    )
+
+
+# --- reads for the customer's account (always restricted to the caller's customer ids) ------
+
+STATUS_SQL = """CASE WHEN i.paid >= i.gross THEN 'paid'
+                     WHEN i.due_on < $2::date THEN 'overdue'
+                     WHEN i.paid > 0 THEN 'partly_paid'
+                     ELSE 'unpaid' END"""
+
+INVOICE_COLUMNS = f"""i.invoice_number, i.customer_id, i.contract_number, i.issued_on, i.due_on,
+    i.period_from, i.period_to, i.net, i.vat, i.gross, i.paid,
+    greatest(i.gross - i.paid, 0) AS amount_due, {STATUS_SQL} AS status"""
+
+
+async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
+                  coalesce(json_agg(json_build_object(
+                      'service_point_id', sp.service_point_id, 'address', sp.address,
+                      'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
+                      FILTER (WHERE sp.service_point_id IS NOT NULL), '[]') AS service_points
+             FROM contracts c LEFT JOIN service_points sp USING (contract_number)
+            WHERE c.customer_id = ANY($1::text[])
+            GROUP BY c.contract_number ORDER BY c.signed_on, c.contract_number""",
+        customer_ids,
+    )
+
+
+async def invoices_page(
+    conn: asyncpg.Connection,
+    customer_ids: list[str],
+    today: date,
+    *,
+    status: str | None,
+    period_from: date | None,
+    period_to: date | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    where = f"""i.customer_id = ANY($1::text[])
+        AND ($3::text IS NULL OR {STATUS_SQL} = $3)
+        AND ($4::date IS NULL OR i.period_to >= $4)
+        AND ($5::date IS NULL OR i.period_from <= $5)"""
+    args = (customer_ids, today, status, period_from, period_to)
+    rows = await conn.fetch(
+        f"""SELECT {INVOICE_COLUMNS} FROM invoices i WHERE {where}
+            ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $6 OFFSET $7""",
+        *args,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(f"SELECT count(*) FROM invoices i WHERE {where}", *args)
+    return rows, total
+
+
+async def invoice(
+    conn: asyncpg.Connection, customer_ids: list[str], today: date, invoice_number: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT {INVOICE_COLUMNS}, c.name AS customer_name, c.address AS customer_address
+              FROM invoices i LEFT JOIN customers c USING (customer_id)
+             WHERE i.customer_id = ANY($1::text[]) AND i.invoice_number = $3""",
+        customer_ids,
+        today,
+        invoice_number,
+    )
+
+
+async def invoice_lines(conn: asyncpg.Connection, invoice_number: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT description, quantity, unit, unit_price, net, vat_rate FROM invoice_lines
+            WHERE invoice_number = $1 ORDER BY position""",
+        invoice_number,
+    )
+
+
+async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """WITH inv AS (
+               SELECT coalesce(sum(gross), 0) AS gross,
+                      coalesce(sum(greatest(gross - paid, 0)) FILTER (WHERE due_on < $2), 0)
+                          AS overdue,
+                      count(*) FILTER (WHERE paid < gross) AS open
+                 FROM invoices WHERE customer_id = ANY($1::text[])),
+           pay AS (SELECT coalesce(sum(amount), 0) AS total FROM payments
+                    WHERE customer_id = ANY($1::text[])),
+           nts AS (SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'credit'), 0) AS charges,
+                          coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0) AS credits
+                     FROM notes WHERE customer_id = ANY($1::text[]))
+           SELECT inv.gross + nts.charges AS charges, pay.total + nts.credits AS credits,
+                  inv.overdue, inv.open
+             FROM inv, pay, nts""",
+        customer_ids,
+        today,
+    )
+
+
+async def payments_page(
+    conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(
+        """SELECT booking_id, booked_on, amount, invoice_number, channel FROM payments
+            WHERE customer_id = ANY($1::text[]) ORDER BY booked_on DESC, booking_id DESC
+            LIMIT $2 OFFSET $3""",
+        customer_ids,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(
+        "SELECT count(*) FROM payments WHERE customer_id = ANY($1::text[])", customer_ids
+    )
+    return rows, total
+
+
+async def notes_page(
+    conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(
+        """SELECT note_number, kind, issued_on, amount, description, invoice_number FROM notes
+            WHERE customer_id = ANY($1::text[]) ORDER BY issued_on DESC, note_number DESC
+            LIMIT $2 OFFSET $3""",
+        customer_ids,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(
+        "SELECT count(*) FROM notes WHERE customer_id = ANY($1::text[])", customer_ids
+    )
+    return rows, total

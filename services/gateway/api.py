@@ -1,73 +1,328 @@
-"""The public REST API, /api/v1: each route authenticates at the edge, then calls a service."""
+"""The public REST API, /api/v1: the route table, edge authentication, forwarding, aggregation.
+
+Every route is declared once in ROUTES with its models; the OpenAPI document is generated from
+the same table (services/gateway/openapi.py), so the two cannot drift.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
 
 from aiohttp import web
+from pydantic import BaseModel, create_model
 
 from services.gateway.upstream import Upstreams
+from shared.api import billing, identity, metering
+from shared.api.common import Page, PageQuery
+from shared.api.dashboard import DashboardOut
 from shared.auth import TokenVerifier
-from shared.http.problems import Problem
+from shared.http.problems import Problem, json_response
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
+DASHBOARD_INVOICES = 5
 
 Access = Literal["public", "customer", "password-change"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
-    service: str
-    upstream_path: str
+    summary: str
     access: Access
+    service: str | None = None
+    upstream_path: str | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+    handler: Handler | None = field(default=None, compare=False)
 
 
-# Public path → service and its internal path. "customer" routes need a valid access token and
-# a changed one-time password; "password-change" routes only a valid token.
+def authorize(request: web.Request, access: Access) -> None:
+    if access != "public":
+        request.app[VERIFIER].authenticate(request, password_change=access == "password-change")
+
+
+def forwarding_handler(route: Route) -> Handler:
+    assert route.service and route.upstream_path
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        authorize(request, route.access)
+        path = route.upstream_path.format(
+            **{k: quote(v, safe="") for k, v in request.match_info.items()}
+        )
+        return await request.app[UPSTREAMS].forward(route.service, path, request)
+
+    return handler
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """Balance, latest invoices, meters with their latest reading and contracts, fetched from
+    billing and metering at once; a service that fails leaves only its part unavailable."""
+    authorize(request, "customer")
+    upstreams = request.app[UPSTREAMS]
+    headers = {"Authorization": request.headers["Authorization"]}
+
+    async def part(service: str, path: str, pick: Callable[[Any], Any]) -> dict:
+        try:
+            result = await upstreams.call(service, "GET", path, headers=headers)
+        except Problem as problem:
+            return {"available": False, "error": problem.detail}
+        if result.status != 200:
+            return {"available": False, "error": f"{service} answered {result.status}"}
+        return {"available": True, "data": pick(json.loads(result.body))}
+
+    balance, invoices, meters, contracts = await asyncio.gather(
+        part("billing", "/balance", lambda body: body),
+        part("billing", f"/invoices?page_size={DASHBOARD_INVOICES}", lambda body: body["items"]),
+        part("metering", "/meters", lambda body: body["items"]),
+        part("billing", "/contracts", lambda body: body["items"]),
+    )
+    return json_response(
+        {"balance": balance, "latest_invoices": invoices, "meters": meters, "contracts": contracts}
+    )
+
+
+def items_of(model: type[BaseModel]) -> type[BaseModel]:
+    """`{"items": [...]}` for lists short enough not to need pages."""
+    return create_model(f"{model.__name__}List", items=(list[model], ...))
+
+
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/api/v1/captcha", "identity", "/captcha", "public"),
-    Route("GET", "/api/v1/terms", "identity", "/terms", "public"),
-    Route("POST", "/api/v1/registrations", "identity", "/registrations", "public"),
+    # registration and session (identity)
     Route(
-        "POST", "/api/v1/registrations/activate", "identity", "/registrations/activate", "public"
+        "POST",
+        "/api/v1/captcha",
+        "Create a CAPTCHA (image and audio)",
+        "public",
+        "identity",
+        "/captcha",
+        response=identity.CaptchaOut,
+        status=201,
+        errors=(429,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/terms",
+        "The current e-BOK regulations",
+        "public",
+        "identity",
+        "/terms",
+        response=identity.TermsOut,
+    ),
+    Route(
+        "POST",
+        "/api/v1/registrations",
+        "Register with an invoice number and its amount",
+        "public",
+        "identity",
+        "/registrations",
+        body=identity.RegistrationRequest,
+        response=identity.AcceptedOut,
+        status=202,
+        errors=(400, 409, 415, 422, 429),
+    ),
+    Route(
+        "POST",
+        "/api/v1/registrations/activate",
+        "Activate with the emailed link's token",
+        "public",
+        "identity",
+        "/registrations/activate",
+        body=identity.ActivationRequest,
+        response=identity.AcceptedOut,
+        errors=(400, 409, 410, 422),
     ),
     Route(
         "POST",
         "/api/v1/registrations/activation-links",
+        "Ask for a new activation link",
+        "public",
         "identity",
         "/registrations/activation-links",
-        "public",
+        body=identity.ActivationLinkRequest,
+        response=identity.AcceptedOut,
+        status=202,
+        errors=(422, 429),
     ),
-    Route("POST", "/api/v1/auth/login", "identity", "/auth/login", "public"),
-    Route("POST", "/api/v1/auth/refresh", "identity", "/auth/refresh", "public"),
-    Route("POST", "/api/v1/auth/logout", "identity", "/auth/logout", "public"),
-    Route("GET", "/api/v1/me", "identity", "/me", "customer"),
-    Route("POST", "/api/v1/me/password", "identity", "/me/password", "password-change"),
+    Route(
+        "POST",
+        "/api/v1/auth/login",
+        "Log in",
+        "public",
+        "identity",
+        "/auth/login",
+        body=identity.LoginRequest,
+        response=identity.TokensOut,
+        errors=(401, 403, 422, 429),
+    ),
+    Route(
+        "POST",
+        "/api/v1/auth/refresh",
+        "Exchange a refresh token for a new pair",
+        "public",
+        "identity",
+        "/auth/refresh",
+        body=identity.RefreshRequest,
+        response=identity.TokensOut,
+        errors=(401, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/auth/logout",
+        "End the session",
+        "public",
+        "identity",
+        "/auth/logout",
+        body=identity.RefreshRequest,
+        status=204,
+        errors=(422,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/me",
+        "The logged-in account",
+        "customer",
+        "identity",
+        "/me",
+        response=identity.MeOut,
+        errors=(401, 403),
+    ),
+    Route(
+        "POST",
+        "/api/v1/me/password",
+        "Change the password",
+        "password-change",
+        "identity",
+        "/me/password",
+        body=identity.PasswordChangeRequest,
+        response=identity.TokensOut,
+        errors=(401, 422, 429),
+    ),
+    # the customer's account (billing, metering)
+    Route(
+        "GET",
+        "/api/v1/me/dashboard",
+        "Balance, latest invoices, meters and contracts",
+        "customer",
+        response=DashboardOut,
+        errors=(401, 403),
+        handler=dashboard,
+    ),
+    Route(
+        "GET",
+        "/api/v1/contracts",
+        "Contracts with their service points and meters",
+        "customer",
+        "billing",
+        "/contracts",
+        response=items_of(billing.ContractOut),
+        errors=(401, 403),
+    ),
+    Route(
+        "GET",
+        "/api/v1/invoices",
+        "Invoices, newest first",
+        "customer",
+        "billing",
+        "/invoices",
+        query=billing.InvoiceQuery,
+        response=Page[billing.InvoiceOut],
+        errors=(401, 403, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/invoices/{number}/pdf",
+        "The invoice as a PDF document",
+        "customer",
+        "billing",
+        "/invoices/{number}/pdf",
+        content_type="application/pdf",
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        "/api/v1/invoices/{number}",
+        "One invoice with its lines",
+        "customer",
+        "billing",
+        "/invoices/{number}",
+        response=billing.InvoiceDetailOut,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        "/api/v1/balance",
+        "The account balance",
+        "customer",
+        "billing",
+        "/balance",
+        response=billing.BalanceOut,
+        errors=(401, 403),
+    ),
+    Route(
+        "GET",
+        "/api/v1/payments-received",
+        "Payments received, newest first",
+        "customer",
+        "billing",
+        "/payments-received",
+        query=PageQuery,
+        response=Page[billing.PaymentOut],
+        errors=(401, 403, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/notes",
+        "Accounting notes (interest, debit, credit)",
+        "customer",
+        "billing",
+        "/notes",
+        query=PageQuery,
+        response=Page[billing.NoteOut],
+        errors=(401, 403, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/meters",
+        "Meters with their latest reading",
+        "customer",
+        "metering",
+        "/meters",
+        response=items_of(metering.MeterOut),
+        errors=(401, 403),
+    ),
+    Route(
+        "GET",
+        "/api/v1/meters/{meter_number}/readings",
+        "Readings since the contract date, with consumption",
+        "customer",
+        "metering",
+        "/meters/{meter_number}/readings",
+        query=metering.ReadingQuery,
+        response=Page[metering.ReadingOut],
+        errors=(401, 403, 404, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/meters/{meter_number}/readings",
+        "Submit your own meter reading",
+        "customer",
+        "metering",
+        "/meters/{meter_number}/readings",
+        body=metering.SelfReadingIn,
+        response=metering.ReadingOut,
+        status=201,
+        errors=(401, 403, 404, 409, 422),
+    ),
 )
-
-
-def authorize(request: web.Request, access: Access) -> None:
-    if access == "public":
-        return
-    principal = request.app[VERIFIER].from_request(request)
-    if principal.must_change_password and access != "password-change":
-        raise Problem(
-            403,
-            "Password change required",
-            "Change the one-time password first: POST /api/v1/me/password",
-            code="password-change-required",
-        )
-
-
-def forwarding_handler(route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handler(request: web.Request) -> web.Response:
-        authorize(request, route.access)
-        return await request.app[UPSTREAMS].forward(route.service, route.upstream_path, request)
-
-    handler.__name__ = f"forward_{route.service}_{route.upstream_path.strip('/').replace('/', '_')}"
-    return handler

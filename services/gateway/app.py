@@ -9,13 +9,15 @@ import aiohttp
 from aiohttp import web
 
 from services.gateway.api import ROUTES, UPSTREAMS, VERIFIER, forwarding_handler
+from services.gateway.openapi import build_openapi
 from services.gateway.upstream import Upstreams
 from shared.auth import TokenVerifier
+from shared.http.problems import json_response
 from shared.runtime import SETTINGS, add_health_routes, new_app
 from shared.settings import Settings
 
 SERVICE = "gateway"
-UPSTREAM_SERVICES = ("identity", "billing")
+UPSTREAM_SERVICES = ("identity", "billing", "metering")
 
 
 async def _upstreams(app: web.Application) -> AsyncIterator[None]:
@@ -48,6 +50,12 @@ def build_app(settings: Settings) -> web.Application:
     app[VERIFIER] = TokenVerifier(settings)
     app.cleanup_ctx.append(_upstreams)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, forwarding_handler(route))
+        app.router.add_route(route.method, route.path, route.handler or forwarding_handler(route))
+    document = build_openapi()
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return json_response(document)
+
+    app.router.add_get("/api/v1/openapi.json", openapi)
     add_health_routes(app, {"upstreams": _upstreams_ready})
     return app

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from services.identity import captcha_media, domain, repository
-from services.identity.schemas import (
+from shared.api.identity import (
     ActivationLinkRequest,
     ActivationRequest,
     LoginRequest,
@@ -514,16 +514,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 def authenticate(request: web.Request, *, password_change: bool = False) -> Principal:
-    """Verify the bearer token; until the one-time password is changed only that call passes."""
-    principal = request.app[VERIFIER].from_request(request)
-    if principal.must_change_password and not password_change:
-        raise Problem(
-            403,
-            "Password change required",
-            "Change the one-time password first: POST /api/v1/me/password",
-            code="password-change-required",
-        )
-    return principal
+    return request.app[VERIFIER].authenticate(request, password_change=password_change)
 
 
 async def me(request: web.Request) -> web.Response:

@@ -2,11 +2,13 @@
 
 from pydantic import BaseModel
 
-from shared.events import billing, erp, identity, notifications
+from shared.events import billing, erp, identity, metering, notifications, reading
 
 CATALOG: dict[str, type[BaseModel]] = {
     **erp.EVENTS,
     **billing.EVENTS,
     **identity.EVENTS,
     **notifications.EVENTS,
+    **reading.EVENTS,
+    **metering.EVENTS,
 }

@@ -69,8 +69,31 @@ class InvoiceIssued(Contract):
         return self
 
 
+class PaymentBooked(Contract):
+    booking_id: Identifier
+    customer_id: Identifier
+    booked_on: date
+    amount: Amount = Field(gt=0)
+    invoice_number: Identifier | None = None
+    channel: str = Field(min_length=1, max_length=40)
+
+
+class NoteIssued(Contract):
+    """An accounting note: interest and debit notes charge the customer, credit notes refund."""
+
+    note_number: Identifier
+    customer_id: Identifier
+    kind: Literal["interest", "debit", "credit"]
+    issued_on: date
+    amount: Amount = Field(gt=0)
+    description: str = Field(min_length=1, max_length=500)
+    invoice_number: Identifier | None = None
+
+
 EVENTS = {
     "erp.customer.upserted": CustomerUpserted,
     "erp.contract.upserted": ContractUpserted,
     "erp.invoice.issued": InvoiceIssued,
+    "erp.payment.booked": PaymentBooked,
+    "erp.note.issued": NoteIssued,
 }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Literal
 
 import asyncpg
 from pydantic import BaseModel
@@ -24,17 +26,24 @@ async def add_to_outbox(
     event_type: str,
     payload: BaseModel,
     producer: str,
-    exchange: ExchangeName = "events",
+    exchange: ExchangeName | Literal["dead-letter"] = "events",
+    *,
+    routing_key: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Envelope:
-    """Record an event to publish; call inside the transaction that makes the change."""
+    """Record an event to publish; call inside the transaction that makes the change.
+
+    The routing key is the event type unless given (dead letters go to `<queue>` on the
+    dead-letter exchange)."""
     envelope = new_envelope(event_type, payload, producer)
     await conn.execute(
-        """INSERT INTO outbox (message_id, exchange, routing_key, body)
-           VALUES ($1, $2, $3, $4)""",
+        """INSERT INTO outbox (message_id, exchange, routing_key, body, headers)
+           VALUES ($1, $2, $3, $4, $5)""",
         envelope.id,
         exchange,
-        envelope.type,
+        routing_key or envelope.type,
         envelope.model_dump_json(),
+        json.dumps(headers) if headers else None,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
     return envelope
@@ -55,7 +64,7 @@ class OutboxRelay:
             return False
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                """SELECT id, message_id, exchange, routing_key, body, attempts FROM outbox
+                """SELECT id, message_id, exchange, routing_key, body, headers, attempts FROM outbox
                    WHERE published_at IS NULL AND next_attempt_at <= now()
                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
                 BATCH_SIZE,
@@ -96,6 +105,8 @@ class OutboxRelay:
         envelope_json = row["body"]
         envelope = Envelope.model_validate_json(envelope_json)
         message = envelope_message(envelope, body=envelope_json.encode())
+        if row["headers"]:
+            message.headers = json.loads(row["headers"])
         try:
             await self.broker.publish(row["exchange"], row["routing_key"], message)
         except PUBLISH_ERRORS as exc:

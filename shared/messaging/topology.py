@@ -103,3 +103,23 @@ async def declare_consumer_queue(
             )
         )
     return DeclaredQueue(queue=queue, dead_letter_queue=dlq, retry_queues=retry_queues)
+
+
+async def declare_outbound_queue(
+    channel: AbstractChannel,
+    names: Names,
+    queue_name: str,
+    routing_keys: list[str],
+    queue_type: str,
+) -> AbstractQueue:
+    """A durable queue on the integration exchange that outside systems read e-BOK's facts from.
+
+    Declared by the producer, so a fact is kept until the outside system takes it (and publishing
+    it mandatory finds a route even before that system first connects)."""
+    exchanges = await declare_exchanges(channel, names)
+    queue = await channel.declare_queue(
+        queue_name, durable=True, arguments={"x-queue-type": queue_type}
+    )
+    for key in routing_keys:
+        await queue.bind(exchanges["integration"], routing_key=key)
+    return queue

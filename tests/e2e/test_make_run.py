@@ -20,6 +20,8 @@ QUEUES = (
     "billing.erp",
     "identity.billing-events",
     "identity.email-delivery",
+    "metering.contracts",
+    "metering.readings",
     "notifications.email-requests",
 )
 
@@ -28,7 +30,15 @@ async def test_runner_starts_the_platform_with_demo_data(infra: Infra, keys: Pat
     settings = make_settings(infra.database_url, infra.amqp_url, keys)
     ports = {
         name: free_port()
-        for name in ("GATEWAY", "IDENTITY", "BILLING", "NOTIFICATIONS", "SMTP", "MAILBOX_HTTP")
+        for name in (
+            "GATEWAY",
+            "IDENTITY",
+            "BILLING",
+            "NOTIFICATIONS",
+            "METERING",
+            "SMTP",
+            "MAILBOX_HTTP",
+        )
     }
     env = {
         **os.environ,

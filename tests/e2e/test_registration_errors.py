@@ -16,6 +16,7 @@ from tests.support.flows import (
     registration_body,
     wait_for_mail,
 )
+from tests.support.openapi import OpenApi
 
 
 def fields(problem: dict) -> set[str]:
@@ -280,3 +281,10 @@ async def test_every_service_reports_health(stack: Stack) -> None:
             async with session.get(url + "/health/ready") as resp:
                 body = await resp.json()
                 assert resp.status == 200 and body["status"] == "ok", (name, body)
+
+
+async def test_every_response_matches_the_openapi_document(stack: Stack) -> None:
+    status, document = await stack.api.request("GET", "/api/v1/openapi.json")
+    assert status == 200
+    recorded = [r for r in stack.api.recorded if "openapi.json" not in r[1]]
+    assert OpenApi(document).check_all(recorded) > 50

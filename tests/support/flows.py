@@ -13,9 +13,9 @@ from tests.support.platform import wait_until
 NEW_PASSWORD = "Kranowka2026!"
 
 
-async def known_customer(stack: Stack) -> Customer:
-    """A customer the ERP has sent, once identity's projection knows its invoice."""
-    customer = await publish_customer(stack.erp)
+async def known_customer(stack: Stack, customer: Customer | None = None) -> Customer:
+    """A customer the ERP has sent (a new one unless given), once identity knows its invoice."""
+    customer = customer or await publish_customer(stack.erp)
     conn = await stack.platform.db("identity")
     try:
         await wait_until(
@@ -94,9 +94,11 @@ async def login(stack: Stack, login_name: str, password: str) -> tuple[int, dict
     )
 
 
-async def registered_account(stack: Stack, change_password: bool = True) -> Account:
+async def registered_account(
+    stack: Stack, change_password: bool = True, customer: Customer | None = None
+) -> Account:
     """Register, activate, wait for the three emails; optionally replace the one-time password."""
-    customer = await known_customer(stack)
+    customer = await known_customer(stack, customer)
     status, body = await register(stack, customer)
     assert status == 202, body
     token = activation_token(await wait_for_mail(stack, customer.email, "registration"))
@@ -124,3 +126,9 @@ async def registered_account(stack: Stack, change_password: bool = True) -> Acco
         assert status == 200, body
         password = NEW_PASSWORD
     return Account(customer, login_name, password)
+
+
+async def access_token(stack: Stack, account: Account) -> str:
+    status, tokens = await login(stack, account.login, account.password)
+    assert status == 200, tokens
+    return tokens["access_token"]

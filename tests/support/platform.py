@@ -16,6 +16,8 @@ from aiohttp import web
 from services.billing.app import build_app as build_billing
 from services.gateway.app import build_app as build_gateway
 from services.identity.app import build_app as build_identity
+from services.metering.app import BACKOFFICE_QUEUE
+from services.metering.app import build_app as build_metering
 from services.notifications.app import build_app as build_notifications
 from shared.db import drop_database
 from shared.messaging.topology import Names
@@ -26,9 +28,11 @@ BUILDERS: dict[str, Callable[[Settings], web.Application]] = {
     "billing": build_billing,
     "identity": build_identity,
     "notifications": build_notifications,
+    "metering": build_metering,
     "gateway": build_gateway,
 }
-DATABASE_SERVICES = ("billing", "identity", "notifications")
+DATABASE_SERVICES = ("billing", "identity", "notifications", "metering")
+UPSTREAMS = ("identity", "billing", "metering")
 
 
 def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: object) -> Settings:
@@ -76,7 +80,7 @@ class Platform:
 
     async def start_service(self, name: str) -> None:
         settings = self.settings.model_copy(
-            update={f"{s}_url": u for s, u in self.urls.items() if s in ("identity", "billing")}
+            update={f"{s}_url": u for s, u in self.urls.items() if s in UPSTREAMS}
         )
         app = BUILDERS[name](settings)
         runner = web.AppRunner(app, shutdown_timeout=5)
@@ -105,6 +109,7 @@ class Platform:
         connection = await aio_pika.connect(self.settings.amqp_url)
         async with connection:
             channel = await connection.channel()
+            await channel.queue_delete(self.names.queue(*BACKOFFICE_QUEUE.split(".")))
             for queue in self.queue_names:
                 names = [queue, Names.dead_letter_queue(queue)]
                 names += [
@@ -146,6 +151,8 @@ class ApiClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         self.session = session
         self.base_url = base_url
+        # Every JSON exchange, so a test can check them all against the OpenAPI document.
+        self.recorded: list[tuple[str, str, int, str, object]] = []
 
     async def request(
         self,
@@ -161,4 +168,5 @@ class ApiClient:
             method, self.base_url + path, json=json, headers=headers, **kwargs
         ) as resp:  # type: ignore[arg-type]
             body = await resp.json(content_type=None) if resp.content_length != 0 else None
+            self.recorded.append((method, resp.url.raw_path, resp.status, resp.content_type, body))
             return resp.status, body

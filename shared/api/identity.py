@@ -1,8 +1,9 @@
-"""Request bodies of identity's HTTP API (validated at the boundary)."""
+"""Bodies of the account and registration routes served by identity."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -54,3 +55,43 @@ class RefreshRequest(Body):
 class PasswordChangeRequest(Body):
     current_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=1, max_length=200)
+
+
+class CaptchaOut(BaseModel):
+    captcha_id: uuid.UUID
+    image: str = Field(description="PNG picture as a data URL")
+    audio: str = Field(description="WAV recording of the same characters as a data URL")
+    expires_at: datetime
+
+
+class TermsOut(BaseModel):
+    version: str
+    title: str
+    text: str
+    published_at: datetime
+
+
+class AcceptedOut(BaseModel):
+    status: str
+    message: str
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+    must_change_password: bool
+
+
+class MeOut(BaseModel):
+    account_id: uuid.UUID
+    login: str
+    email: str
+    phone: str | None
+    language: str
+    role: str
+    customer_id: str | None
+    status: str
+    must_change_password: bool
+    activated_at: datetime | None

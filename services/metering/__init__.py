@@ -1,0 +1,1 @@
+"""metering: meters, which service point each sits on, and their readings."""

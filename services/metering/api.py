@@ -1,0 +1,150 @@
+"""Metering's internal HTTP API: the customer's meters and readings. Every query is limited to
+the customer ids in the caller's verified access token; anything else is 404."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, time, timedelta
+
+from aiohttp import web
+
+from services.metering import repository
+from shared.api.common import Page
+from shared.api.metering import MeterOut, ReadingOut, ReadingQuery, SelfReadingIn
+from shared.auth import TokenVerifier
+from shared.events import metering
+from shared.http.problems import Problem, json_response, parse_body, parse_query
+from shared.messaging.outbox import add_to_outbox
+from shared.runtime import POOL
+
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+PRODUCER = "metering"
+# A reading may be stamped a little ahead of the server's clock (the customer's clock drifts).
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def _not_found() -> Problem:
+    return Problem(404, "Not found", "No such meter on your account", code="not-found")
+
+
+def _refused(field: str, message: str) -> Problem:
+    return Problem(
+        422,
+        "Reading refused",
+        f"{field}: {message}",
+        code="reading-refused",
+        errors=[{"field": field, "message": message, "code": "reading_refused"}],
+    )
+
+
+def _reading_out(
+    read_at: object, value: object, source: object, consumption: object = None
+) -> ReadingOut:
+    return ReadingOut(read_at=read_at, value=value, source=source, consumption=consumption)
+
+
+async def meters(request: web.Request) -> web.Response:
+    principal = request.app[VERIFIER].authenticate(request)
+    async with request.app[POOL].acquire() as conn:
+        rows = await repository.customer_meters(conn, list(principal.customer_ids))
+    items = [
+        MeterOut(
+            meter_number=r["meter_number"],
+            service_point_id=r["service_point_id"],
+            contract_number=r["contract_number"],
+            address=json.loads(r["address"]),
+            installed_on=r["installed_on"],
+            removed_on=r["removed_on"],
+            latest_reading=_reading_out(r["last_read_at"], r["last_value"], r["last_source"])
+            if r["last_read_at"]
+            else None,
+        ).model_dump(mode="json")
+        for r in rows
+    ]
+    return json_response({"items": items})
+
+
+async def readings(request: web.Request) -> web.Response:
+    principal = request.app[VERIFIER].authenticate(request)
+    query = parse_query(request, ReadingQuery)
+    async with request.app[POOL].acquire() as conn:
+        meter = await repository.customer_meter(
+            conn, list(principal.customer_ids), request.match_info["meter_number"]
+        )
+        if meter is None:
+            raise _not_found()
+        since_day = query.from_ or meter["contract_signed_on"]
+        since = datetime.combine(since_day, time.min, tzinfo=UTC)
+        until = datetime.combine(query.to, time.max, tzinfo=UTC) if query.to else None
+        rows, total = await repository.readings_page(
+            conn, meter["meter_number"], since, until, query.page_size, query.offset
+        )
+    page = Page[ReadingOut](
+        items=[_reading_out(r["read_at"], r["value"], r["source"], r["consumption"]) for r in rows],
+        page=query.page,
+        page_size=query.page_size,
+        total=total,
+    )
+    return json_response(page)
+
+
+async def submit_reading(request: web.Request) -> web.Response:
+    principal = request.app[VERIFIER].authenticate(request)
+    body = await parse_body(request, SelfReadingIn)
+    if body.read_at > datetime.now(UTC) + CLOCK_TOLERANCE:
+        raise _refused("read_at", "a reading cannot be dated in the future")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        meter = await repository.customer_meter(
+            conn, list(principal.customer_ids), request.match_info["meter_number"], lock=True
+        )
+        if meter is None:
+            raise _not_found()
+        if meter["removed_on"] is not None:
+            raise _refused("meter_number", f"this meter was removed on {meter['removed_on']}")
+        if body.read_at.date() < meter["installed_on"]:
+            raise _refused(
+                "read_at", f"the meter is on your contract since {meter['installed_on']}"
+            )
+        last = await repository.last_reading(conn, meter["meter_number"])
+        if last is not None and body.value < last["value"]:
+            raise _refused(
+                "value",
+                f"{body.value:.3f} is below the last reading of this meter "
+                f"({last['value']:.3f} m³ on {last['read_at']:%Y-%m-%d})",
+            )
+        if last is not None and body.read_at <= last["read_at"]:
+            raise _refused(
+                "read_at",
+                f"a reading from {last['read_at']:%Y-%m-%d %H:%M} UTC is already there; "
+                "a new one must be later",
+            )
+        inserted = await repository.insert_self_reading(
+            conn, meter["meter_number"], body.read_at, body.value, principal.login
+        )
+        if not inserted:
+            raise Problem(
+                409,
+                "Reading exists",
+                "A reading at that moment is already recorded",
+                code="reading-exists",
+            )
+        await add_to_outbox(
+            conn,
+            "metering.reading.submitted",
+            metering.SelfReadingSubmitted(
+                reading_id=uuid.uuid4(),
+                meter_number=meter["meter_number"],
+                customer_id=meter["customer_id"],
+                service_point_id=meter["service_point_id"],
+                read_at=body.read_at,
+                value=body.value,
+                submitted_by=principal.login,
+            ),
+            PRODUCER,
+            "integration",
+        )
+    out = _reading_out(
+        body.read_at, body.value, "customer", body.value - last["value"] if last else None
+    )
+    return json_response(out, status=201)

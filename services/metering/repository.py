@@ -1,0 +1,172 @@
+"""Metering's SQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from shared.events import billing
+
+
+async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, today: date) -> None:
+    """Bring the meters of a contract in line with its service points."""
+    current = {sp.meter_number: sp for sp in c.service_points}
+    # Meters that left this contract's service points are taken off today.
+    await conn.execute(
+        """UPDATE meters SET removed_on = $3
+            WHERE contract_number = $1 AND removed_on IS NULL
+              AND NOT meter_number = ANY($2::text[])""",
+        c.contract_number,
+        list(current),
+        today,
+    )
+    for sp in c.service_points:
+        # A service point that had another meter: the new one is installed today; a new service
+        # point's meter counts from the contract's date.
+        replaced = await conn.fetchval(
+            """UPDATE meters SET removed_on = $3 WHERE service_point_id = $1
+                  AND meter_number <> $2 AND removed_on IS NULL RETURNING true""",
+            sp.service_point_id,
+            sp.meter_number,
+            today,
+        )
+        await conn.execute(
+            """INSERT INTO meters (meter_number, service_point_id, customer_id, contract_number,
+                                   address, contract_signed_on, installed_on)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (meter_number) DO UPDATE SET
+                   service_point_id = EXCLUDED.service_point_id,
+                   customer_id = EXCLUDED.customer_id,
+                   contract_number = EXCLUDED.contract_number, address = EXCLUDED.address,
+                   contract_signed_on = EXCLUDED.contract_signed_on,
+                   removed_on = CASE WHEN $8 = 'terminated' THEN coalesce(meters.removed_on, $9)
+                                     ELSE NULL END""",
+            sp.meter_number,
+            sp.service_point_id,
+            c.customer_id,
+            c.contract_number,
+            sp.address.model_dump_json(),
+            c.signed_on,
+            today if replaced else c.signed_on,
+            c.status,
+            today,
+        )
+    if c.status == "terminated":
+        await conn.execute(
+            "UPDATE meters SET removed_on = coalesce(removed_on, $2) WHERE contract_number = $1",
+            c.contract_number,
+            today,
+        )
+
+
+async def insert_readings(
+    conn: asyncpg.Connection,
+    meter_numbers: list[str],
+    read_ats: list[datetime],
+    values: list[Decimal],
+    sources: list[str],
+) -> int:
+    """Store many readings in one statement; duplicates (same meter, same moment) are skipped.
+    Returns how many were new."""
+    result = await conn.execute(
+        """INSERT INTO readings (meter_number, read_at, value, source)
+           SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[])
+           ON CONFLICT (meter_number, read_at) DO NOTHING""",
+        meter_numbers,
+        read_ats,
+        values,
+        sources,
+    )
+    return int(result.rsplit(" ", 1)[1])
+
+
+async def customer_meters(
+    conn: asyncpg.Connection, customer_ids: list[str]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT m.meter_number, m.service_point_id, m.contract_number, m.address,
+                  m.installed_on, m.removed_on, r.read_at AS last_read_at,
+                  r.value AS last_value, r.source AS last_source
+             FROM meters m
+             LEFT JOIN LATERAL (
+                 SELECT read_at, value, source FROM readings
+                  WHERE meter_number = m.meter_number ORDER BY read_at DESC LIMIT 1) r ON true
+            WHERE m.customer_id = ANY($1::text[])
+            ORDER BY m.removed_on NULLS FIRST, m.service_point_id, m.meter_number""",
+        customer_ids,
+    )
+
+
+async def customer_meter(
+    conn: asyncpg.Connection, customer_ids: list[str], meter_number: str, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM meters WHERE customer_id = ANY($1::text[]) AND meter_number = $2"
+        + (" FOR UPDATE" if lock else ""),
+        customer_ids,
+        meter_number,
+    )
+
+
+async def readings_page(
+    conn: asyncpg.Connection,
+    meter_number: str,
+    since: datetime,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    """Readings newest first, each with the consumption since the one before it (which may lie
+    before `since`)."""
+    rows = await conn.fetch(
+        """SELECT r.read_at, r.value, r.source, r.value - prev.value AS consumption
+             FROM readings r
+             LEFT JOIN LATERAL (
+                 SELECT value FROM readings p
+                  WHERE p.meter_number = r.meter_number AND p.read_at < r.read_at
+                  ORDER BY p.read_at DESC LIMIT 1) prev ON true
+            WHERE r.meter_number = $1 AND r.read_at >= $2
+              AND ($3::timestamptz IS NULL OR r.read_at <= $3)
+            ORDER BY r.read_at DESC LIMIT $4 OFFSET $5""",
+        meter_number,
+        since,
+        until,
+        limit,
+        offset,
+    )
+    total = await conn.fetchval(
+        """SELECT count(*) FROM readings WHERE meter_number = $1 AND read_at >= $2
+              AND ($3::timestamptz IS NULL OR read_at <= $3)""",
+        meter_number,
+        since,
+        until,
+    )
+    return rows, total
+
+
+async def last_reading(conn: asyncpg.Connection, meter_number: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT read_at, value FROM readings WHERE meter_number = $1 ORDER BY read_at DESC LIMIT 1",
+        meter_number,
+    )
+
+
+async def insert_self_reading(
+    conn: asyncpg.Connection,
+    meter_number: str,
+    read_at: datetime,
+    value: Decimal,
+    submitted_by: str,
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            """INSERT INTO readings (meter_number, read_at, value, source, submitted_by)
+           VALUES ($1, $2, $3, 'customer', $4) ON CONFLICT DO NOTHING RETURNING true""",
+            meter_number,
+            read_at,
+            value,
+            submitted_by,
+        )
+    )

@@ -1,0 +1,1 @@
+"""The public API's bodies: services render them, the gateway documents them in OpenAPI."""

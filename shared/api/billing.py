@@ -1,0 +1,100 @@
+"""Bodies of the account views served by billing."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from shared.api.common import Out, PageQuery
+from shared.events.common import Address, Amount
+
+InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
+
+
+class ServicePointOut(Out):
+    service_point_id: str
+    address: Address
+    meter_number: str
+
+
+class ContractOut(Out):
+    contract_number: str
+    customer_id: str
+    signed_on: date
+    status: Literal["active", "terminated"]
+    service_points: list[ServicePointOut]
+
+
+class InvoiceOut(Out):
+    invoice_number: str
+    contract_number: str
+    issued_on: date
+    due_on: date
+    period_from: date
+    period_to: date
+    net: Amount
+    vat: Amount
+    gross: Amount
+    paid: Amount
+    amount_due: Amount
+    status: InvoiceStatus
+
+
+class InvoiceLineOut(Out):
+    description: str
+    quantity: str
+    unit: str
+    unit_price: str
+    net: Amount
+    vat_rate: str
+
+
+class InvoiceDetailOut(InvoiceOut):
+    lines: list[InvoiceLineOut]
+
+
+class InvoiceQuery(PageQuery):
+    status: InvoiceStatus | None = None
+    from_: date | None = Field(None, alias="from", description="billing period ends on or after")
+    to: date | None = Field(None, description="billing period starts on or before")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InvoiceQuery:
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError("'to' must not be before 'from'")
+        return self
+
+
+class BalanceOut(Out):
+    """Positive `balance` is in the customer's favour; negative is owed."""
+
+    balance: Amount
+    amount_due: Amount
+    overdue_amount: Amount
+    overpaid: Amount
+    charges: Amount
+    credits: Amount
+    open_invoices: int
+    as_of: date
+    currency: Literal["PLN"] = "PLN"
+
+
+class PaymentOut(Out):
+    booking_id: str
+    booked_on: date
+    amount: Amount
+    invoice_number: str | None
+    channel: str
+
+
+class NoteOut(Out):
+    note_number: str
+    kind: Literal["interest", "debit", "credit"]
+    issued_on: date
+    amount: Amount
+    description: str
+    invoice_number: str | None

@@ -1,0 +1,42 @@
+"""Events metering publishes."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AwareDatetime
+
+from shared.events.common import Contract, Identifier
+
+
+class SelfReadingSubmitted(Contract):
+    """A customer's own meter reading, for the back office (integration exchange)."""
+
+    reading_id: uuid.UUID
+    meter_number: Identifier
+    customer_id: Identifier
+    service_point_id: Identifier
+    read_at: AwareDatetime
+    value: Decimal
+    submitted_by: str
+
+
+class RejectedReading(Contract):
+    index: int
+    reading: Any
+    reason: str
+
+
+class ReadingsRejected(Contract):
+    """Dead letter: the malformed readings of a batch, each with its reason."""
+
+    source_message_id: uuid.UUID
+    rejected: list[RejectedReading]
+
+
+EVENTS = {
+    "metering.reading.submitted": SelfReadingSubmitted,
+    "metering.readings.rejected": ReadingsRejected,
+}
