@@ -108,7 +108,7 @@ def render_invoice_pdf(
     pdf.set_font("Mono", size=9)
 
     top = pdf.get_y()
-    pdf.multi_cell(90, 4.5, "Sprzedawca / Seller\n" + "\n".join(seller or SELLER))
+    pdf.multi_cell(90, 4.5, "Sprzedawca / Seller\n" + "\n".join(seller or SELLER), align="L")
     left_bottom = pdf.get_y()
     pdf.set_xy(110, top)
     buyer = [
@@ -116,7 +116,7 @@ def render_invoice_pdf(
         *invoice.customer_address,
         f"Nr klienta / Customer: {invoice.customer_id}",
     ]
-    pdf.multi_cell(90, 4.5, "Nabywca / Buyer\n" + "\n".join(buyer))
+    pdf.multi_cell(90, 4.5, "Nabywca / Buyer\n" + "\n".join(buyer), align="L")
     pdf.set_y(max(left_bottom, pdf.get_y()) + 4)
 
     for label, value in (
@@ -161,7 +161,7 @@ def render_invoice_pdf(
     ):
         if pdf.will_page_break(6):
             pdf.add_page()
-        pdf.cell(110, 6, "")
-        pdf.cell(40, 6, label)
-        pdf.cell(40, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(90, 6, "")
+        pdf.cell(45, 6, label)
+        pdf.cell(55, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
