@@ -10,7 +10,14 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import Stack, start_stack
-from tests.support.flows import known_customer, register, wait_for_mail
+from tests.support.erp import publish_household
+from tests.support.flows import (
+    access_token,
+    known_customer,
+    register,
+    registered_account,
+    wait_for_mail,
+)
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.fault
@@ -42,3 +49,17 @@ async def test_gateway_answers_503_when_identity_is_down(stack: Stack) -> None:
         async with session.get(stack.platform.urls["gateway"] + "/health/ready") as resp:
             assert resp.status == 503
             assert (await resp.json())["checks"]["upstreams"] == "failing"
+
+
+async def test_dashboard_marks_only_the_missing_part_unavailable(stack: Stack) -> None:
+    household = await publish_household(stack.erp, stack.platform.settings.today())
+    account = await registered_account(stack, customer=household.customer)
+    token = await access_token(stack, account)
+    await stack.platform.stop_service("metering")
+    status, board = await stack.api.request("GET", "/api/v1/me/dashboard", token=token)
+    assert status == 200
+    assert board["meters"]["available"] is False
+    assert "metering" in board["meters"]["error"]
+    assert board["balance"]["available"] is True
+    assert board["contracts"]["available"] is True
+    assert len(board["latest_invoices"]["data"]) == 3
