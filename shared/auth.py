@@ -87,12 +87,30 @@ class TokenSigner:
 
 
 class TokenVerifier:
+    """Verifies access tokens. A token already verified is remembered until it expires: the same
+    bytes carry the same signed claims, so only the expiry needs checking again."""
+
+    CACHE_SIZE = 50_000
+
     def __init__(self, settings: Settings) -> None:
         self._key = serialization.load_pem_public_key(
             _read_key(settings.jwt_public_key_file, "public key")
         )
+        self._verified: dict[str, tuple[Principal, int]] = {}
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            if known[1] > time.time():
+                return known[0]
+            del self._verified[token]
+        principal, expires = self._verify_signature(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify_signature(self, token: str) -> tuple[Principal, int]:
         try:
             claims = jwt.decode(
                 token,
@@ -106,7 +124,7 @@ class TokenVerifier:
             raise _unauthorized("The access token has expired") from None
         except jwt.InvalidTokenError:
             raise _unauthorized("The access token is not valid") from None
-        return Principal(
+        principal = Principal(
             account_id=claims["sub"],
             role=claims["role"],
             login=claims.get("login", ""),
@@ -114,6 +132,7 @@ class TokenVerifier:
             must_change_password=bool(claims.get("mcp", False)),
             grants=tuple(claims.get("grants", [])),
         )
+        return principal, int(claims["exp"])
 
     def from_request(self, request: web.Request) -> Principal:
         header = request.headers.get("Authorization", "")

@@ -65,9 +65,17 @@ async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         command_timeout=30,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset on release (a round trip of UNLISTEN, RESET ALL, CLOSE ALL and
+    unlocking): pooled connections carry no session state here. LISTEN runs on connections of
+    its own (Notifier), locks are transaction-scoped, settings are never SET on a session, and
+    the one session lock (migrations) is released before the connection goes back."""
 
 
 def _migration_files(directory: Path) -> list[Path]:

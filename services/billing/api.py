@@ -4,6 +4,7 @@ customer ids in the caller's verified access token; anything else is 404."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from shared.api.billing import (
     InvoiceQuery,
     NoteOut,
     PaymentOut,
+    SummaryQuery,
 )
 from shared.api.common import Page, PageQuery
 from shared.auth import Principal, TokenVerifier
@@ -36,15 +38,64 @@ def _not_found(what: str) -> Problem:
     return Problem(404, "Not found", f"No such {what} on your account", code="not-found")
 
 
+def _contracts_out(rows: list) -> list[dict]:
+    return [
+        ContractOut.model_validate(
+            {**dict(r), "service_points": json.loads(r["service_points"])}
+        ).model_dump(mode="json")
+        for r in rows
+    ]
+
+
+def _balance_out(row: object, today: date) -> BalanceOut:
+    value = row["credits"] - row["charges"]  # type: ignore[index]
+    return BalanceOut(
+        balance=value,
+        amount_due=max(-value, Decimal(0)),
+        overpaid=max(value, Decimal(0)),
+        overdue_amount=row["overdue"],
+        charges=row["charges"],  # type: ignore[index]
+        credits=row["credits"],
+        open_invoices=row["open"],
+        as_of=today,  # type: ignore[index]
+    )
+
+
 async def contracts(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
     async with request.app[POOL].acquire() as conn:
         rows = await repository.contracts(conn, customer_ids)
-    items = [
-        ContractOut.model_validate({**dict(r), "service_points": json.loads(r["service_points"])})
-        for r in rows
-    ]
-    return json_response({"items": [c.model_dump(mode="json") for c in items]})
+    return json_response({"items": _contracts_out(rows)})
+
+
+async def summary(request: web.Request) -> web.Response:
+    """Balance, the latest invoices and the contracts in one call (the dashboard's billing part)."""
+    customer_ids = _customer_ids(request)
+    query = parse_query(request, SummaryQuery)
+    today = request.app[SETTINGS].today()
+    async with request.app[POOL].acquire() as conn:
+        balance_row = await repository.balance(conn, customer_ids, today)
+        invoice_rows, _ = await repository.invoices_page(
+            conn,
+            customer_ids,
+            today,
+            status=None,
+            period_from=None,
+            period_to=None,
+            limit=query.invoices,
+            offset=0,
+            count=False,
+        )
+        contract_rows = await repository.contracts(conn, customer_ids)
+    return json_response(
+        {
+            "balance": _balance_out(balance_row, today).model_dump(mode="json"),
+            "latest_invoices": [
+                InvoiceOut.model_validate(dict(r)).model_dump(mode="json") for r in invoice_rows
+            ],
+            "contracts": _contracts_out(contract_rows),
+        }
+    )
 
 
 async def invoices(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/invoices/{number:.+}/pdf", api.invoice_document)
     app.router.add_get("/invoices/{number:.+}", api.invoice)
     app.router.add_get("/balance", api.balance)
+    app.router.add_get("/summary", api.summary)
     app.router.add_get("/payments-received", api.payments_received)
     app.router.add_get("/notes", api.notes)
     return app

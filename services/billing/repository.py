@@ -204,7 +204,8 @@ async def invoices_page(
     period_to: date | None,
     limit: int,
     offset: int,
-) -> tuple[list[asyncpg.Record], int]:
+    count: bool = True,
+) -> tuple[list[asyncpg.Record], int | None]:
     where = f"""i.customer_id = ANY($1::text[])
         AND ($3::text IS NULL OR {STATUS_SQL} = $3)
         AND ($4::date IS NULL OR i.period_to >= $4)
@@ -217,6 +218,8 @@ async def invoices_page(
         limit,
         offset,
     )
+    if not count:
+        return rows, None
     total = await conn.fetchval(f"SELECT count(*) FROM invoices i WHERE {where}", *args)
     return rows, total
 

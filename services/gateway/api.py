@@ -67,8 +67,9 @@ def forwarding_handler(route: Route) -> Handler:
 
 
 async def dashboard(request: web.Request) -> web.Response:
-    """Balance, latest invoices, meters with their latest reading and contracts, fetched from
-    billing and metering at once; a service that fails leaves only its part unavailable."""
+    """Balance, latest invoices, meters with their latest reading and contracts: one call to
+    billing and one to metering, at once; a service that fails leaves only its parts
+    unavailable."""
     authorize(request, "customer")
     upstreams = request.app[UPSTREAMS]
     headers = {"Authorization": request.headers["Authorization"]}
@@ -82,11 +83,20 @@ async def dashboard(request: web.Request) -> web.Response:
             return {"available": False, "error": f"{service} answered {result.status}"}
         return {"available": True, "data": pick(json.loads(result.body))}
 
-    balance, invoices, meters, contracts = await asyncio.gather(
-        part("billing", "/balance", lambda body: body),
-        part("billing", f"/invoices?page_size={DASHBOARD_INVOICES}", lambda body: body["items"]),
+    billing_part, meters = await asyncio.gather(
+        part("billing", f"/summary?invoices={DASHBOARD_INVOICES}", lambda body: body),
         part("metering", "/meters", lambda body: body["items"]),
-        part("billing", "/contracts", lambda body: body["items"]),
+    )
+
+    def billing(key: str) -> dict:
+        if not billing_part["available"]:
+            return billing_part
+        return {"available": True, "data": billing_part["data"][key]}
+
+    balance, invoices, contracts = (
+        billing("balance"),
+        billing("latest_invoices"),
+        billing("contracts"),
     )
     return json_response(
         {"balance": balance, "latest_invoices": invoices, "meters": meters, "contracts": contracts}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.api.common import Out, PageQuery
 from shared.events.common import Address, Amount
@@ -98,3 +98,9 @@ class NoteOut(Out):
     amount: Amount
     description: str
     invoice_number: str | None
+
+
+class SummaryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    invoices: int = Field(5, ge=0, le=50, description="how many of the latest invoices")
