@@ -66,6 +66,10 @@ async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
         max_size=settings.db_pool_max,
         command_timeout=30,
         reset=_keep_session,
+        # Our statements are prepared once per connection and look rows up by key; PostgreSQL's
+        # default re-plans each execution while custom plans look cheaper, which for the account
+        # queries cost more than running them (1 ms planning against 0.4 ms execution).
+        server_settings={"plan_cache_mode": "force_generic_plan"},
     )
     assert pool is not None
     return pool

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from aiohttp import web
+from pydantic import TypeAdapter
 
 from services.billing import invoice_pdf, repository
 from shared.api.billing import (
@@ -19,6 +20,7 @@ from shared.api.billing import (
     InvoiceQuery,
     NoteOut,
     PaymentOut,
+    SummaryOut,
     SummaryQuery,
 )
 from shared.api.common import Page, PageQuery
@@ -27,6 +29,8 @@ from shared.http.problems import Problem, json_response, parse_query
 from shared.runtime import POOL, SETTINGS
 
 VERIFIER = web.AppKey("verifier", TokenVerifier)
+_INVOICES = TypeAdapter(list[InvoiceOut])
+_CONTRACTS = TypeAdapter(list[ContractOut])
 
 
 def _customer_ids(request: web.Request) -> list[str]:
@@ -74,27 +78,13 @@ async def summary(request: web.Request) -> web.Response:
     query = parse_query(request, SummaryQuery)
     today = request.app[SETTINGS].today()
     async with request.app[POOL].acquire() as conn:
-        balance_row = await repository.balance(conn, customer_ids, today)
-        invoice_rows, _ = await repository.invoices_page(
-            conn,
-            customer_ids,
-            today,
-            status=None,
-            period_from=None,
-            period_to=None,
-            limit=query.invoices,
-            offset=0,
-            count=False,
-        )
-        contract_rows = await repository.contracts(conn, customer_ids)
+        row = await repository.summary(conn, customer_ids, today, query.invoices)
     return json_response(
-        {
-            "balance": _balance_out(balance_row, today).model_dump(mode="json"),
-            "latest_invoices": [
-                InvoiceOut.model_validate(dict(r)).model_dump(mode="json") for r in invoice_rows
-            ],
-            "contracts": _contracts_out(contract_rows),
-        }
+        SummaryOut(
+            balance=_balance_out(row, today),
+            latest_invoices=_INVOICES.validate_json(row["latest_invoices"]),
+            contracts=_CONTRACTS.validate_json(row["contracts"]),
+        )
     )
 
 

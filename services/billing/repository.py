@@ -180,6 +180,14 @@ INVOICE_COLUMNS = f"""i.invoice_number, i.customer_id, i.contract_number, i.issu
     greatest(i.gross - i.paid, 0) AS amount_due, {STATUS_SQL} AS status"""
 
 
+# The same columns for JSON built by PostgreSQL: amounts as text, so that no amount passes
+# through a binary float on its way to a Decimal.
+INVOICE_JSON_COLUMNS = f"""i.invoice_number, i.contract_number, i.issued_on, i.due_on,
+    i.period_from, i.period_to, i.net::text AS net, i.vat::text AS vat, i.gross::text AS gross,
+    i.paid::text AS paid, greatest(i.gross - i.paid, 0)::text AS amount_due,
+    {STATUS_SQL} AS status"""
+
+
 async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
@@ -298,3 +306,45 @@ async def notes_page(
         "SELECT count(*) FROM notes WHERE customer_id = ANY($1::text[])", customer_ids
     )
     return rows, total
+
+
+async def summary(
+    conn: asyncpg.Connection, customer_ids: list[str], today: date, invoices: int
+) -> asyncpg.Record:
+    """The dashboard's billing part in one round trip: balance figures, the latest invoices and
+    the contracts (the last two as JSON arrays)."""
+    return await conn.fetchrow(
+        f"""WITH inv AS (
+               SELECT coalesce(sum(gross), 0) AS gross,
+                      coalesce(sum(greatest(gross - paid, 0)) FILTER (WHERE due_on < $2), 0)
+                          AS overdue,
+                      count(*) FILTER (WHERE paid < gross) AS open
+                 FROM invoices WHERE customer_id = ANY($1::text[])),
+           pay AS (SELECT coalesce(sum(amount), 0) AS total FROM payments
+                    WHERE customer_id = ANY($1::text[])),
+           nts AS (SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'credit'), 0) AS charges,
+                          coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0) AS credits
+                     FROM notes WHERE customer_id = ANY($1::text[])),
+           latest AS (SELECT {INVOICE_JSON_COLUMNS} FROM invoices i
+                       WHERE i.customer_id = ANY($1::text[])
+                       ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
+           agreements AS (
+               SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
+                      coalesce(json_agg(json_build_object(
+                          'service_point_id', sp.service_point_id, 'address', sp.address,
+                          'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
+                          FILTER (WHERE sp.service_point_id IS NOT NULL), '[]') AS service_points
+                 FROM contracts c LEFT JOIN service_points sp USING (contract_number)
+                WHERE c.customer_id = ANY($1::text[])
+                GROUP BY c.contract_number)
+           SELECT inv.gross + nts.charges AS charges, pay.total + nts.credits AS credits,
+                  inv.overdue, inv.open,
+                  (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
+                                   '[]') FROM latest) AS latest_invoices,
+                  (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
+                                   '[]') FROM agreements) AS contracts
+             FROM inv, pay, nts""",
+        customer_ids,
+        today,
+        invoices,
+    )

@@ -8,10 +8,11 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
+from pydantic import TypeAdapter
 
 from services.metering import repository
 from shared.api.common import Page
-from shared.api.metering import MeterOut, ReadingOut, ReadingQuery, SelfReadingIn
+from shared.api.metering import MeterOut, MetersOut, ReadingOut, ReadingQuery, SelfReadingIn
 from shared.auth import TokenVerifier
 from shared.events import metering
 from shared.http.problems import Problem, json_response, parse_body, parse_query
@@ -19,6 +20,7 @@ from shared.messaging.outbox import add_to_outbox
 from shared.runtime import POOL
 
 VERIFIER = web.AppKey("verifier", TokenVerifier)
+_METERS = TypeAdapter(list[MeterOut])
 PRODUCER = "metering"
 # A reading may be stamped a little ahead of the server's clock (the customer's clock drifts).
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -49,20 +51,20 @@ async def meters(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         rows = await repository.customer_meters(conn, list(principal.customer_ids))
     items = [
-        MeterOut(
-            meter_number=r["meter_number"],
-            service_point_id=r["service_point_id"],
-            contract_number=r["contract_number"],
-            address=json.loads(r["address"]),
-            installed_on=r["installed_on"],
-            removed_on=r["removed_on"],
-            latest_reading=_reading_out(r["last_read_at"], r["last_value"], r["last_source"])
+        {
+            **dict(r),
+            "address": json.loads(r["address"]),
+            "latest_reading": {
+                "read_at": r["last_read_at"],
+                "value": r["last_value"],
+                "source": r["last_source"],
+            }
             if r["last_read_at"]
             else None,
-        ).model_dump(mode="json")
+        }
         for r in rows
     ]
-    return json_response({"items": items})
+    return json_response(MetersOut(items=_METERS.validate_python(items)))
 
 
 async def readings(request: web.Request) -> web.Response:

@@ -104,3 +104,9 @@ class SummaryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     invoices: int = Field(5, ge=0, le=50, description="how many of the latest invoices")
+
+
+class SummaryOut(Out):
+    balance: BalanceOut
+    latest_invoices: list[InvoiceOut]
+    contracts: list[ContractOut]

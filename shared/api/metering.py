@@ -42,6 +42,10 @@ class MeterOut(Out):
     latest_reading: ReadingOut | None
 
 
+class MetersOut(Out):
+    items: list[MeterOut]
+
+
 class ReadingQuery(PageQuery):
     from_: date | None = Field(None, alias="from", description="default: the contract's date")
     to: date | None = None
