@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = False
 
     # Messaging
-    amqp_prefetch: int = Field(50, ge=1, le=1000)
+    amqp_prefetch: int = Field(200, ge=1, le=1000)
+    consumer_transactions: int = Field(4, ge=1, le=64)
+    consumer_batch_size: int = Field(50, ge=1, le=1000)
     queue_type: Literal["quorum", "classic"] = "quorum"
     retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
     outbox_poll_seconds: float = 1.0

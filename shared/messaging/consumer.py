@@ -82,6 +82,9 @@ class Consumer:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._batcher = _Batcher(
+            pool, self.queue_name, settings.consumer_transactions, settings.consumer_batch_size
+        )
 
     async def start(self) -> None:
         self._channel = await self.broker.channel(self.settings.amqp_prefetch)
@@ -93,6 +96,7 @@ class Consumer:
             self.settings.retry_delays_ms,
             self.settings.queue_type,
         )
+        self._batcher.start()
         self._consumer_tag = await self._declared.queue.consume(self._on_message)
         log.info("consuming", queue=self.queue_name)
 
@@ -108,6 +112,7 @@ class Consumer:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("in-flight messages did not finish", queue=self.queue_name)
+        await self._batcher.stop()
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
 
@@ -140,19 +145,10 @@ class Consumer:
             await self._dead_letter(message, reason)
             return
         try:
-            async with self.pool.acquire(timeout=30) as conn, conn.transaction():
-                fresh = await conn.fetchval(
-                    """INSERT INTO inbox (message_id, queue, type) VALUES ($1, $2, $3)
-                       ON CONFLICT (message_id) DO NOTHING RETURNING true""",
-                    envelope.id,
-                    self.queue_name,
-                    envelope.type,
-                )
-                if fresh:
-                    await handler(conn, envelope, payload)
-                else:
-                    log.info("duplicate message ignored", message_id=str(envelope.id))
-            message_outcome(self.queue_name, "handled" if fresh else "duplicate")
+            outcome = await self._batcher.submit(_Work(envelope, handler, payload))
+            message_outcome(self.queue_name, outcome)
+            if outcome == "duplicate":
+                log.info("duplicate message ignored", message_id=str(envelope.id))
         except PermanentError as exc:
             await self._dead_letter(message, f"{envelope.type} refused: {exc}")
             return
@@ -245,3 +241,106 @@ class Consumer:
                 pass  # the channel is gone: the broker requeues unacked messages itself
             return
         await self._ack(message)
+
+
+@dataclass
+class _Work:
+    envelope: Envelope
+    handler: Handler
+    payload: Any
+    done: asyncio.Future[str] | None = None
+
+
+class _Batcher:
+    """Runs the handlers of messages that arrive together in one transaction: one commit (one
+    WAL flush) for many messages instead of one each. Up to `transactions` batches run at once;
+    while they do, new messages gather for the next. If anything in a batch fails, the batch is
+    rolled back and its messages run again one by one, so one bad message cannot fail others and
+    every message gets its own outcome. A message alone in the queue goes at once, unbatched."""
+
+    def __init__(self, pool: asyncpg.Pool, queue: str, transactions: int, batch_size: int) -> None:
+        self.pool = pool
+        self.queue = queue
+        self.transactions = transactions
+        self.batch_size = batch_size
+        self._pending: list[_Work] = []
+        self._ready = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"{self.queue}-batch-{n}")
+            for n in range(self.transactions)
+        ]
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        for work in self._pending:
+            if work.done is not None and not work.done.done():
+                work.done.set_exception(ConnectionError("consumer stopped"))
+        self._pending.clear()
+
+    async def submit(self, work: _Work) -> str:
+        """ "handled" or "duplicate"; raises what the handler raised."""
+        work.done = asyncio.get_running_loop().create_future()
+        self._pending.append(work)
+        self._ready.set()
+        return await work.done
+
+    async def _work(self) -> None:
+        while True:
+            await self._ready.wait()
+            batch = self._pending[: self.batch_size]
+            del self._pending[: self.batch_size]
+            if not self._pending:
+                self._ready.clear()
+            if batch:
+                await self._run(batch)
+
+    async def _run(self, batch: list[_Work]) -> None:
+        try:
+            outcomes = await self._transaction(batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                for work in batch:
+                    await self._run([work])
+                return
+            _settle(batch[0], error=exc)
+            return
+        for work, outcome in zip(batch, outcomes, strict=True):
+            _settle(work, outcome=outcome)
+
+    async def _transaction(self, batch: list[_Work]) -> list[str]:
+        async with self.pool.acquire(timeout=30) as conn, conn.transaction():
+            fresh = {
+                r["message_id"]
+                for r in await conn.fetch(
+                    """INSERT INTO inbox (message_id, queue, type)
+                       SELECT m, $2, t FROM unnest($1::uuid[], $3::text[]) AS x(m, t)
+                       ON CONFLICT (message_id) DO NOTHING RETURNING message_id""",
+                    [w.envelope.id for w in batch],
+                    self.queue,
+                    [w.envelope.type for w in batch],
+                )
+            }
+            outcomes = []
+            for work in batch:
+                if work.envelope.id not in fresh:
+                    outcomes.append("duplicate")
+                    continue
+                fresh.discard(work.envelope.id)  # the same id twice in one batch: once only
+                set_correlation_id(work.envelope.correlation_id)
+                await work.handler(conn, work.envelope, work.payload)
+                outcomes.append("handled")
+            return outcomes
+
+
+def _settle(work: _Work, *, outcome: str | None = None, error: BaseException | None = None) -> None:
+    if work.done is None or work.done.done():
+        return
+    if error is not None:
+        work.done.set_exception(error)
+    else:
+        work.done.set_result(outcome or "handled")
