@@ -7,12 +7,12 @@ the same table (services/gateway/openapi.py), so the two cannot drift.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, create_model
 
@@ -81,7 +81,7 @@ async def dashboard(request: web.Request) -> web.Response:
             return {"available": False, "error": problem.detail}
         if result.status != 200:
             return {"available": False, "error": f"{service} answered {result.status}"}
-        return {"available": True, "data": pick(json.loads(result.body))}
+        return {"available": True, "data": pick(orjson.loads(result.body))}
 
     billing_part, meters = await asyncio.gather(
         part("billing", f"/summary?invoices={DASHBOARD_INVOICES}", lambda body: body),

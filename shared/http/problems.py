@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -112,7 +113,7 @@ def json_response(
     if isinstance(data, BaseModel):
         body = data.model_dump_json().encode()
     else:
-        body = json.dumps(data, default=str).encode()
+        body = orjson.dumps(data, default=str)
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
