@@ -34,7 +34,7 @@ async def test_a_redelivered_event_sends_no_second_email(stack: Stack) -> None:
         message_id = await client.publish("identity.account.activated", event)
         await wait_for_mail(stack, address, "account-activation")
         await client.publish("identity.account.activated", event, message_id=message_id)
-        await wait_until(lambda: _async(duplicates(queue) > before), what="the redelivery")
+        await wait_until(lambda: duplicates(queue) > before, what="the redelivery")
     assert len(stack.mailbox.to_address(address)) == 1
     conn = await stack.platform.db("notifications")
     try:
@@ -77,7 +77,3 @@ async def test_secrets_are_dropped_from_the_queue_once_sent(stack: Stack) -> Non
         await conn.close()
     assert row["text_body"] is None and row["html_body"] is None
     assert row["recipient"] == address and row["sent_at"] is not None
-
-
-async def _async(value: object) -> object:
-    return value

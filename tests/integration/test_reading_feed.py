@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import aio_pika
+from prometheus_client import REGISTRY
 
 from deploy.integration_client import IntegrationClient
 from shared.events import reading
@@ -54,7 +55,14 @@ async def test_batch_keeps_good_readings_and_dead_letters_the_malformed(stack: S
         message_id = await rs.publish(
             "reading.batch.recorded", reading.ReadingBatchRecorded(readings=readings)
         )
-        # The same batch again, as a new message: duplicates change nothing.
+    rows = await wait_until(lambda: _count(stack, meter, 997), what="997 good readings")
+    assert len(rows) == 997
+    assert rows[0] == (datetime(2026, 1, 1, 6, tzinfo=UTC), Decimal("10.000"), "remote")
+
+    # The same readings again, in a batch and singly: duplicates change nothing.
+    queue = stack.platform.names.queue("metering", "readings")
+    before = handled(queue)
+    async with IntegrationClient(settings.amqp_url, settings.namespace, producer="reading") as rs:
         await rs.publish("reading.batch.recorded", reading.ReadingBatchRecorded(readings=readings))
         await rs.publish(
             "reading.recorded",
@@ -65,9 +73,18 @@ async def test_batch_keeps_good_readings_and_dead_letters_the_malformed(stack: S
                 source="estimate",
             ),
         )
-
-    rows = await wait_until(lambda: _count(stack, meter, 997), what="997 good readings")
-    assert len(rows) == 997
+        await rs.publish(
+            "reading.recorded",
+            reading.ReadingRecorded(
+                meter_number=meter,
+                read_at=datetime(2030, 1, 1, tzinfo=UTC),
+                value=Decimal("999"),
+                source="inspector",
+            ),
+        )
+    await wait_until(lambda: handled(queue) >= before + 3, what="the three messages")
+    rows = await stored(stack, meter)
+    assert len(rows) == 998
     assert rows[0] == (datetime(2026, 1, 1, 6, tzinfo=UTC), Decimal("10.000"), "remote")
 
     letters = await wait_until(lambda: dead_letters(stack), what="the rejected readings")
@@ -79,6 +96,13 @@ async def test_batch_keeps_good_readings_and_dead_letters_the_malformed(stack: S
     rejected = {r["index"]: r["reason"] for r in body["payload"]["rejected"]}
     assert set(rejected) == {3, 7, 9}
     assert rejected[7].startswith("read_at:") and rejected[9].startswith("source:")
+
+
+def handled(queue: str) -> float:
+    sample = REGISTRY.get_sample_value(
+        "ebok_messages_total", {"queue": queue, "outcome": "handled"}
+    )
+    return sample or 0
 
 
 async def _count(stack: Stack, meter: str, expected: int) -> list | None:

@@ -4,6 +4,7 @@ against real PostgreSQL and RabbitMQ, in a namespace of its own that is removed 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -129,15 +130,17 @@ class Platform:
 
 
 async def wait_until(
-    check: Callable[[], Awaitable[object]],
+    check: Callable[[], Awaitable[object] | object],
     timeout: float = 20.0,
     interval: float = 0.05,
     what: str = "condition",
 ) -> object:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    """Poll `check` (plain or async) until it returns something truthy; fail after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        result = await check()
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
