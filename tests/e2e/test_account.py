@@ -18,9 +18,9 @@ from openapi_spec_validator import validate as validate_spec
 
 from deploy.integration_client import IntegrationClient
 from services.metering.app import BACKOFFICE_QUEUE
-from shared.events import reading
+from shared.events import erp, reading
 from tests.conftest import Stack, start_stack
-from tests.support.erp import Household, daily_readings, publish_household
+from tests.support.erp import Household, address, daily_readings, publish_household
 from tests.support.flows import access_token, registered_account
 from tests.support.infra import Infra
 from tests.support.openapi import OpenApi
@@ -309,6 +309,43 @@ async def test_dashboard_brings_every_part(world: World) -> None:
     assert newest["invoice_number"] == world.a.household.invoices[2]
     assert {m["meter_number"] for m in board["meters"]["data"]} == set(world.a.household.meters)
     assert board["contracts"]["data"][0]["contract_number"] == world.a.household.contract_number
+
+
+async def test_a_second_contract_shows_up_everywhere(world: World) -> None:
+    mine = world.a.household
+    second = erp.ContractUpserted(
+        contract_number=mine.contract_number + "-B",
+        customer_id=mine.customer.customer_id,
+        signed_on=date(2025, 6, 1),
+        status="active",
+        service_points=[
+            erp.ServicePoint(
+                service_point_id=mine.contract_number + "-SP3",
+                address=address(),
+                meter_number=mine.meters[0] + "-B",
+            )
+        ],
+    )
+    await world.stack.erp.publish("erp.contract.upserted", second)
+
+    async def both() -> dict | None:
+        _, body = await get(world, "/api/v1/contracts")
+        return body if len(body["items"]) == 2 else None
+
+    contracts = await wait_until(both, what="the second contract")
+    assert [c["contract_number"] for c in contracts["items"]] == [
+        mine.contract_number,
+        second.contract_number,
+    ]
+
+    async def three_meters() -> dict | None:
+        _, body = await get(world, "/api/v1/meters")
+        return body if len(body["items"]) == 3 else None
+
+    meters = await wait_until(three_meters, what="the second contract's meter")
+    new = next(m for m in meters["items"] if m["meter_number"] == mine.meters[0] + "-B")
+    assert new["installed_on"] == "2025-06-01"
+    assert new["contract_number"] == second.contract_number
 
 
 async def test_every_response_matches_the_openapi_document(world: World) -> None:
