@@ -34,6 +34,8 @@ BUILDERS: dict[str, Callable[[Settings], web.Application]] = {
 }
 DATABASE_SERVICES = ("billing", "identity", "notifications", "metering")
 UPSTREAMS = ("identity", "billing", "metering")
+# Processes started with other settings (the runner, benchmarks) may have more delay queues.
+MAX_RETRY_LEVELS = 10
 
 
 def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: object) -> Settings:
@@ -113,9 +115,7 @@ class Platform:
             await channel.queue_delete(self.names.queue(*BACKOFFICE_QUEUE.split(".")))
             for queue in self.queue_names:
                 names = [queue, Names.dead_letter_queue(queue)]
-                names += [
-                    Names.retry_queue(queue, i) for i in range(len(self.settings.retry_delays_ms))
-                ]
+                names += [Names.retry_queue(queue, n) for n in range(MAX_RETRY_LEVELS)]
                 for name in names:
                     await channel.queue_delete(name)
             for exchange in (
