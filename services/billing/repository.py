@@ -253,9 +253,9 @@ async def invoice_lines(conn: asyncpg.Connection, invoice_number: str) -> list[a
     )
 
 
-async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date) -> asyncpg.Record:
-    return await conn.fetchrow(
-        """WITH inv AS (
+# A customer's charges and credits ($1 customer ids, $2 today): the CTEs inv, pay and nts, and the
+# figures drawn from them.
+BALANCE_PARTS = """inv AS (
                SELECT coalesce(sum(gross), 0) AS gross,
                       coalesce(sum(greatest(gross - paid, 0)) FILTER (WHERE due_on < $2), 0)
                           AS overdue,
@@ -265,10 +265,15 @@ async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date
                     WHERE customer_id = ANY($1::text[])),
            nts AS (SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'credit'), 0) AS charges,
                           coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0) AS credits
-                     FROM notes WHERE customer_id = ANY($1::text[]))
-           SELECT inv.gross + nts.charges AS charges, pay.total + nts.credits AS credits,
-                  inv.overdue, inv.open
-             FROM inv, pay, nts""",
+                     FROM notes WHERE customer_id = ANY($1::text[]))"""
+BALANCE_FIGURES = """inv.gross + nts.charges AS charges, pay.total + nts.credits AS credits,
+    inv.overdue, inv.open"""
+
+
+async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""WITH {BALANCE_PARTS}
+           SELECT {BALANCE_FIGURES} FROM inv, pay, nts""",
         customer_ids,
         today,
     )
@@ -314,17 +319,7 @@ async def summary(
     """The dashboard's billing part in one round trip: balance figures, the latest invoices and
     the contracts (the last two as JSON arrays)."""
     return await conn.fetchrow(
-        f"""WITH inv AS (
-               SELECT coalesce(sum(gross), 0) AS gross,
-                      coalesce(sum(greatest(gross - paid, 0)) FILTER (WHERE due_on < $2), 0)
-                          AS overdue,
-                      count(*) FILTER (WHERE paid < gross) AS open
-                 FROM invoices WHERE customer_id = ANY($1::text[])),
-           pay AS (SELECT coalesce(sum(amount), 0) AS total FROM payments
-                    WHERE customer_id = ANY($1::text[])),
-           nts AS (SELECT coalesce(sum(amount) FILTER (WHERE kind <> 'credit'), 0) AS charges,
-                          coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0) AS credits
-                     FROM notes WHERE customer_id = ANY($1::text[])),
+        f"""WITH {BALANCE_PARTS},
            latest AS (SELECT {INVOICE_JSON_COLUMNS} FROM invoices i
                        WHERE i.customer_id = ANY($1::text[])
                        ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
@@ -337,8 +332,7 @@ async def summary(
                  FROM contracts c LEFT JOIN service_points sp USING (contract_number)
                 WHERE c.customer_id = ANY($1::text[])
                 GROUP BY c.contract_number)
-           SELECT inv.gross + nts.charges AS charges, pay.total + nts.credits AS credits,
-                  inv.overdue, inv.open,
+           SELECT {BALANCE_FIGURES},
                   (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
                                    '[]') FROM latest) AS latest_invoices,
                   (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import tempfile
-from pathlib import Path
 
 import asyncpg
 
 from deploy import demo_data
-from shared.auth import Principal, TokenSigner, generate_keypair
+from shared.auth import Principal, TokenSigner
 from shared.settings import ROOT, Settings
-from tests.bench.support import load, spawn, stop, wait_ready
+from tests.bench.support import bench_environment, load, spawn, stop, wait_ready
 from tests.support.platform import Platform
 
 PORTS = {"gateway": 18080, "billing": 18102, "metering": 18104}
@@ -45,22 +42,12 @@ async def settled(settings: Settings) -> bool:
 
 
 async def main(clients: int, seconds: float) -> None:
-    keys = Path(tempfile.mkdtemp())
-    generate_keypair(keys / "private.pem", keys / "public.pem")
-    namespace = f"bench{secrets.token_hex(3)}"
-    env = {
-        "EBOK_NAMESPACE": namespace,
-        "EBOK_ENV": "test",
-        "EBOK_LOG_LEVEL": "WARNING",
-        "EBOK_JWT_PRIVATE_KEY_FILE": str(keys / "private.pem"),
-        "EBOK_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem"),
-        "EBOK_GATEWAY_PORT": str(PORTS["gateway"]),
-        "EBOK_BILLING_PORT": str(PORTS["billing"]),
-        "EBOK_METERING_PORT": str(PORTS["metering"]),
-        "EBOK_IDENTITY_URL": "http://127.0.0.1:9",  # not used by the dashboard
-        "EBOK_DB_POOL_MAX": "20",
-    }
-    settings = Settings(**{k.removeprefix("EBOK_").lower(): v for k, v in env.items()})
+    env, settings = bench_environment(
+        gateway_port=str(PORTS["gateway"]),
+        billing_port=str(PORTS["billing"]),
+        metering_port=str(PORTS["metering"]),
+        identity_url="http://127.0.0.1:9",  # not called by the dashboard
+    )
     procs = [spawn(f"services.{name}", env, LOGS / f"{name}.log") for name in PORTS]
     try:
         for port in PORTS.values():

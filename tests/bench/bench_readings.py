@@ -15,22 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aio_pika
 import asyncpg
 
 from deploy.integration_client import IntegrationClient
-from shared.auth import generate_keypair
 from shared.envelope import new_envelope
 from shared.events import reading
 from shared.messaging.broker import envelope_message
 from shared.settings import ROOT, Settings
-from tests.bench.support import spawn, stop, wait_ready
+from tests.bench.support import bench_environment, spawn, stop, wait_ready
 from tests.support.platform import Platform
 
 PORT = 18304
@@ -143,19 +139,8 @@ async def declare_and_stop(env: dict[str, str]) -> None:
 
 
 async def main(batches: int, size: int, singles: int) -> None:
-    keys = Path(tempfile.mkdtemp())
-    generate_keypair(keys / "private.pem", keys / "public.pem")
-    namespace = f"bench{secrets.token_hex(3)}"
-    env = {
-        "EBOK_NAMESPACE": namespace,
-        "EBOK_ENV": "test",
-        "EBOK_LOG_LEVEL": "WARNING",
-        "EBOK_JWT_PRIVATE_KEY_FILE": str(keys / "private.pem"),
-        "EBOK_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem"),
-        "EBOK_METERING_PORT": str(PORT),
-        "EBOK_DB_POOL_MAX": "20",
-    }
-    settings = Settings(**{k.removeprefix("EBOK_").lower(): v for k, v in env.items()})
+    env, settings = bench_environment(metering_port=str(PORT))
+    namespace = settings.namespace
     platform = Platform(settings)
     queue = platform.names.queue("metering", "readings")
     raw_queue = f"{namespace}.bench.raw"

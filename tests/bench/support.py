@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from shared.settings import ROOT
+from shared.auth import generate_keypair
+from shared.settings import ROOT, Settings
+
+
+def bench_environment(**variables: str) -> tuple[dict[str, str], Settings]:
+    """EBOK_ variables for the processes of a benchmark (a namespace and keys of its own, quiet
+    logs) with `variables` on top, and the Settings they amount to."""
+    keys = Path(tempfile.mkdtemp())
+    generate_keypair(keys / "private.pem", keys / "public.pem")
+    env = {
+        "EBOK_NAMESPACE": f"bench{secrets.token_hex(3)}",
+        "EBOK_ENV": "test",
+        "EBOK_LOG_LEVEL": "WARNING",
+        "EBOK_JWT_PRIVATE_KEY_FILE": str(keys / "private.pem"),
+        "EBOK_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem"),
+        "EBOK_DB_POOL_MAX": "20",
+        **{f"EBOK_{name.upper()}": value for name, value in variables.items()},
+    }
+    settings = Settings(**{k.removeprefix("EBOK_").lower(): v for k, v in env.items()})
+    return env, settings
 
 
 def spawn(module: str, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
