@@ -11,27 +11,33 @@ from shared.events import billing
 
 
 async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, today: date) -> None:
-    """Bring the meters of a contract in line with its service points."""
-    current = {sp.meter_number: sp for sp in c.service_points}
-    # Meters that left this contract's service points are taken off today.
+    """Bring the meters of a contract in line with its service points.
+
+    A service point's first meter counts from the contract's date; a meter that replaces another
+    on the same service point counts from today, and the one it replaces is taken off today."""
+    points = [sp.service_point_id for sp in c.service_points]
+    active = {
+        r["service_point_id"]: r["meter_number"]
+        for r in await conn.fetch(
+            """SELECT service_point_id, meter_number FROM meters
+                WHERE removed_on IS NULL
+                  AND (contract_number = $1 OR service_point_id = ANY($2::text[]))""",
+            c.contract_number,
+            points,
+        )
+    }
+    current = [sp.meter_number for sp in c.service_points]
     await conn.execute(
         """UPDATE meters SET removed_on = $3
-            WHERE contract_number = $1 AND removed_on IS NULL
-              AND NOT meter_number = ANY($2::text[])""",
+            WHERE removed_on IS NULL AND NOT meter_number = ANY($2::text[])
+              AND (contract_number = $1 OR service_point_id = ANY($4::text[]))""",
         c.contract_number,
-        list(current),
+        current,
         today,
+        points,
     )
     for sp in c.service_points:
-        # A service point that had another meter: the new one is installed today; a new service
-        # point's meter counts from the contract's date.
-        replaced = await conn.fetchval(
-            """UPDATE meters SET removed_on = $3 WHERE service_point_id = $1
-                  AND meter_number <> $2 AND removed_on IS NULL RETURNING true""",
-            sp.service_point_id,
-            sp.meter_number,
-            today,
-        )
+        exchanged = active.get(sp.service_point_id) not in (None, sp.meter_number)
         await conn.execute(
             """INSERT INTO meters (meter_number, service_point_id, customer_id, contract_number,
                                    address, contract_signed_on, installed_on)
@@ -40,18 +46,14 @@ async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, t
                    service_point_id = EXCLUDED.service_point_id,
                    customer_id = EXCLUDED.customer_id,
                    contract_number = EXCLUDED.contract_number, address = EXCLUDED.address,
-                   contract_signed_on = EXCLUDED.contract_signed_on,
-                   removed_on = CASE WHEN $8 = 'terminated' THEN coalesce(meters.removed_on, $9)
-                                     ELSE NULL END""",
+                   contract_signed_on = EXCLUDED.contract_signed_on, removed_on = NULL""",
             sp.meter_number,
             sp.service_point_id,
             c.customer_id,
             c.contract_number,
             sp.address.model_dump_json(),
             c.signed_on,
-            today if replaced else c.signed_on,
-            c.status,
-            today,
+            today if exchanged else c.signed_on,
         )
     if c.status == "terminated":
         await conn.execute(

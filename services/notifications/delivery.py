@@ -16,7 +16,7 @@ import asyncpg
 
 from services.notifications import repository
 from shared.events.notifications import EmailDelivery
-from shared.logs import get_logger
+from shared.logs import get_logger, set_correlation_id
 from shared.messaging.outbox import add_to_outbox
 from shared.metrics import EMAILS
 from shared.settings import Settings
@@ -62,6 +62,7 @@ class Mailer:
         return len(rows) == BATCH_SIZE
 
     async def _deliver(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        set_correlation_id(row["correlation_id"])
         try:
             await aiosmtplib.send(
                 build_message(self.settings, row),

@@ -48,6 +48,7 @@ class EmailRequests:
             email=email,
             sensitive=sensitive,
             reference_id=reference_id,
+            correlation_id=env.correlation_id,
         )
 
     async def registration_requested(

@@ -21,11 +21,12 @@ async def queue_email(
     email: RenderedEmail,
     sensitive: bool,
     reference_id: str | None,
+    correlation_id: str,
 ) -> None:
     await conn.execute(
         """INSERT INTO emails (id, source_event_id, template, language, recipient, subject,
-                               text_body, html_body, sensitive, reference_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                               text_body, html_body, sensitive, reference_id, correlation_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (source_event_id) DO NOTHING""",
         uuid.uuid4(),
         source_event_id,
@@ -37,6 +38,7 @@ async def queue_email(
         email.html,
         sensitive,
         reference_id,
+        correlation_id,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 

@@ -14,8 +14,10 @@ from tests.support.flows import (
     credentials,
     known_customer,
     login,
+    new_captcha,
     register,
     registered_account,
+    registration_body,
     wait_for_mail,
 )
 from tests.support.platform import wait_until
@@ -136,3 +138,40 @@ async def test_no_secret_reaches_the_logs(stack: Stack, capfd: pytest.CaptureFix
         NEW_PASSWORD,
     ):
         assert secret not in output
+
+
+async def test_the_correlation_id_travels_from_http_through_every_service(stack: Stack) -> None:
+    customer = await known_customer(stack)
+    captcha = await new_captcha(stack)
+    async with stack.api.session.post(
+        stack.api.base_url + "/api/v1/registrations",
+        json=registration_body(customer, captcha),
+        headers={"X-Correlation-ID": "trace-me-1234"},
+    ) as resp:
+        assert resp.status == 202
+        assert resp.headers["X-Correlation-ID"] == "trace-me-1234"
+    await wait_for_mail(stack, customer.email, "registration")
+
+    async def correlation_ids(service: str, event_type: str) -> list[str]:
+        conn = await stack.platform.db(service)
+        try:
+            rows = await conn.fetch(
+                "SELECT body::jsonb ->> 'correlation_id' AS c FROM outbox WHERE routing_key = $1",
+                event_type,
+            )
+        finally:
+            await conn.close()
+        return [r["c"] for r in rows]
+
+    # identity's event, and notifications' event about the email it caused, carry it on.
+    assert "trace-me-1234" in await correlation_ids("identity", "identity.registration.requested")
+    await wait_until(
+        lambda: _contains(
+            correlation_ids("notifications", "notifications.email.sent"), "trace-me-1234"
+        ),
+        what="notifications to carry the correlation id",
+    )
+
+
+async def _contains(values: object, wanted: str) -> bool:
+    return wanted in await values  # type: ignore[operator]

@@ -1,0 +1,71 @@
+"""Numbered migrations, applied at start under an advisory lock."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.db import apply_migrations, create_pool, drop_database
+from tests.support.infra import Infra
+from tests.support.platform import make_settings
+
+
+async def test_instances_starting_together_apply_each_migration_once(
+    infra: Infra, keys: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE things (id int PRIMARY KEY);")
+    (tmp_path / "0002_second.sql").write_text(
+        "SELECT pg_sleep(0.2); ALTER TABLE things ADD COLUMN name text;"
+    )
+    settings = make_settings(infra.database_url, infra.amqp_url, keys)
+    service = f"mig{secrets.token_hex(3)}"
+    pools = [await create_pool(settings, service) for _ in range(3)]
+    try:
+        applied = await asyncio.gather(*(apply_migrations(p, "probe", tmp_path) for p in pools))
+        assert sorted(len(a) for a in applied) == [0, 0, 2]
+        async with pools[0].acquire() as conn:
+            await conn.execute("INSERT INTO things (id, name) VALUES (1, 'x')")
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM schema_migrations WHERE component = 'probe'"
+                )
+                == 2
+            )
+        (tmp_path / "0003_third.sql").write_text("ALTER TABLE things ADD COLUMN size int;")
+        assert await apply_migrations(pools[1], "probe", tmp_path) == ["0003_third.sql"]
+    finally:
+        for pool in pools:
+            await pool.close()
+        await drop_database(settings, settings.database_name(service))
+
+
+async def test_a_failing_migration_leaves_nothing_half_done(
+    infra: Infra, keys: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_ok.sql").write_text("CREATE TABLE a (id int);")
+    (tmp_path / "0002_broken.sql").write_text("CREATE TABLE b (id int); SELECT no_such_function();")
+    settings = make_settings(infra.database_url, infra.amqp_url, keys)
+    service = f"mig{secrets.token_hex(3)}"
+    pool = await create_pool(settings, service)
+    try:
+        with pytest.raises(asyncpg.UndefinedFunctionError):
+            await apply_migrations(pool, "probe", tmp_path)
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT to_regclass('a') IS NOT NULL")
+            assert await conn.fetchval("SELECT to_regclass('b') IS NULL")
+            assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
+    finally:
+        await pool.close()
+        await drop_database(settings, settings.database_name(service))
+
+
+def test_migration_files_must_be_numbered(tmp_path: Path) -> None:
+    from shared.db import _migration_files
+
+    (tmp_path / "create.sql").write_text("SELECT 1;")
+    with pytest.raises(RuntimeError, match=r"NNNN_name\.sql"):
+        _migration_files(tmp_path)
