@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from services.metering import repository
+from services.metering import domain, repository
 from shared.api.common import Page
 from shared.api.metering import MeterOut, MetersOut, ReadingOut, ReadingQuery, SelfReadingIn
 from shared.auth import TokenVerifier
@@ -22,8 +22,6 @@ from shared.runtime import POOL
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 _METERS = TypeAdapter(list[MeterOut])
 PRODUCER = "metering"
-# A reading may be stamped a little ahead of the server's clock (the customer's clock drifts).
-CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 def _not_found() -> Problem:
@@ -94,33 +92,20 @@ async def readings(request: web.Request) -> web.Response:
 async def submit_reading(request: web.Request) -> web.Response:
     principal = request.app[VERIFIER].authenticate(request)
     body = await parse_body(request, SelfReadingIn)
-    if body.read_at > datetime.now(UTC) + CLOCK_TOLERANCE:
-        raise _refused("read_at", "a reading cannot be dated in the future")
+    new = domain.Reading(body.read_at, body.value)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         meter = await repository.customer_meter(
             conn, list(principal.customer_ids), request.match_info["meter_number"], lock=True
         )
         if meter is None:
             raise _not_found()
-        if meter["removed_on"] is not None:
-            raise _refused("meter_number", f"this meter was removed on {meter['removed_on']}")
-        if body.read_at.date() < meter["installed_on"]:
-            raise _refused(
-                "read_at", f"the meter is on your contract since {meter['installed_on']}"
-            )
-        last = await repository.last_reading(conn, meter["meter_number"])
-        if last is not None and body.value < last["value"]:
-            raise _refused(
-                "value",
-                f"{body.value:.3f} is below the last reading of this meter "
-                f"({last['value']:.3f} m³ on {last['read_at']:%Y-%m-%d})",
-            )
-        if last is not None and body.read_at <= last["read_at"]:
-            raise _refused(
-                "read_at",
-                f"a reading from {last['read_at']:%Y-%m-%d %H:%M} UTC is already there; "
-                "a new one must be later",
-            )
+        row = await repository.last_reading(conn, meter["meter_number"])
+        last = domain.Reading(row["read_at"], row["value"]) if row else None
+        refusal = domain.refuse_self_reading(
+            new, datetime.now(UTC), meter["installed_on"], meter["removed_on"], last
+        )
+        if refusal is not None:
+            raise _refused(refusal.field, refusal.message)
         inserted = await repository.insert_self_reading(
             conn, meter["meter_number"], body.read_at, body.value, principal.login
         )
@@ -147,6 +132,6 @@ async def submit_reading(request: web.Request) -> web.Response:
             "integration",
         )
     out = _reading_out(
-        body.read_at, body.value, "customer", body.value - last["value"] if last else None
+        body.read_at, body.value, "customer", body.value - last.value if last else None
     )
     return json_response(out, status=201)

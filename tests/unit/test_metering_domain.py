@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
+
+from services.metering.domain import Reading, refuse_self_reading
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+LAST = Reading(NOW - timedelta(days=30), D("120.500"))
+
+
+def refusal(new: Reading, last: Reading | None = LAST, removed: date | None = None) -> str | None:
+    found = refuse_self_reading(new, NOW, date(2024, 1, 10), removed, last)
+    return None if found is None else found.field
+
+
+def test_a_later_higher_reading_is_accepted() -> None:
+    assert refusal(Reading(NOW, D("121.000"))) is None
+    assert refusal(Reading(NOW, D("120.500"))) is None, "no consumption is fine"
+    assert refusal(Reading(NOW + timedelta(minutes=4), D("121")), last=None) is None
+
+
+def test_below_the_last_reading_is_refused() -> None:
+    assert refusal(Reading(NOW, D("120.499"))) == "value"
+
+
+def test_future_readings_are_refused_beyond_clock_drift() -> None:
+    assert refusal(Reading(NOW + timedelta(minutes=6), D("121"))) == "read_at"
+
+
+def test_not_after_the_last_reading_is_refused() -> None:
+    assert refusal(Reading(LAST.read_at, D("130"))) == "read_at"
+
+
+def test_before_the_meter_was_on_the_contract_is_refused() -> None:
+    assert refusal(Reading(datetime(2024, 1, 9, tzinfo=UTC), D("1")), last=None) == "read_at"
+
+
+def test_a_removed_meter_takes_no_readings() -> None:
+    assert refusal(Reading(NOW, D("130")), removed=date(2026, 1, 1)) == "meter_number"
