@@ -19,7 +19,7 @@ async def stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
         keys,
         login_failures_per_window=3,
         registrations_per_window=4,
-        captchas_per_window=1000,
+        captchas_per_window=12,
     ):
         yield running
 
@@ -39,3 +39,14 @@ async def test_registrations_are_limited_per_address(stack: Stack) -> None:
     statuses = [(await register(stack, customer, invoice_amount="0.01"))[0] for _ in range(6)]
     assert 429 in statuses
     assert statuses[0] == 422
+
+
+async def test_captchas_are_limited_per_address(stack: Stack) -> None:
+    statuses = []
+    for _ in range(15):
+        status, body = await stack.api.request("POST", "/api/v1/captcha")
+        statuses.append(status)
+        if status == 429:
+            assert body["type"].endswith("/rate-limited")
+            break
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {201}
