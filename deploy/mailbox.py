@@ -12,6 +12,7 @@ import asyncio
 import email
 import email.policy
 import html
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,8 +168,12 @@ async def serve(host: str, smtp_port: int, http_port: int, directory: Path | Non
     await runner.setup()
     await web.TCPSite(runner, host, http_port).start()
     print(f"mailbox: SMTP on {host}:{smtp_port}, read at http://{host}:{http_port}/", flush=True)
+    stop = asyncio.Event()
+    # Explicit handlers: a process started in the background may inherit SIGINT as ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         server.close()
         await runner.cleanup()

@@ -183,7 +183,7 @@ async def main() -> int:
         say("stopping")
         for proc in procs.values():
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.terminate()  # SIGTERM: every child shuts down gracefully on it
         for proc in procs.values():
             try:
                 proc.wait(timeout=25)

@@ -114,7 +114,10 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
             "content": {"application/json": {"schema": refs[(route.response, "serialization")]}},
         }
     op["responses"] = {str(route.status): ok}
-    for status in (*route.errors, 503):
+    # Every body can be malformed or of another media type; every query can be invalid.
+    implied = (400, 415, 422) if route.body is not None else ()
+    implied += (422,) if route.query is not None else ()
+    for status in sorted({*route.errors, *implied, 503}):
         op["responses"][str(status)] = {
             "description": ERROR_TEXT[status],
             "content": {
