@@ -4,11 +4,13 @@ customer ids in the caller's verified access token; anything else is 404."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from aiohttp import web
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from services.billing import invoice_pdf, repository
 from shared.api.billing import (
@@ -30,6 +32,7 @@ from shared.runtime import POOL, SETTINGS
 
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 _INVOICES = TypeAdapter(list[InvoiceOut])
+M = TypeVar("M", bound=BaseModel)
 _CONTRACTS = TypeAdapter(list[ContractOut])
 
 
@@ -202,33 +205,27 @@ async def balance(request: web.Request) -> web.Response:
     )
 
 
-async def payments_received(request: web.Request) -> web.Response:
+async def _listing(
+    request: web.Request, fetch: Callable[..., Awaitable[tuple[list, int]]], model: type[M]
+) -> web.Response:
+    """A page of the caller's rows from `fetch(conn, customer_ids, limit, offset)`."""
     customer_ids = _customer_ids(request)
     query = parse_query(request, PageQuery)
     async with request.app[POOL].acquire() as conn:
-        rows, total = await repository.payments_page(
-            conn, customer_ids, query.page_size, query.offset
-        )
+        rows, total = await fetch(conn, customer_ids, query.page_size, query.offset)
     return json_response(
-        Page[PaymentOut](
-            items=[PaymentOut.model_validate(dict(r)) for r in rows],
+        Page[model](  # type: ignore[valid-type]
+            items=[model.model_validate(dict(r)) for r in rows],
             page=query.page,
             page_size=query.page_size,
             total=total,
         )
     )
+
+
+async def payments_received(request: web.Request) -> web.Response:
+    return await _listing(request, repository.payments_page, PaymentOut)
 
 
 async def notes(request: web.Request) -> web.Response:
-    customer_ids = _customer_ids(request)
-    query = parse_query(request, PageQuery)
-    async with request.app[POOL].acquire() as conn:
-        rows, total = await repository.notes_page(conn, customer_ids, query.page_size, query.offset)
-    return json_response(
-        Page[NoteOut](
-            items=[NoteOut.model_validate(dict(r)) for r in rows],
-            page=query.page,
-            page_size=query.page_size,
-            total=total,
-        )
-    )
+    return await _listing(request, repository.notes_page, NoteOut)

@@ -279,38 +279,54 @@ async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date
     )
 
 
-async def payments_page(
-    conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
+async def _page(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: str,
+    order: str,
+    customer_ids: list[str],
+    limit: int,
+    offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(
-        """SELECT booking_id, booked_on, amount, invoice_number, channel FROM payments
-            WHERE customer_id = ANY($1::text[]) ORDER BY booked_on DESC, booking_id DESC
-            LIMIT $2 OFFSET $3""",
+        f"""SELECT {columns} FROM {table} WHERE customer_id = ANY($1::text[])
+            ORDER BY {order} LIMIT $2 OFFSET $3""",
         customer_ids,
         limit,
         offset,
     )
     total = await conn.fetchval(
-        "SELECT count(*) FROM payments WHERE customer_id = ANY($1::text[])", customer_ids
+        f"SELECT count(*) FROM {table} WHERE customer_id = ANY($1::text[])", customer_ids
     )
     return rows, total
+
+
+async def payments_page(
+    conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    return await _page(
+        conn,
+        "payments",
+        "booking_id, booked_on, amount, invoice_number, channel",
+        "booked_on DESC, booking_id DESC",
+        customer_ids,
+        limit,
+        offset,
+    )
 
 
 async def notes_page(
     conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
-        """SELECT note_number, kind, issued_on, amount, description, invoice_number FROM notes
-            WHERE customer_id = ANY($1::text[]) ORDER BY issued_on DESC, note_number DESC
-            LIMIT $2 OFFSET $3""",
+    return await _page(
+        conn,
+        "notes",
+        "note_number, kind, issued_on, amount, description, invoice_number",
+        "issued_on DESC, note_number DESC",
         customer_ids,
         limit,
         offset,
     )
-    total = await conn.fetchval(
-        "SELECT count(*) FROM notes WHERE customer_id = ANY($1::text[])", customer_ids
-    )
-    return rows, total
 
 
 async def summary(
