@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import api, repository
+from services.identity import http_support, registration_api, repository, session_api
 from services.identity.handlers import BILLING_HANDLERS, NOTIFICATION_HANDLERS
 from shared.auth import TokenSigner, TokenVerifier
 from shared.messaging.consumer import Subscription
@@ -44,16 +44,16 @@ def build_app(settings: Settings) -> web.Application:
             ),
         ],
     )
-    app[api.SIGNER] = TokenSigner(settings)
-    app[api.VERIFIER] = TokenVerifier(settings)
-    app.router.add_post("/captcha", api.create_captcha)
-    app.router.add_get("/terms", api.get_terms)
-    app.router.add_post("/registrations", api.register)
-    app.router.add_post("/registrations/activate", api.activate)
-    app.router.add_post("/registrations/activation-links", api.request_activation_link)
-    app.router.add_post("/auth/login", api.login)
-    app.router.add_post("/auth/refresh", api.refresh)
-    app.router.add_post("/auth/logout", api.logout)
-    app.router.add_get("/me", api.me)
-    app.router.add_post("/me/password", api.change_password)
+    app[http_support.SIGNER] = TokenSigner(settings)
+    app[http_support.VERIFIER] = TokenVerifier(settings)
+    app.router.add_post("/captcha", registration_api.create_captcha)
+    app.router.add_get("/terms", registration_api.get_terms)
+    app.router.add_post("/registrations", registration_api.register)
+    app.router.add_post("/registrations/activate", registration_api.activate)
+    app.router.add_post("/registrations/activation-links", registration_api.request_activation_link)
+    app.router.add_post("/auth/login", session_api.login)
+    app.router.add_post("/auth/refresh", session_api.refresh)
+    app.router.add_post("/auth/logout", session_api.logout)
+    app.router.add_get("/me", session_api.me)
+    app.router.add_post("/me/password", session_api.change_password)
     return app

@@ -1,72 +1,31 @@
-"""Identity's HTTP handlers (internal API; the gateway exposes them under /api/v1)."""
+"""Identity's registration handlers: CAPTCHA, terms, registration, activation."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
 
 from services.identity import captcha_media, domain, repository
+from services.identity.http_support import (
+    ACCEPTED_MESSAGE,
+    PRODUCER,
+    client_ip,
+    limit,
+    limit_registrations,
+    log,
+)
 from shared.api.identity import (
     ActivationLinkRequest,
     ActivationRequest,
-    LoginRequest,
-    PasswordChangeRequest,
-    RefreshRequest,
     RegistrationRequest,
 )
-from shared.auth import Principal, TokenSigner, TokenVerifier
 from shared.events import identity as events
-from shared.http.problems import Problem, json_response, parse_body, problem_response
-from shared.logs import get_logger
+from shared.http.problems import Problem, json_response, parse_body
 from shared.messaging.outbox import add_to_outbox
 from shared.runtime import POOL, SETTINGS
-
-log = get_logger(__name__)
-
-PRODUCER = "identity"
-SIGNER = web.AppKey("signer", TokenSigner)
-VERIFIER = web.AppKey("verifier", TokenVerifier)
-CLIENT_IP_HEADER = "X-Ebok-Client-Ip"
-
-ACCEPTED_MESSAGE = (
-    "If the data is correct, an email with an activation link is on its way to the address given."
-)
-
-
-def _client_ip(request: web.Request) -> str:
-    return request.headers.get(CLIENT_IP_HEADER) or request.remote or "unknown"
-
-
-def _too_many(detail: str, retry_after: int) -> Problem:
-    return Problem(
-        429,
-        "Too many requests",
-        detail,
-        code="rate-limited",
-        headers={"Retry-After": str(retry_after)},
-    )
-
-
-async def _limit(conn: asyncpg.Connection, key: str, limit: int, window: int, detail: str) -> None:
-    if await repository.rate_limit_hit(conn, key, window) > limit:
-        raise _too_many(detail, window)
-
-
-async def _limit_registrations(request: web.Request, conn: asyncpg.Connection) -> None:
-    """Registrations and new activation links share one budget per client address."""
-    settings = request.app[SETTINGS]
-    await _limit(
-        conn,
-        f"registration:{_client_ip(request)}",
-        settings.registrations_per_window,
-        settings.registration_window_seconds,
-        "Too many registration attempts from this address; try again later",
-    )
-
 
 # --- CAPTCHA and terms ----------------------------------------------------------------------
 
@@ -74,9 +33,9 @@ async def _limit_registrations(request: web.Request, conn: asyncpg.Connection) -
 async def create_captcha(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[POOL].acquire() as conn:
-        await _limit(
+        await limit(
             conn,
-            f"captcha:{_client_ip(request)}",
+            f"captcha:{client_ip(request)}",
             settings.captchas_per_window,
             settings.captcha_window_seconds,
             "Too many CAPTCHAs requested; wait a while",
@@ -143,10 +102,10 @@ async def _check_captcha(
 
 async def register(request: web.Request) -> web.Response:
     body = await parse_body(request, RegistrationRequest)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     pool = request.app[POOL]
     async with pool.acquire() as conn:
-        await _limit_registrations(request, conn)
+        await limit_registrations(request, conn)
         # The CAPTCHA is spent whatever happens next: its own short transaction.
         await _check_captcha(request, conn, body.captcha_id, body.captcha_answer)
         async with conn.transaction():
@@ -265,9 +224,9 @@ async def _start_registration(
 async def request_activation_link(request: web.Request) -> web.Response:
     """A new activation link for a registration not activated yet (e.g. when the link expired)."""
     body = await parse_body(request, ActivationLinkRequest)
-    ip = _client_ip(request)
+    ip = client_ip(request)
     async with request.app[POOL].acquire() as conn:
-        await _limit_registrations(request, conn)
+        await limit_registrations(request, conn)
         async with conn.transaction():
             found = await repository.invoice_customer(conn, body.invoice_number)
             previous = found and await repository.latest_registration(conn, found[0], body.email)
@@ -380,218 +339,3 @@ def _check_registration_usable(registration: asyncpg.Record | None) -> None:
             "a new one (POST /api/v1/registrations/activation-links)",
             code="activation-link-expired",
         )
-
-
-# --- login and tokens -----------------------------------------------------------------------
-
-
-async def _issue_tokens(
-    request: web.Request,
-    conn: asyncpg.Connection,
-    account: asyncpg.Record,
-    family_id: uuid.UUID | None = None,
-) -> dict:
-    settings = request.app[SETTINGS]
-    principal = Principal(
-        account_id=str(account["id"]),
-        role=account["role"],
-        login=account["login"],
-        customer_ids=(account["customer_id"],) if account["customer_id"] else (),
-        must_change_password=account["must_change_password"],
-    )
-    access_token, ttl = request.app[SIGNER].issue(principal)
-    refresh_token = domain.new_secret_token()
-    await repository.insert_refresh_token(
-        conn,
-        account["id"],
-        family_id or uuid.uuid4(),
-        domain.token_digest(refresh_token),
-        settings.refresh_token_ttl_seconds,
-    )
-    return {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": ttl,
-        "refresh_token": refresh_token,
-        "must_change_password": account["must_change_password"],
-    }
-
-
-def _invalid_credentials() -> Problem:
-    return Problem(
-        401, "Invalid credentials", "The login or password is incorrect", code="invalid-credentials"
-    )
-
-
-async def login(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    body = await parse_body(request, LoginRequest)
-    login_name = body.login.strip().lower()
-    window = settings.login_window_seconds
-    limits = {
-        f"login-failure:{login_name}": settings.login_failures_per_window,
-        f"login-failure-ip:{_client_ip(request)}": settings.login_failures_per_ip_per_window,
-    }
-    async with request.app[POOL].acquire() as conn:
-        for key, limit in limits.items():
-            if await repository.rate_limit_count(conn, key, window) >= limit:
-                raise _too_many("Too many failed logins; try again later", window)
-        account = await repository.account_by_login(conn, login_name)
-        ok = await asyncio.to_thread(
-            domain.verify_password, account["password_hash"] if account else None, body.password
-        )
-        if not ok:
-            for key in limits:
-                await repository.rate_limit_hit(conn, key, window)
-            log.info("login failed")
-            raise _invalid_credentials()
-        if account["status"] == "locked":
-            raise Problem(
-                403,
-                "Account locked",
-                "This account is locked; contact the utility",
-                code="account-locked",
-            )
-        if account["status"] != "active":
-            raise Problem(
-                403,
-                "Account not active yet",
-                "The account is not active yet: log in after the 'Account activation' "
-                "email arrives",
-                code="account-not-active",
-            )
-        async with conn.transaction():
-            tokens = await _issue_tokens(request, conn, account)
-    log.info("login", account_id=str(account["id"]))
-    return json_response(tokens)
-
-
-def _invalid_refresh() -> Problem:
-    return Problem(
-        401,
-        "Invalid refresh token",
-        "The refresh token is not valid; log in again",
-        code="invalid-refresh",
-    )
-
-
-async def refresh(request: web.Request) -> web.Response:
-    body = await parse_body(request, RefreshRequest)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        token = await repository.refresh_token_for_update(
-            conn, domain.token_digest(body.refresh_token)
-        )
-        if token is None or token["revoked_at"] is not None or token["expired"]:
-            raise _invalid_refresh()
-        if token["used_at"] is not None:
-            # A rotated token came back: someone holds a copy. End the whole session.
-            await repository.revoke_family(conn, token["family_id"])
-            log.warning(
-                "refresh token reused; session revoked", account_id=str(token["account_id"])
-            )
-            # Answer without raising, so the revocation commits although the request fails.
-            return problem_response(_invalid_refresh(), request.path)
-        account = await repository.account_by_id(conn, token["account_id"])
-        if account is None or account["status"] != "active":
-            raise _invalid_refresh()
-        await repository.mark_refresh_token_used(conn, token["id"])
-        tokens = await _issue_tokens(request, conn, account, token["family_id"])
-    return json_response(tokens)
-
-
-async def logout(request: web.Request) -> web.Response:
-    body = await parse_body(request, RefreshRequest)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        token = await repository.refresh_token_for_update(
-            conn, domain.token_digest(body.refresh_token)
-        )
-        if token is not None:
-            await repository.revoke_family(conn, token["family_id"])
-    return web.Response(status=204)
-
-
-# --- the logged-in account ------------------------------------------------------------------
-
-
-def authenticate(request: web.Request, *, password_change: bool = False) -> Principal:
-    return request.app[VERIFIER].authenticate(request, password_change=password_change)
-
-
-async def me(request: web.Request) -> web.Response:
-    principal = authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        account = await repository.account_by_id(conn, uuid.UUID(principal.account_id))
-    if account is None:
-        raise Problem(401, "Unauthorized", "The account no longer exists", code="unauthorized")
-    return json_response(
-        {
-            "account_id": str(account["id"]),
-            "login": account["login"],
-            "email": account["email"],
-            "phone": account["phone"],
-            "language": account["language"],
-            "role": account["role"],
-            "customer_id": account["customer_id"],
-            "status": account["status"],
-            "must_change_password": account["must_change_password"],
-            "activated_at": account["activated_at"].isoformat()
-            if account["activated_at"]
-            else None,
-        }
-    )
-
-
-async def change_password(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    principal = authenticate(request, password_change=True)
-    body = await parse_body(request, PasswordChangeRequest)
-    key = f"password-failure:{principal.account_id}"
-    window = settings.login_window_seconds
-    async with request.app[POOL].acquire() as conn:
-        if (
-            await repository.rate_limit_count(conn, key, window)
-            >= settings.login_failures_per_window
-        ):
-            raise _too_many("Too many wrong current passwords; try again later", window)
-        account = await repository.account_by_id(conn, uuid.UUID(principal.account_id))
-        if account is None:
-            raise Problem(401, "Unauthorized", "The account no longer exists", code="unauthorized")
-        if not await asyncio.to_thread(
-            domain.verify_password, account["password_hash"], body.current_password
-        ):
-            await repository.rate_limit_hit(conn, key, window)
-            raise Problem(
-                422,
-                "Validation failed",
-                "The current password is incorrect",
-                code="validation-failed",
-                errors=[
-                    {
-                        "field": "current_password",
-                        "message": "is incorrect",
-                        "code": "invalid_password",
-                    }
-                ],
-            )
-        problems = domain.password_problems(
-            body.new_password, account["login"], body.current_password
-        )
-        if problems:
-            raise Problem(
-                422,
-                "Validation failed",
-                "The new password " + "; ".join(problems),
-                code="validation-failed",
-                errors=[
-                    {"field": "new_password", "message": p, "code": "weak_password"}
-                    for p in problems
-                ],
-            )
-        new_hash = await asyncio.to_thread(domain.hash_password, body.new_password)
-        async with conn.transaction():
-            await repository.set_password(conn, account["id"], new_hash)
-            await repository.revoke_account_tokens(conn, account["id"])
-            account = await repository.account_by_id(conn, account["id"])
-            tokens = await _issue_tokens(request, conn, account)
-    log.info("password changed", account_id=principal.account_id, at=datetime.now(UTC).isoformat())
-    return json_response(tokens)
