@@ -18,6 +18,7 @@ from shared.logs import get_logger
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import Consumer, Subscription
 from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
+from shared.messaging.topology import declare_outbound_queue
 from shared.metrics import metrics_handler
 from shared.settings import Settings
 
@@ -27,6 +28,8 @@ SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 BROKER = web.AppKey("broker", Broker)
 CONSUMERS = web.AppKey("consumers", list)
+# Names of the durable queues this service declares for outside systems to read its facts from.
+OUTBOUND_QUEUES = web.AppKey("outbound_queues", list)
 SERVICE = web.AppKey("service", str)
 
 Context = Callable[[web.Application], AsyncIterator[None]]
@@ -118,6 +121,24 @@ def consumers(
     return ctx
 
 
+def outbound_queue(fact: str, routing_keys: Sequence[str]) -> Context:
+    """Declare `<ns>.backoffice.<fact>`, bound on the integration exchange to `routing_keys`, so
+    a mandatory publish of the fact always has a route and the fact waits for the back office."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        broker = app[BROKER]
+        name = broker.names.queue("backoffice", fact)
+        channel = await broker.channel(1)
+        await declare_outbound_queue(
+            channel, broker.names, name, list(routing_keys), app[SETTINGS].queue_type
+        )
+        await channel.close()
+        app[OUTBOUND_QUEUES].append(name)
+        yield
+
+    return ctx
+
+
 async def database_ready(app: web.Application) -> bool:
     try:
         async with app[POOL].acquire(timeout=2) as conn:
@@ -160,6 +181,7 @@ def service_app(
     """A service with its database, broker, outbox relay, consumers and health checks."""
     app = new_app(settings)
     app[SERVICE] = service
+    app[OUTBOUND_QUEUES] = []
     app.cleanup_ctx.extend(
         [
             database(service, migrations),

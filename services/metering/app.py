@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -11,27 +10,11 @@ from services.metering import api
 from services.metering.handlers import MeteringHandlers
 from shared.auth import TokenVerifier
 from shared.messaging.consumer import Subscription
-from shared.messaging.topology import Names, declare_outbound_queue
-from shared.runtime import BROKER, SETTINGS, service_app
+from shared.messaging.topology import Names
+from shared.runtime import outbound_queue, service_app
 from shared.settings import Settings
 
 SERVICE = "metering"
-# Where the back office reads customers' self-readings from (integration contract).
-BACKOFFICE_QUEUE = "backoffice.self-readings"
-
-
-async def _backoffice_queue(app: web.Application) -> AsyncIterator[None]:
-    broker = app[BROKER]
-    channel = await broker.channel(1)
-    await declare_outbound_queue(
-        channel,
-        broker.names,
-        broker.names.queue(*BACKOFFICE_QUEUE.split(".")),
-        ["metering.reading.submitted"],
-        app[SETTINGS].queue_type,
-    )
-    await channel.close()
-    yield
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -44,7 +27,7 @@ def build_app(settings: Settings) -> web.Application:
             Subscription("contracts", "events", handlers.contract_handlers()),
             Subscription("readings", "integration", handlers.feed_handlers()),
         ],
-        extra_contexts=[_backoffice_queue],
+        extra_contexts=[outbound_queue("self-readings", ["metering.reading.submitted"])],
     )
     app[api.VERIFIER] = TokenVerifier(settings)
     app.router.add_get("/meters", api.meters)

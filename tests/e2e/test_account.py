@@ -17,7 +17,6 @@ import pytest_asyncio
 from openapi_spec_validator import validate as validate_spec
 
 from deploy.integration_client import IntegrationClient
-from services.metering.app import BACKOFFICE_QUEUE
 from shared.events import erp, reading
 from tests.conftest import Stack, start_stack
 from tests.support.erp import Household, address, daily_readings, publish_household
@@ -197,7 +196,7 @@ async def backoffice_messages(world: World) -> list[dict]:
     async with connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(
-            world.stack.platform.names.queue(*BACKOFFICE_QUEUE.split(".")), passive=True
+            world.stack.platform.names.queue("backoffice", "self-readings"), passive=True
         )
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
             found.append(json.loads(message.body))

@@ -17,12 +17,11 @@ from aiohttp import web
 from services.billing.app import build_app as build_billing
 from services.gateway.app import build_app as build_gateway
 from services.identity.app import build_app as build_identity
-from services.metering.app import BACKOFFICE_QUEUE
 from services.metering.app import build_app as build_metering
 from services.notifications.app import build_app as build_notifications
 from shared.db import drop_database
 from shared.messaging.topology import Names
-from shared.runtime import CONSUMERS
+from shared.runtime import CONSUMERS, OUTBOUND_QUEUES
 from shared.settings import Settings
 
 BUILDERS: dict[str, Callable[[Settings], web.Application]] = {
@@ -75,6 +74,7 @@ class Platform:
         self.urls: dict[str, str] = {}
         self.apps: dict[str, web.Application] = {}
         self.queue_names: set[str] = set()
+        self.outbound_queues: set[str] = set()
 
     async def start(self, *services: str) -> Platform:
         for name in services or tuple(BUILDERS):
@@ -96,6 +96,7 @@ class Platform:
         self.urls[name] = f"http://127.0.0.1:{port}"
         for consumer in app.get(CONSUMERS, []):
             self.queue_names.add(consumer.queue_name)
+        self.outbound_queues.update(app.get(OUTBOUND_QUEUES, []))
 
     async def stop_service(self, name: str) -> None:
         runner = self.runners.pop(name)
@@ -112,7 +113,8 @@ class Platform:
         connection = await aio_pika.connect(self.settings.amqp_url)
         async with connection:
             channel = await connection.channel()
-            await channel.queue_delete(self.names.queue(*BACKOFFICE_QUEUE.split(".")))
+            for name in self.outbound_queues:
+                await channel.queue_delete(name)
             for queue in self.queue_names:
                 names = [queue, Names.dead_letter_queue(queue)]
                 names += [Names.retry_queue(queue, n) for n in range(MAX_RETRY_LEVELS)]
