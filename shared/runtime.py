@@ -11,7 +11,9 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
+from shared.auth import Principal, TokenVerifier
 from shared.db import SHARED_MIGRATIONS, Notifier, apply_migrations, create_pool, run_loop
+from shared.events.common import Event
 from shared.http.middleware import correlation_middleware
 from shared.http.problems import json_response, problem_middleware
 from shared.logs import get_logger
@@ -21,19 +23,27 @@ from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
 from shared.messaging.topology import declare_outbound_queue
 from shared.metrics import metrics_handler
 from shared.settings import Settings
+from shared.tx import Database
 
 log = get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
+DB = web.AppKey("db", Database)
 BROKER = web.AppKey("broker", Broker)
 CONSUMERS = web.AppKey("consumers", list)
 # Names of the durable queues this service declares for outside systems to read its facts from.
 OUTBOUND_QUEUES = web.AppKey("outbound_queues", list)
 SERVICE = web.AppKey("service", str)
+VERIFIER = web.AppKey("verifier", TokenVerifier)
 
 Context = Callable[[web.Application], AsyncIterator[None]]
 ReadyCheck = Callable[[web.Application], Awaitable[bool]]
+
+
+def authenticate(request: web.Request, *, password_change: bool = False) -> Principal:
+    """The caller of a route that needs an access token (checked again in every service)."""
+    return request.app[VERIFIER].authenticate(request, password_change=password_change)
 
 
 def new_app(settings: Settings) -> web.Application:
@@ -48,6 +58,7 @@ def database(service: str, migrations: Path) -> Context:
         await apply_migrations(pool, "shared", SHARED_MIGRATIONS)
         await apply_migrations(pool, service, migrations)
         app[POOL] = pool
+        app[DB] = Database(pool, service, app[SETTINGS])
         yield
         await pool.close()
 
@@ -105,13 +116,11 @@ def outbox_relay() -> Context:
     )
 
 
-def consumers(
-    service: str, subscriptions: Callable[[web.Application], Sequence[Subscription]]
-) -> Context:
+def consumers(subscriptions: Sequence[Subscription]) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         started: list[Consumer] = []
-        for subscription in subscriptions(app):
-            consumer = Consumer(app[SETTINGS], app[POOL], app[BROKER], service, subscription)
+        for subscription in subscriptions:
+            consumer = Consumer(app[DB], app[BROKER], subscription)
             await consumer.start()
             started.append(consumer)
         app[CONSUMERS] = started  # strong references: robust channels restore only live objects
@@ -121,16 +130,16 @@ def consumers(
     return ctx
 
 
-def outbound_queue(fact: str, routing_keys: Sequence[str]) -> Context:
-    """Declare `<ns>.backoffice.<fact>`, bound on the integration exchange to `routing_keys`, so
-    a mandatory publish of the fact always has a route and the fact waits for the back office."""
+def outbound_queue(fact: str, events: Sequence[type[Event]]) -> Context:
+    """Declare `<ns>.backoffice.<fact>`, bound on the integration exchange to `events`, so a
+    mandatory publish of the fact always has a route and the fact waits for the back office."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         broker = app[BROKER]
         name = broker.names.queue("backoffice", fact)
         channel = await broker.channel(1)
         await declare_outbound_queue(
-            channel, broker.names, name, list(routing_keys), app[SETTINGS].queue_type
+            channel, broker.names, name, [e.TYPE for e in events], app[SETTINGS].queue_type
         )
         await channel.close()
         app[OUTBOUND_QUEUES].append(name)
@@ -175,10 +184,11 @@ def service_app(
     settings: Settings,
     service: str,
     migrations: Path,
-    subscriptions: Callable[[web.Application], Sequence[Subscription]] = lambda app: (),
+    subscriptions: Sequence[Subscription] = (),
     extra_contexts: Sequence[Context] = (),
 ) -> web.Application:
-    """A service with its database, broker, outbox relay, consumers and health checks."""
+    """A service with its database (app[DB]), broker, outbox relay, the consumers of its
+    handler table (`subscriptions`) and health checks."""
     app = new_app(settings)
     app[SERVICE] = service
     app[OUTBOUND_QUEUES] = []
@@ -188,7 +198,7 @@ def service_app(
             broker(service),
             outbox_relay(),
             *extra_contexts,
-            consumers(service, subscriptions),
+            consumers(subscriptions),
         ]
     )
     add_health_routes(app, {"database": database_ready, "broker": broker_ready})

@@ -4,10 +4,10 @@ customer ids in the caller's verified access token; anything else is 404."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
@@ -16,6 +16,7 @@ from services.billing import invoice_pdf, repository
 from shared.api.billing import (
     BalanceOut,
     ContractOut,
+    ContractsOut,
     InvoiceDetailOut,
     InvoiceLineOut,
     InvoiceOut,
@@ -26,62 +27,50 @@ from shared.api.billing import (
     SummaryQuery,
 )
 from shared.api.common import Page, PageQuery
-from shared.auth import Principal, TokenVerifier
 from shared.http.problems import Problem, json_response, parse_query
-from shared.runtime import POOL, SETTINGS
+from shared.runtime import DB, authenticate
 
-VERIFIER = web.AppKey("verifier", TokenVerifier)
 _INVOICES = TypeAdapter(list[InvoiceOut])
 M = TypeVar("M", bound=BaseModel)
 _CONTRACTS = TypeAdapter(list[ContractOut])
 
 
 def _customer_ids(request: web.Request) -> list[str]:
-    principal: Principal = request.app[VERIFIER].authenticate(request)
-    return list(principal.customer_ids)
+    return list(authenticate(request).customer_ids)
 
 
 def _not_found(what: str) -> Problem:
     return Problem(404, "Not found", f"No such {what} on your account", code="not-found")
 
 
-def _contracts_out(rows: list) -> list[dict]:
-    return [
-        ContractOut.model_validate(
-            {**dict(r), "service_points": json.loads(r["service_points"])}
-        ).model_dump(mode="json")
-        for r in rows
-    ]
-
-
-def _balance_out(row: object, today: date) -> BalanceOut:
-    value = row["credits"] - row["charges"]  # type: ignore[index]
+def _balance_out(row: Mapping[str, Any], today: date) -> BalanceOut:
+    value = row["credits"] - row["charges"]
     return BalanceOut(
         balance=value,
         amount_due=max(-value, Decimal(0)),
         overpaid=max(value, Decimal(0)),
         overdue_amount=row["overdue"],
-        charges=row["charges"],  # type: ignore[index]
+        charges=row["charges"],
         credits=row["credits"],
         open_invoices=row["open"],
-        as_of=today,  # type: ignore[index]
+        as_of=today,
     )
 
 
 async def contracts(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
-    async with request.app[POOL].acquire() as conn:
-        rows = await repository.contracts(conn, customer_ids)
-    return json_response({"items": _contracts_out(rows)})
+    async with request.app[DB].connection() as tx:
+        found = await repository.contracts(tx.conn, customer_ids)
+    return json_response(ContractsOut(items=_CONTRACTS.validate_json(found)))
 
 
 async def summary(request: web.Request) -> web.Response:
     """Balance, the latest invoices and the contracts in one call (the dashboard's billing part)."""
     customer_ids = _customer_ids(request)
     query = parse_query(request, SummaryQuery)
-    today = request.app[SETTINGS].today()
-    async with request.app[POOL].acquire() as conn:
-        row = await repository.summary(conn, customer_ids, today, query.invoices)
+    async with request.app[DB].connection() as tx:
+        today = tx.today()
+        row = await repository.summary(tx.conn, customer_ids, today, query.invoices)
     return json_response(
         SummaryOut(
             balance=_balance_out(row, today),
@@ -94,11 +83,11 @@ async def summary(request: web.Request) -> web.Response:
 async def invoices(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
     query = parse_query(request, InvoiceQuery)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB].connection() as tx:
         rows, total = await repository.invoices_page(
-            conn,
+            tx.conn,
             customer_ids,
-            request.app[SETTINGS].today(),
+            tx.today(),
             status=query.status,
             period_from=query.from_,
             period_to=query.to,
@@ -117,11 +106,11 @@ async def invoices(request: web.Request) -> web.Response:
 async def _invoice_with_lines(request: web.Request) -> tuple[dict, list]:
     customer_ids = _customer_ids(request)
     number = request.match_info["number"]
-    async with request.app[POOL].acquire() as conn:
-        row = await repository.invoice(conn, customer_ids, request.app[SETTINGS].today(), number)
+    async with request.app[DB].connection() as tx:
+        row = await repository.invoice(tx.conn, customer_ids, tx.today(), number)
         if row is None:
             raise _not_found("invoice")
-        lines = await repository.invoice_lines(conn, number)
+        lines = await repository.invoice_lines(tx.conn, number)
     return dict(row), [dict(line) for line in lines]
 
 
@@ -187,22 +176,10 @@ def _address_lines(address: dict | None) -> list[str]:
 
 async def balance(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
-    today = request.app[SETTINGS].today()
-    async with request.app[POOL].acquire() as conn:
-        row = await repository.balance(conn, customer_ids, today)
-    value = row["credits"] - row["charges"]
-    return json_response(
-        BalanceOut(
-            balance=value,
-            amount_due=max(-value, Decimal(0)),
-            overpaid=max(value, Decimal(0)),
-            overdue_amount=row["overdue"],
-            charges=row["charges"],
-            credits=row["credits"],
-            open_invoices=row["open"],
-            as_of=today,
-        )
-    )
+    async with request.app[DB].connection() as tx:
+        today = tx.today()
+        row = await repository.balance(tx.conn, customer_ids, today)
+    return json_response(_balance_out(row, today))
 
 
 async def _listing(
@@ -211,8 +188,8 @@ async def _listing(
     """A page of the caller's rows from `fetch(conn, customer_ids, limit, offset)`."""
     customer_ids = _customer_ids(request)
     query = parse_query(request, PageQuery)
-    async with request.app[POOL].acquire() as conn:
-        rows, total = await fetch(conn, customer_ids, query.page_size, query.offset)
+    async with request.app[DB].connection() as tx:
+        rows, total = await fetch(tx.conn, customer_ids, query.page_size, query.offset)
     return json_response(
         Page[model](  # type: ignore[valid-type]
             items=[model.model_validate(dict(r)) for r in rows],

@@ -7,23 +7,17 @@ from pathlib import Path
 from aiohttp import web
 
 from services.billing import api
-from services.billing.handlers import ERP_HANDLERS
+from services.billing.handlers import SUBSCRIPTIONS
 from shared.auth import TokenVerifier
-from shared.messaging.consumer import Subscription
-from shared.runtime import service_app
+from shared.runtime import VERIFIER, service_app
 from shared.settings import Settings
 
 SERVICE = "billing"
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = service_app(
-        settings,
-        SERVICE,
-        Path(__file__).parent / "migrations",
-        subscriptions=lambda app: [Subscription("erp", "integration", ERP_HANDLERS)],
-    )
-    app[api.VERIFIER] = TokenVerifier(settings)
+    app = service_app(settings, SERVICE, Path(__file__).parent / "migrations", SUBSCRIPTIONS)
+    app[VERIFIER] = TokenVerifier(settings)
     app.router.add_get("/contracts", api.contracts)
     app.router.add_get("/invoices", api.invoices)
     app.router.add_get("/invoices/{number:.+}/pdf", api.invoice_document)

@@ -54,5 +54,6 @@ def allocate(invoices: Iterable[InvoiceDue], credits: Iterable[Credit]) -> dict[
     return {i.invoice_number: i.gross - remaining[i.invoice_number] for i in ordered}
 
 
-def amount_due(gross: Decimal, paid: Decimal) -> Decimal:
-    return max(gross - paid, ZERO)
+def settles_invoices(note_kind: str) -> bool:
+    """Credit notes pay invoices; interest and debit notes are charges of their own."""
+    return note_kind == "credit"

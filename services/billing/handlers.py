@@ -1,55 +1,40 @@
-"""Billing's message handlers: one function per ERP feed type."""
+"""Billing's message handlers: one function per ERP feed type, listed in SUBSCRIPTIONS."""
 
 from __future__ import annotations
 
-import asyncpg
-
-from services.billing import repository
+from services.billing import domain, repository
 from shared.envelope import Envelope
 from shared.events import billing, erp
-from shared.messaging.outbox import add_to_outbox
+from shared.messaging.consumer import Subscription
+from shared.tx import Tx
 
-PRODUCER = "billing"
 
-
-async def customer_upserted(
-    conn: asyncpg.Connection, _env: Envelope, c: erp.CustomerUpserted
-) -> None:
-    await repository.upsert_customer(conn, c)
-    await add_to_outbox(
-        conn,
-        "billing.customer.upserted",
+async def customer_upserted(tx: Tx, _env: Envelope, c: erp.CustomerUpserted) -> None:
+    await repository.upsert_customer(tx.conn, c)
+    await tx.publish(
         billing.CustomerChanged(
             customer_id=c.customer_id, name=c.name, email=c.email, language=c.language
-        ),
-        PRODUCER,
+        )
     )
 
 
-async def contract_upserted(
-    conn: asyncpg.Connection, _env: Envelope, c: erp.ContractUpserted
-) -> None:
-    await repository.upsert_contract(conn, c)
-    await add_to_outbox(
-        conn,
-        "billing.contract.upserted",
+async def contract_upserted(tx: Tx, _env: Envelope, c: erp.ContractUpserted) -> None:
+    await repository.upsert_contract(tx.conn, c)
+    await tx.publish(
         billing.ContractChanged(
             contract_number=c.contract_number,
             customer_id=c.customer_id,
             signed_on=c.signed_on,
             status=c.status,
-            service_points=[billing.ServicePointRef(**sp.model_dump()) for sp in c.service_points],
-        ),
-        PRODUCER,
+            service_points=c.service_points,
+        )
     )
 
 
-async def invoice_issued(conn: asyncpg.Connection, _env: Envelope, i: erp.InvoiceIssued) -> None:
-    await repository.upsert_invoice(conn, i)
-    await repository.settle_invoices(conn, i.customer_id)
-    await add_to_outbox(
-        conn,
-        "billing.invoice.issued",
+async def invoice_issued(tx: Tx, _env: Envelope, i: erp.InvoiceIssued) -> None:
+    await repository.upsert_invoice(tx.conn, i)
+    await settle(tx, i.customer_id)
+    await tx.publish(
         billing.InvoiceIssued(
             invoice_number=i.invoice_number,
             customer_id=i.customer_id,
@@ -57,26 +42,38 @@ async def invoice_issued(conn: asyncpg.Connection, _env: Envelope, i: erp.Invoic
             issued_on=i.issued_on,
             due_on=i.due_on,
             gross=i.gross,
-        ),
-        PRODUCER,
+        )
     )
 
 
-async def payment_booked(conn: asyncpg.Connection, _env: Envelope, p: erp.PaymentBooked) -> None:
-    await repository.upsert_payment(conn, p)
-    await repository.settle_invoices(conn, p.customer_id)
+async def payment_booked(tx: Tx, _env: Envelope, p: erp.PaymentBooked) -> None:
+    await repository.upsert_payment(tx.conn, p)
+    await settle(tx, p.customer_id)
 
 
-async def note_issued(conn: asyncpg.Connection, _env: Envelope, n: erp.NoteIssued) -> None:
-    await repository.upsert_note(conn, n)
-    if n.kind == "credit":
-        await repository.settle_invoices(conn, n.customer_id)
+async def note_issued(tx: Tx, _env: Envelope, n: erp.NoteIssued) -> None:
+    await repository.upsert_note(tx.conn, n)
+    if domain.settles_invoices(n.kind):
+        await settle(tx, n.customer_id)
 
 
-ERP_HANDLERS = {
-    "erp.customer.upserted": customer_upserted,
-    "erp.contract.upserted": contract_upserted,
-    "erp.invoice.issued": invoice_issued,
-    "erp.payment.booked": payment_booked,
-    "erp.note.issued": note_issued,
-}
+async def settle(tx: Tx, customer_id: str) -> None:
+    """Recompute what each of the customer's invoices has been paid (domain.allocate)."""
+    await repository.lock_settlement(tx.conn, customer_id)
+    invoices = await repository.invoices_to_settle(tx.conn, customer_id)
+    credits = await repository.credits(tx.conn, customer_id)
+    await repository.set_paid(tx.conn, domain.allocate(invoices, credits))
+
+
+SUBSCRIPTIONS = (
+    Subscription(
+        "erp",
+        {
+            erp.CustomerUpserted: customer_upserted,
+            erp.ContractUpserted: contract_upserted,
+            erp.InvoiceIssued: invoice_issued,
+            erp.PaymentBooked: payment_booked,
+            erp.NoteIssued: note_issued,
+        },
+    ),
+)

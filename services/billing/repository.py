@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import asyncpg
 
@@ -135,18 +136,27 @@ async def upsert_note(conn: asyncpg.Connection, n: erp.NoteIssued) -> None:
     )
 
 
-async def settle_invoices(conn: asyncpg.Connection, customer_id: str) -> None:
-    """Recompute what each of the customer's invoices has been paid (domain.allocate)."""
-    # One customer's settlement at a time, whichever message touches it.
+# --- settlement (handlers.settle) -----------------------------------------------------------
+
+
+async def lock_settlement(conn: asyncpg.Connection, customer_id: str) -> None:
+    """One customer's settlement at a time, whichever message touches it."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('settle:' || $1))", customer_id)
-    invoices = [
+
+
+async def invoices_to_settle(conn: asyncpg.Connection, customer_id: str) -> list[domain.InvoiceDue]:
+    return [
         domain.InvoiceDue(r["invoice_number"], r["due_on"], r["issued_on"], r["gross"])
         for r in await conn.fetch(
             "SELECT invoice_number, due_on, issued_on, gross FROM invoices WHERE customer_id = $1",
             customer_id,
         )
     ]
-    credits = [
+
+
+async def credits(conn: asyncpg.Connection, customer_id: str) -> list[domain.Credit]:
+    """Payments and credit notes, in the order they were booked."""
+    return [
         domain.Credit(r["amount"], r["invoice_number"])
         for r in await conn.fetch(
             """SELECT amount, invoice_number, booked_on AS on_day, booking_id AS ref
@@ -158,7 +168,9 @@ async def settle_invoices(conn: asyncpg.Connection, customer_id: str) -> None:
             customer_id,
         )
     ]
-    paid = domain.allocate(invoices, credits)
+
+
+async def set_paid(conn: asyncpg.Connection, paid: dict[str, Decimal]) -> None:
     await conn.execute(
         """UPDATE invoices AS i SET paid = p.paid
              FROM unnest($1::text[], $2::numeric[]) AS p(invoice_number, paid)
@@ -188,16 +200,22 @@ INVOICE_JSON_COLUMNS = f"""i.invoice_number, i.contract_number, i.issued_on, i.d
     {STATUS_SQL} AS status"""
 
 
-async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
+# A customer's contracts with their service points, as JSON objects ($1 customer ids).
+CONTRACTS_JSON = """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
                   coalesce(json_agg(json_build_object(
                       'service_point_id', sp.service_point_id, 'address', sp.address,
                       'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
                       FILTER (WHERE sp.service_point_id IS NOT NULL), '[]') AS service_points
              FROM contracts c LEFT JOIN service_points sp USING (contract_number)
             WHERE c.customer_id = ANY($1::text[])
-            GROUP BY c.contract_number ORDER BY c.signed_on, c.contract_number""",
+            GROUP BY c.contract_number"""
+
+
+async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> str:
+    """The contracts as one JSON array, oldest first."""
+    return await conn.fetchval(
+        f"""SELECT coalesce(json_agg(c ORDER BY signed_on, contract_number), '[]')
+              FROM ({CONTRACTS_JSON}) c""",
         customer_ids,
     )
 
@@ -339,15 +357,7 @@ async def summary(
            latest AS (SELECT {INVOICE_JSON_COLUMNS} FROM invoices i
                        WHERE i.customer_id = ANY($1::text[])
                        ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
-           agreements AS (
-               SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
-                      coalesce(json_agg(json_build_object(
-                          'service_point_id', sp.service_point_id, 'address', sp.address,
-                          'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
-                          FILTER (WHERE sp.service_point_id IS NOT NULL), '[]') AS service_points
-                 FROM contracts c LEFT JOIN service_points sp USING (contract_number)
-                WHERE c.customer_id = ANY($1::text[])
-                GROUP BY c.contract_number)
+           agreements AS ({CONTRACTS_JSON})
            SELECT {BALANCE_FIGURES},
                   (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
                                    '[]') FROM latest) AS latest_invoices,

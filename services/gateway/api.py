@@ -9,22 +9,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
-import orjson
 from aiohttp import web
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel
 
 from services.gateway.upstream import Upstreams
 from shared.api import billing, identity, metering
 from shared.api.common import Page, PageQuery
-from shared.api.dashboard import DashboardOut
-from shared.auth import TokenVerifier
+from shared.api.dashboard import DashboardOut, Part
 from shared.http.problems import Problem, json_response
+from shared.runtime import authenticate
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
-VERIFIER = web.AppKey("verifier", TokenVerifier)
+M = TypeVar("M", bound=BaseModel)
 DASHBOARD_INVOICES = 5
 
 Access = Literal["public", "customer", "password-change"]
@@ -50,7 +49,7 @@ class Route:
 
 def authorize(request: web.Request, access: Access) -> None:
     if access != "public":
-        request.app[VERIFIER].authenticate(request, password_change=access == "password-change")
+        authenticate(request, password_change=access == "password-change")
 
 
 def forwarding_handler(route: Route) -> Handler:
@@ -74,38 +73,34 @@ async def dashboard(request: web.Request) -> web.Response:
     upstreams = request.app[UPSTREAMS]
     headers = {"Authorization": request.headers["Authorization"]}
 
-    async def part(service: str, path: str, pick: Callable[[Any], Any]) -> dict:
+    async def fetch(service: str, path: str, model: type[M]) -> M | str:
+        """The service's answer, or why there is none."""
         try:
             result = await upstreams.call(service, "GET", path, headers=headers)
         except Problem as problem:
-            return {"available": False, "error": problem.detail}
+            return problem.detail or problem.title
         if result.status != 200:
-            return {"available": False, "error": f"{service} answered {result.status}"}
-        return {"available": True, "data": pick(orjson.loads(result.body))}
+            return f"{service} answered {result.status}"
+        return model.model_validate_json(result.body)
 
-    billing_part, meters = await asyncio.gather(
-        part("billing", f"/summary?invoices={DASHBOARD_INVOICES}", lambda body: body),
-        part("metering", "/meters", lambda body: body["items"]),
+    summary, meters = await asyncio.gather(
+        fetch("billing", f"/summary?invoices={DASHBOARD_INVOICES}", billing.SummaryOut),
+        fetch("metering", "/meters", metering.MetersOut),
     )
-
-    def billing(key: str) -> dict:
-        if not billing_part["available"]:
-            return billing_part
-        return {"available": True, "data": billing_part["data"][key]}
-
-    balance, invoices, contracts = (
-        billing("balance"),
-        billing("latest_invoices"),
-        billing("contracts"),
-    )
+    if isinstance(summary, str):
+        balance, invoices, contracts = (Part.missing(summary) for _ in range(3))
+    else:
+        balance = Part.of(summary.balance)
+        invoices = Part.of(summary.latest_invoices)
+        contracts = Part.of(summary.contracts)
     return json_response(
-        {"balance": balance, "latest_invoices": invoices, "meters": meters, "contracts": contracts}
+        DashboardOut(
+            balance=balance,
+            latest_invoices=invoices,
+            meters=Part.missing(meters) if isinstance(meters, str) else Part.of(meters.items),
+            contracts=contracts,
+        )
     )
-
-
-def items_of(model: type[BaseModel]) -> type[BaseModel]:
-    """`{"items": [...]}` for lists short enough not to need pages."""
-    return create_model(f"{model.__name__}List", items=(list[model], ...))
 
 
 ROUTES: tuple[Route, ...] = (
@@ -236,7 +231,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "billing",
         "/contracts",
-        response=items_of(billing.ContractOut),
+        response=billing.ContractsOut,
         errors=(401, 403),
     ),
     Route(
@@ -309,7 +304,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "metering",
         "/meters",
-        response=items_of(metering.MeterOut),
+        response=metering.MetersOut,
         errors=(401, 403),
     ),
     Route(

@@ -7,10 +7,9 @@ from pathlib import Path
 from aiohttp import web
 
 from services.identity import http_support, registration_api, repository, session_api
-from services.identity.handlers import BILLING_HANDLERS, NOTIFICATION_HANDLERS
+from services.identity.handlers import SUBSCRIPTIONS
 from shared.auth import TokenSigner, TokenVerifier
-from shared.messaging.consumer import Subscription
-from shared.runtime import POOL, background_loop, service_app
+from shared.runtime import DB, VERIFIER, background_loop, service_app
 from shared.settings import Settings
 
 SERVICE = "identity"
@@ -19,8 +18,8 @@ HOUSEKEEPING_SECONDS = 600.0
 
 def _housekeeping(app: web.Application):
     async def step() -> bool:
-        async with app[POOL].acquire() as conn:
-            await repository.delete_expired(conn)
+        async with app[DB].connection() as tx:
+            await repository.delete_expired(tx.conn)
         return False
 
     return step
@@ -31,10 +30,7 @@ def build_app(settings: Settings) -> web.Application:
         settings,
         SERVICE,
         Path(__file__).parent / "migrations",
-        subscriptions=lambda app: [
-            Subscription("billing-events", "events", BILLING_HANDLERS),
-            Subscription("email-delivery", "events", NOTIFICATION_HANDLERS),
-        ],
+        SUBSCRIPTIONS,
         extra_contexts=[
             background_loop(
                 "identity-housekeeping",
@@ -45,7 +41,7 @@ def build_app(settings: Settings) -> web.Application:
         ],
     )
     app[http_support.SIGNER] = TokenSigner(settings)
-    app[http_support.VERIFIER] = TokenVerifier(settings)
+    app[VERIFIER] = TokenVerifier(settings)
     app.router.add_post("/captcha", registration_api.create_captcha)
     app.router.add_get("/terms", registration_api.get_terms)
     app.router.add_post("/registrations", registration_api.register)

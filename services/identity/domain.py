@@ -1,14 +1,19 @@
-"""Identity's rules: secrets, hashing, password policy. No I/O here."""
+"""Identity's rules: secrets, hashing, password policy, what a registration or activation leads
+to, and how an account moves through its states. No I/O here."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import string
+from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from shared.events import identity as identity_events
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
 _hasher = PasswordHasher()
@@ -82,3 +87,130 @@ def password_problems(password: str, login: str, current: str | None = None) -> 
     if current is not None and password == current:
         problems.append("must differ from the current password")
     return problems
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceOnRecord:
+    """An invoice from billing's feed: whose it is and its gross amount."""
+
+    customer_id: str
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class TermsOutdated:
+    current: str
+
+
+@dataclass(frozen=True)
+class InvoiceNotMatching:
+    pass
+
+
+@dataclass(frozen=True)
+class TellOwner:
+    """The customer has an account already: its owner is told, the caller learns nothing."""
+
+
+@dataclass(frozen=True)
+class StartRegistration:
+    customer_id: str
+
+
+RegistrationDecision = TermsOutdated | InvoiceNotMatching | TellOwner | StartRegistration
+
+
+def decide_registration(
+    *,
+    accepted_terms: str,
+    current_terms: str,
+    invoice: InvoiceOnRecord | None,
+    given_amount: Decimal,
+    has_account: bool,
+) -> RegistrationDecision:
+    """What a registration with a solved CAPTCHA leads to. A wrong invoice number and a wrong
+    amount are one answer, so that neither can be probed on its own."""
+    if accepted_terms != current_terms:
+        return TermsOutdated(current_terms)
+    if invoice is None or not amounts_match(invoice.gross, given_amount):
+        return InvoiceNotMatching()
+    if has_account:
+        return TellOwner()
+    return StartRegistration(invoice.customer_id)
+
+
+def may_send_new_activation_link(previous_status: str | None, has_account: bool) -> bool:
+    """A new link replaces one not used yet, while the customer has no account."""
+    return previous_status is not None and previous_status != "used" and not has_account
+
+
+class ActivationRefusal(StrEnum):
+    INVALID = "activation-link-invalid"
+    USED = "activation-link-used"
+    SUPERSEDED = "activation-link-superseded"
+    EXPIRED = "activation-link-expired"
+    ALREADY_ACTIVATED = "already-activated"
+
+
+def refuse_activation(
+    status: str | None, expired: bool, has_account: bool
+) -> ActivationRefusal | None:
+    """Why an activation link (its registration's status, None when unknown) cannot activate."""
+    if status is None:
+        return ActivationRefusal.INVALID
+    if status == "used":
+        return ActivationRefusal.USED
+    if status == "superseded":
+        return ActivationRefusal.SUPERSEDED
+    if expired:
+        return ActivationRefusal.EXPIRED
+    if has_account:
+        return ActivationRefusal.ALREADY_ACTIVATED
+    return None
+
+
+# --- the account's states -------------------------------------------------------------------
+#
+# awaiting_credentials_email → (the email with login and one-time password was sent)
+# awaiting_activation_email → (the "Account activation" email was sent) → active.
+# Login works only once active. Each step follows the delivery of the email that the event of
+# the previous step asked for; identity knows its events, not notifications' templates.
+
+
+@dataclass(frozen=True)
+class AccountStep:
+    from_status: str
+    to_status: str
+    announce_activation: bool  # publish identity.account.activated: it asks for the third email
+
+
+_STEP_AFTER_EMAIL_FOR = {
+    identity_events.CredentialsIssued.TYPE: AccountStep(
+        "awaiting_credentials_email", "awaiting_activation_email", announce_activation=True
+    ),
+    identity_events.AccountActivated.TYPE: AccountStep(
+        "awaiting_activation_email", "active", announce_activation=False
+    ),
+}
+
+
+def step_after_email(source_event_type: str | None) -> AccountStep | None:
+    """How an account moves on once the email asked for by an event of this type was sent."""
+    return _STEP_AFTER_EMAIL_FOR.get(source_event_type or "")
+
+
+class LoginRefusal(StrEnum):
+    LOCKED = "account-locked"
+    NOT_ACTIVE = "account-not-active"
+
+
+def refuse_login(status: str) -> LoginRefusal | None:
+    """Why an account whose password was right still may not log in."""
+    if status == "locked":
+        return LoginRefusal.LOCKED
+    if status != "active":
+        return LoginRefusal.NOT_ACTIVE
+    return None

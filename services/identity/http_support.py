@@ -6,16 +6,14 @@ import asyncpg
 from aiohttp import web
 
 from services.identity import repository
-from shared.auth import TokenSigner, TokenVerifier
+from shared.auth import TokenSigner
 from shared.http.problems import Problem
 from shared.logs import get_logger
 from shared.runtime import SETTINGS
 
 log = get_logger(__name__)
 
-PRODUCER = "identity"
 SIGNER = web.AppKey("signer", TokenSigner)
-VERIFIER = web.AppKey("verifier", TokenVerifier)
 CLIENT_IP_HEADER = "X-Ebok-Client-Ip"
 
 ACCEPTED_MESSAGE = (

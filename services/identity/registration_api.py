@@ -1,4 +1,5 @@
-"""Identity's registration handlers: CAPTCHA, terms, registration, activation."""
+"""Identity's registration handlers: CAPTCHA, terms, registration, activation. The decisions are
+domain.py's; these handlers fetch the facts, apply the decision and answer."""
 
 from __future__ import annotations
 
@@ -11,30 +12,32 @@ from aiohttp import web
 from services.identity import captcha_media, domain, repository
 from services.identity.http_support import (
     ACCEPTED_MESSAGE,
-    PRODUCER,
     client_ip,
     limit,
     limit_registrations,
     log,
 )
 from shared.api.identity import (
+    AcceptedOut,
     ActivationLinkRequest,
     ActivationRequest,
+    CaptchaOut,
     RegistrationRequest,
+    TermsOut,
 )
 from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body
-from shared.messaging.outbox import add_to_outbox
-from shared.runtime import POOL, SETTINGS
+from shared.runtime import DB, SETTINGS
+from shared.tx import Tx
 
 # --- CAPTCHA and terms ----------------------------------------------------------------------
 
 
 async def create_captcha(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB].connection() as tx:
         await limit(
-            conn,
+            tx.conn,
             f"captcha:{client_ip(request)}",
             settings.captchas_per_window,
             settings.captcha_window_seconds,
@@ -43,41 +46,32 @@ async def create_captcha(request: web.Request) -> web.Response:
     answer = domain.new_captcha_answer()
     image, audio = await asyncio.to_thread(captcha_media.render, answer)
     captcha_id = uuid.uuid4()
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB].connection() as tx:
         expires_at = await repository.insert_captcha(
-            conn,
+            tx.conn,
             captcha_id,
             domain.captcha_digest(str(captcha_id), answer),
             settings.captcha_ttl_seconds,
         )
-    return json_response(
-        {
-            "captcha_id": str(captcha_id),
-            "image": image,
-            "audio": audio,
-            "expires_at": expires_at.isoformat(),
-        },
-        status=201,
-    )
+    out = CaptchaOut(captcha_id=captcha_id, image=image, audio=audio, expires_at=expires_at)
+    return json_response(out, status=201)
 
 
 async def get_terms(request: web.Request) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        terms = await repository.current_terms(conn)
+    async with request.app[DB].connection() as tx:
+        terms = await repository.current_terms(tx.conn)
     return json_response(
-        {
-            "version": terms["version"],
-            "title": terms["title"],
-            "text": terms["body"],
-            "published_at": terms["published_at"].isoformat(),
-        }
+        TermsOut(
+            version=terms["version"],
+            title=terms["title"],
+            text=terms["body"],
+            published_at=terms["published_at"],
+        )
     )
 
 
-async def _check_captcha(
-    request: web.Request, conn: asyncpg.Connection, captcha_id: uuid.UUID, answer: str
-) -> None:
-    stored = await repository.take_captcha(conn, captcha_id)
+async def _check_captcha(request: web.Request, tx: Tx, captcha_id: uuid.UUID, answer: str) -> None:
+    stored = await repository.take_captcha(tx.conn, captcha_id)
     test_answer = request.app[SETTINGS].captcha_test_answer
     ok = stored is not None and (
         stored == domain.captcha_digest(str(captcha_id), answer)
@@ -100,85 +94,91 @@ async def _check_captcha(
 # --- registration ---------------------------------------------------------------------------
 
 
+def _terms_outdated(accepted: str, current: str) -> Problem:
+    return Problem(
+        409,
+        "Regulations changed",
+        f"The regulations you accepted ({accepted}) are not the current ones ({current}); "
+        f"read and accept version {current}",
+        code="terms-outdated",
+        errors=[
+            {
+                "field": "terms_version",
+                "message": "not the current version",
+                "code": "terms_outdated",
+            }
+        ],
+    )
+
+
+def _invoice_not_matching() -> Problem:
+    return Problem(
+        422,
+        "Invoice not matching",
+        "No invoice with this number and gross amount was found; check both on your invoice",
+        code="invoice-not-matching",
+        errors=[
+            {"field": field, "message": "no matching invoice", "code": "invoice_not_matching"}
+            for field in ("invoice_number", "invoice_amount")
+        ],
+    )
+
+
+def _accepted() -> web.Response:
+    return json_response(AcceptedOut(status="accepted", message=ACCEPTED_MESSAGE), status=202)
+
+
 async def register(request: web.Request) -> web.Response:
     body = await parse_body(request, RegistrationRequest)
-    ip = client_ip(request)
-    pool = request.app[POOL]
-    async with pool.acquire() as conn:
-        await limit_registrations(request, conn)
+    async with request.app[DB].connection() as tx:
+        await limit_registrations(request, tx.conn)
         # The CAPTCHA is spent whatever happens next: its own short transaction.
-        await _check_captcha(request, conn, body.captcha_id, body.captcha_answer)
-        async with conn.transaction():
-            terms = await repository.current_terms(conn)
-            if body.terms_version != terms["version"]:
-                raise Problem(
-                    409,
-                    "Regulations changed",
-                    f"The regulations you accepted ({body.terms_version}) are not the current "
-                    f"ones ({terms['version']}); read and accept version {terms['version']}",
-                    code="terms-outdated",
-                    errors=[
-                        {
-                            "field": "terms_version",
-                            "message": "not the current version",
-                            "code": "terms_outdated",
-                        }
-                    ],
-                )
-            found = await repository.invoice_customer(conn, body.invoice_number)
-            if found is None or not domain.amounts_match(found[1], body.invoice_amount):
-                raise Problem(
-                    422,
-                    "Invoice not matching",
-                    "No invoice with this number and gross amount was found; check both on "
-                    "your invoice",
-                    code="invoice-not-matching",
-                    errors=[
-                        {
-                            "field": "invoice_number",
-                            "message": "no matching invoice",
-                            "code": "invoice_not_matching",
-                        },
-                        {
-                            "field": "invoice_amount",
-                            "message": "no matching invoice",
-                            "code": "invoice_not_matching",
-                        },
-                    ],
-                )
-            customer_id = found[0]
-            account = await repository.account_for_customer(conn, customer_id)
-            if account is not None:
-                await add_to_outbox(
-                    conn,
-                    "identity.registration.repeated",
-                    events.RegistrationRepeated(
-                        account_id=account["id"],
-                        email=account["email"],
-                        language=account["language"],
-                        login=account["login"],
-                    ),
-                    PRODUCER,
-                )
-                log.info("registration for a customer that has an account", customer_id=customer_id)
-            else:
-                await _start_registration(
-                    request,
-                    conn,
-                    customer_id=customer_id,
-                    invoice_number=body.invoice_number,
-                    email=str(body.email),
-                    phone=body.phone,
-                    language=body.language,
-                    terms_version=body.terms_version,
-                    client_ip=ip,
-                )
-    return json_response({"status": "accepted", "message": ACCEPTED_MESSAGE}, status=202)
+        await _check_captcha(request, tx, body.captcha_id, body.captcha_answer)
+        async with tx.transaction():
+            terms = await repository.current_terms(tx.conn)
+            invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
+            account = invoice and await repository.account_for_customer(
+                tx.conn, invoice.customer_id
+            )
+            decision = domain.decide_registration(
+                accepted_terms=body.terms_version,
+                current_terms=terms["version"],
+                invoice=invoice,
+                given_amount=body.invoice_amount,
+                has_account=account is not None,
+            )
+            match decision:
+                case domain.TermsOutdated(current):
+                    raise _terms_outdated(body.terms_version, current)
+                case domain.InvoiceNotMatching():
+                    raise _invoice_not_matching()
+                case domain.TellOwner():
+                    await tx.publish(
+                        events.RegistrationRepeated(
+                            account_id=account["id"],
+                            email=account["email"],
+                            language=account["language"],
+                            login=account["login"],
+                        )
+                    )
+                    log.info("registration for a customer that has an account")
+                case domain.StartRegistration(customer_id):
+                    await _start_registration(
+                        request,
+                        tx,
+                        customer_id=customer_id,
+                        invoice_number=body.invoice_number,
+                        email=str(body.email),
+                        phone=body.phone,
+                        language=body.language,
+                        terms_version=body.terms_version,
+                    )
+    return _accepted()
 
 
 async def _start_registration(
     request: web.Request,
-    conn: asyncpg.Connection,
+    tx: Tx,
     *,
     customer_id: str,
     invoice_number: str,
@@ -186,14 +186,13 @@ async def _start_registration(
     phone: str | None,
     language: str,
     terms_version: str,
-    client_ip: str | None,
 ) -> None:
-    settings = request.app[SETTINGS]
+    settings = tx.settings
     token = domain.new_secret_token()
     registration_id = uuid.uuid4()
-    await repository.supersede_pending_registrations(conn, customer_id)
+    await repository.supersede_pending_registrations(tx.conn, customer_id)
     expires_at = await repository.insert_registration(
-        conn,
+        tx.conn,
         registration_id=registration_id,
         customer_id=customer_id,
         invoice_number=invoice_number,
@@ -203,11 +202,9 @@ async def _start_registration(
         terms_version=terms_version,
         token_hash=domain.token_digest(token),
         ttl_seconds=settings.activation_token_ttl_seconds,
-        client_ip=client_ip,
+        client_ip=client_ip(request),
     )
-    await add_to_outbox(
-        conn,
-        "identity.registration.requested",
+    await tx.publish(
         events.RegistrationRequested(
             registration_id=registration_id,
             customer_id=customer_id,
@@ -215,8 +212,7 @@ async def _start_registration(
             language=language,
             activation_url=f"{settings.public_url.rstrip('/')}/activate?token={token}",
             expires_at=expires_at,
-        ),
-        PRODUCER,
+        )
     )
     log.info("registration started", registration_id=str(registration_id))
 
@@ -224,118 +220,129 @@ async def _start_registration(
 async def request_activation_link(request: web.Request) -> web.Response:
     """A new activation link for a registration not activated yet (e.g. when the link expired)."""
     body = await parse_body(request, ActivationLinkRequest)
-    ip = client_ip(request)
-    async with request.app[POOL].acquire() as conn:
-        await limit_registrations(request, conn)
-        async with conn.transaction():
-            found = await repository.invoice_customer(conn, body.invoice_number)
-            previous = found and await repository.latest_registration(conn, found[0], body.email)
-            if (
-                previous
-                and previous["status"] != "used"
-                and not await repository.account_for_customer(conn, found[0])
+    async with request.app[DB].connection() as tx:
+        await limit_registrations(request, tx.conn)
+        async with tx.transaction():
+            invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
+            if invoice is None:
+                return _accepted()
+            previous = await repository.latest_registration(
+                tx.conn, invoice.customer_id, body.email
+            )
+            account = await repository.account_for_customer(tx.conn, invoice.customer_id)
+            if previous and domain.may_send_new_activation_link(
+                previous["status"], account is not None
             ):
                 await _start_registration(
                     request,
-                    conn,
-                    customer_id=found[0],
+                    tx,
+                    customer_id=invoice.customer_id,
                     invoice_number=body.invoice_number,
                     email=previous["email"],
                     phone=previous["phone"],
                     language=previous["language"],
                     terms_version=previous["terms_version"],
-                    client_ip=ip,
                 )
-    return json_response({"status": "accepted", "message": ACCEPTED_MESSAGE}, status=202)
+    return _accepted()
+
+
+_ACTIVATION_PROBLEMS = {
+    domain.ActivationRefusal.INVALID: (
+        400,
+        "Invalid activation link",
+        "This activation link is not valid; check that it was copied whole",
+    ),
+    domain.ActivationRefusal.USED: (
+        410,
+        "Activation link used",
+        "This activation link has already been used",
+    ),
+    domain.ActivationRefusal.SUPERSEDED: (
+        410,
+        "Activation link replaced",
+        "A newer activation link was sent; use the one in the latest email",
+    ),
+    domain.ActivationRefusal.EXPIRED: (
+        410,
+        "Activation link expired",
+        "This activation link has expired; request "
+        "a new one (POST /api/v1/registrations/activation-links)",
+    ),
+    domain.ActivationRefusal.ALREADY_ACTIVATED: (
+        409,
+        "Already activated",
+        "An account for this customer is already active; log in or reset the password",
+    ),
+}
 
 
 async def activate(request: web.Request) -> web.Response:
     body = await parse_body(request, ActivationRequest)
-    pool = request.app[POOL]
-    async with pool.acquire() as conn, conn.transaction():
-        registration = await repository.registration_by_token(conn, domain.token_digest(body.token))
-        _check_registration_usable(registration)
-        if await repository.account_for_customer(conn, registration["customer_id"]):
-            await repository.mark_registration_used(conn, registration["id"], None)
-            raise Problem(
-                409,
-                "Already activated",
-                "An account for this customer is already active; log in or reset the password",
-                code="already-activated",
+    async with request.app[DB].connection() as tx:
+        async with tx.transaction():
+            registration = await repository.registration_by_token(
+                tx.conn, domain.token_digest(body.token)
             )
-        password = domain.new_one_time_password()
-        password_hash = await asyncio.to_thread(domain.hash_password, password)
-        account_id = uuid.uuid4()
-        while True:
-            login = domain.new_login()
-            if await repository.insert_customer_account(
-                conn,
-                account_id=account_id,
-                customer_id=registration["customer_id"],
-                login=login,
-                email=registration["email"],
-                phone=registration["phone"],
-                language=registration["language"],
-                password_hash=password_hash,
-            ):
-                break
-        await repository.record_terms_acceptance(
-            conn,
-            account_id,
-            registration["terms_version"],
-            registration["created_at"],
-            registration["client_ip"],
-        )
-        await repository.mark_registration_used(conn, registration["id"], account_id)
-        await add_to_outbox(
-            conn,
-            "identity.credentials.issued",
-            events.CredentialsIssued(
-                account_id=account_id,
-                email=registration["email"],
-                language=registration["language"],
-                login=login,
-                one_time_password=password,
-            ),
-            PRODUCER,
-        )
+            account = registration and await repository.account_for_customer(
+                tx.conn, registration["customer_id"]
+            )
+            refusal = domain.refuse_activation(
+                registration["status"] if registration else None,
+                bool(registration and registration["expired"]),
+                account is not None,
+            )
+            if refusal is domain.ActivationRefusal.ALREADY_ACTIVATED:
+                await repository.mark_registration_used(tx.conn, registration["id"], None)
+            elif refusal is None:
+                account_id = await _open_account(tx, registration)
+        if refusal is not None:
+            # After the block: the link marked used above stays used although the answer is a
+            # refusal.
+            status, title, detail = _ACTIVATION_PROBLEMS[refusal]
+            raise Problem(status, title, detail, code=refusal.value)
     log.info("registration activated", account_id=str(account_id))
     return json_response(
-        {
-            "status": "activated",
-            "message": "Your login and a one-time password are on their way by email. You can log "
+        AcceptedOut(
+            status="activated",
+            message="Your login and a one-time password are on their way by email. You can log "
             "in once the 'Account activation' email arrives.",
-        }
+        )
     )
 
 
-def _check_registration_usable(registration: asyncpg.Record | None) -> None:
-    if registration is None:
-        raise Problem(
-            400,
-            "Invalid activation link",
-            "This activation link is not valid; check that it was copied whole",
-            code="activation-link-invalid",
+async def _open_account(tx: Tx, registration: asyncpg.Record) -> uuid.UUID:
+    """The account for an activated registration, with a one-time password sent by email."""
+    password = domain.new_one_time_password()
+    password_hash = await asyncio.to_thread(domain.hash_password, password)
+    account_id = uuid.uuid4()
+    while True:
+        login = domain.new_login()
+        if await repository.insert_customer_account(
+            tx.conn,
+            account_id=account_id,
+            customer_id=registration["customer_id"],
+            login=login,
+            email=registration["email"],
+            phone=registration["phone"],
+            language=registration["language"],
+            password_hash=password_hash,
+        ):
+            break
+    await repository.record_terms_acceptance(
+        tx.conn,
+        account_id,
+        registration["terms_version"],
+        registration["created_at"],
+        registration["client_ip"],
+    )
+    await repository.mark_registration_used(tx.conn, registration["id"], account_id)
+    await tx.publish(
+        events.CredentialsIssued(
+            account_id=account_id,
+            email=registration["email"],
+            language=registration["language"],
+            login=login,
+            one_time_password=password,
         )
-    if registration["status"] == "used":
-        raise Problem(
-            410,
-            "Activation link used",
-            "This activation link has already been used",
-            code="activation-link-used",
-        )
-    if registration["status"] == "superseded":
-        raise Problem(
-            410,
-            "Activation link replaced",
-            "A newer activation link was sent; use the one in the latest email",
-            code="activation-link-superseded",
-        )
-    if registration["expired"]:
-        raise Problem(
-            410,
-            "Activation link expired",
-            "This activation link has expired; request "
-            "a new one (POST /api/v1/registrations/activation-links)",
-            code="activation-link-expired",
-        )
+    )
+    return account_id

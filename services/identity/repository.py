@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 
 import asyncpg
 
+from services.identity import domain
 from shared.events import billing
 
 # --- projection of billing ------------------------------------------------------------------
@@ -54,13 +54,13 @@ async def upsert_invoice(conn: asyncpg.Connection, i: billing.InvoiceIssued) -> 
     )
 
 
-async def invoice_customer(
+async def invoice_on_record(
     conn: asyncpg.Connection, invoice_number: str
-) -> tuple[str, Decimal] | None:
+) -> domain.InvoiceOnRecord | None:
     row = await conn.fetchrow(
         "SELECT customer_id, gross FROM invoices WHERE invoice_number = $1", invoice_number
     )
-    return (row["customer_id"], row["gross"]) if row else None
+    return domain.InvoiceOnRecord(row["customer_id"], row["gross"]) if row else None
 
 
 # --- terms and CAPTCHA ----------------------------------------------------------------------

@@ -10,32 +10,28 @@ import asyncpg
 from aiohttp import web
 
 from services.identity import domain, repository
-from services.identity.http_support import (
-    SIGNER,
-    VERIFIER,
-    client_ip,
-    log,
-    too_many,
-)
+from services.identity.http_support import SIGNER, client_ip, log, too_many
 from shared.api.identity import (
     LoginRequest,
+    MeOut,
     PasswordChangeRequest,
     RefreshRequest,
+    TokensOut,
 )
 from shared.auth import Principal
 from shared.http.problems import Problem, json_response, parse_body, problem_response
-from shared.runtime import POOL, SETTINGS
+from shared.runtime import DB, SETTINGS, authenticate
+from shared.tx import Tx
 
 # --- login and tokens -----------------------------------------------------------------------
 
 
 async def _issue_tokens(
     request: web.Request,
-    conn: asyncpg.Connection,
+    tx: Tx,
     account: asyncpg.Record,
     family_id: uuid.UUID | None = None,
-) -> dict:
-    settings = request.app[SETTINGS]
+) -> TokensOut:
     principal = Principal(
         account_id=str(account["id"]),
         role=account["role"],
@@ -46,19 +42,30 @@ async def _issue_tokens(
     access_token, ttl = request.app[SIGNER].issue(principal)
     refresh_token = domain.new_secret_token()
     await repository.insert_refresh_token(
-        conn,
+        tx.conn,
         account["id"],
         family_id or uuid.uuid4(),
         domain.token_digest(refresh_token),
-        settings.refresh_token_ttl_seconds,
+        tx.settings.refresh_token_ttl_seconds,
     )
-    return {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": ttl,
-        "refresh_token": refresh_token,
-        "must_change_password": account["must_change_password"],
-    }
+    return TokensOut(
+        access_token=access_token,
+        expires_in=ttl,
+        refresh_token=refresh_token,
+        must_change_password=account["must_change_password"],
+    )
+
+
+_LOGIN_REFUSALS = {
+    domain.LoginRefusal.LOCKED: (
+        "Account locked",
+        "This account is locked; contact the utility",
+    ),
+    domain.LoginRefusal.NOT_ACTIVE: (
+        "Account not active yet",
+        "The account is not active yet: log in after the 'Account activation' email arrives",
+    ),
+}
 
 
 def _invalid_credentials() -> Problem:
@@ -76,36 +83,25 @@ async def login(request: web.Request) -> web.Response:
         f"login-failure:{login_name}": settings.login_failures_per_window,
         f"login-failure-ip:{client_ip(request)}": settings.login_failures_per_ip_per_window,
     }
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB].connection() as tx:
         for key, limit in limits.items():
-            if await repository.rate_limit_count(conn, key, window) >= limit:
+            if await repository.rate_limit_count(tx.conn, key, window) >= limit:
                 raise too_many("Too many failed logins; try again later", window)
-        account = await repository.account_by_login(conn, login_name)
+        account = await repository.account_by_login(tx.conn, login_name)
         ok = await asyncio.to_thread(
             domain.verify_password, account["password_hash"] if account else None, body.password
         )
         if not ok:
             for key in limits:
-                await repository.rate_limit_hit(conn, key, window)
+                await repository.rate_limit_hit(tx.conn, key, window)
             log.info("login failed")
             raise _invalid_credentials()
-        if account["status"] == "locked":
-            raise Problem(
-                403,
-                "Account locked",
-                "This account is locked; contact the utility",
-                code="account-locked",
-            )
-        if account["status"] != "active":
-            raise Problem(
-                403,
-                "Account not active yet",
-                "The account is not active yet: log in after the 'Account activation' "
-                "email arrives",
-                code="account-not-active",
-            )
-        async with conn.transaction():
-            tokens = await _issue_tokens(request, conn, account)
+        refusal = domain.refuse_login(account["status"])
+        if refusal is not None:
+            title, detail = _LOGIN_REFUSALS[refusal]
+            raise Problem(403, title, detail, code=refusal.value)
+        async with tx.transaction():
+            tokens = await _issue_tokens(request, tx, account)
     log.info("login", account_id=str(account["id"]))
     return json_response(tokens)
 
@@ -121,68 +117,66 @@ def _invalid_refresh() -> Problem:
 
 async def refresh(request: web.Request) -> web.Response:
     body = await parse_body(request, RefreshRequest)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    async with request.app[DB].transaction() as tx:
         token = await repository.refresh_token_for_update(
-            conn, domain.token_digest(body.refresh_token)
+            tx.conn, domain.token_digest(body.refresh_token)
         )
         if token is None or token["revoked_at"] is not None or token["expired"]:
             raise _invalid_refresh()
         if token["used_at"] is not None:
             # A rotated token came back: someone holds a copy. End the whole session.
-            await repository.revoke_family(conn, token["family_id"])
+            await repository.revoke_family(tx.conn, token["family_id"])
             log.warning(
                 "refresh token reused; session revoked", account_id=str(token["account_id"])
             )
             # Answer without raising, so the revocation commits although the request fails.
             return problem_response(_invalid_refresh(), request.path)
-        account = await repository.account_by_id(conn, token["account_id"])
+        account = await repository.account_by_id(tx.conn, token["account_id"])
         if account is None or account["status"] != "active":
             raise _invalid_refresh()
-        await repository.mark_refresh_token_used(conn, token["id"])
-        tokens = await _issue_tokens(request, conn, account, token["family_id"])
+        await repository.mark_refresh_token_used(tx.conn, token["id"])
+        tokens = await _issue_tokens(request, tx, account, token["family_id"])
     return json_response(tokens)
 
 
 async def logout(request: web.Request) -> web.Response:
     body = await parse_body(request, RefreshRequest)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    async with request.app[DB].transaction() as tx:
         token = await repository.refresh_token_for_update(
-            conn, domain.token_digest(body.refresh_token)
+            tx.conn, domain.token_digest(body.refresh_token)
         )
         if token is not None:
-            await repository.revoke_family(conn, token["family_id"])
+            await repository.revoke_family(tx.conn, token["family_id"])
     return web.Response(status=204)
 
 
 # --- the logged-in account ------------------------------------------------------------------
 
 
-def authenticate(request: web.Request, *, password_change: bool = False) -> Principal:
-    return request.app[VERIFIER].authenticate(request, password_change=password_change)
-
-
 async def me(request: web.Request) -> web.Response:
     principal = authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        account = await repository.account_by_id(conn, uuid.UUID(principal.account_id))
+    async with request.app[DB].connection() as tx:
+        account = await repository.account_by_id(tx.conn, uuid.UUID(principal.account_id))
     if account is None:
-        raise Problem(401, "Unauthorized", "The account no longer exists", code="unauthorized")
+        raise _account_gone()
     return json_response(
-        {
-            "account_id": str(account["id"]),
-            "login": account["login"],
-            "email": account["email"],
-            "phone": account["phone"],
-            "language": account["language"],
-            "role": account["role"],
-            "customer_id": account["customer_id"],
-            "status": account["status"],
-            "must_change_password": account["must_change_password"],
-            "activated_at": account["activated_at"].isoformat()
-            if account["activated_at"]
-            else None,
-        }
+        MeOut(
+            account_id=account["id"],
+            login=account["login"],
+            email=account["email"],
+            phone=account["phone"],
+            language=account["language"],
+            role=account["role"],
+            customer_id=account["customer_id"],
+            status=account["status"],
+            must_change_password=account["must_change_password"],
+            activated_at=account["activated_at"],
+        )
     )
+
+
+def _account_gone() -> Problem:
+    return Problem(401, "Unauthorized", "The account no longer exists", code="unauthorized")
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -191,19 +185,19 @@ async def change_password(request: web.Request) -> web.Response:
     body = await parse_body(request, PasswordChangeRequest)
     key = f"password-failure:{principal.account_id}"
     window = settings.login_window_seconds
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB].connection() as tx:
         if (
-            await repository.rate_limit_count(conn, key, window)
+            await repository.rate_limit_count(tx.conn, key, window)
             >= settings.login_failures_per_window
         ):
             raise too_many("Too many wrong current passwords; try again later", window)
-        account = await repository.account_by_id(conn, uuid.UUID(principal.account_id))
+        account = await repository.account_by_id(tx.conn, uuid.UUID(principal.account_id))
         if account is None:
-            raise Problem(401, "Unauthorized", "The account no longer exists", code="unauthorized")
+            raise _account_gone()
         if not await asyncio.to_thread(
             domain.verify_password, account["password_hash"], body.current_password
         ):
-            await repository.rate_limit_hit(conn, key, window)
+            await repository.rate_limit_hit(tx.conn, key, window)
             raise Problem(
                 422,
                 "Validation failed",
@@ -232,10 +226,10 @@ async def change_password(request: web.Request) -> web.Response:
                 ],
             )
         new_hash = await asyncio.to_thread(domain.hash_password, body.new_password)
-        async with conn.transaction():
-            await repository.set_password(conn, account["id"], new_hash)
-            await repository.revoke_account_tokens(conn, account["id"])
-            account = await repository.account_by_id(conn, account["id"])
-            tokens = await _issue_tokens(request, conn, account)
+        async with tx.transaction():
+            await repository.set_password(tx.conn, account["id"], new_hash)
+            await repository.revoke_account_tokens(tx.conn, account["id"])
+            account = await repository.account_by_id(tx.conn, account["id"])
+            tokens = await _issue_tokens(request, tx, account)
     log.info("password changed", account_id=principal.account_id, at=datetime.now(UTC).isoformat())
     return json_response(tokens)

@@ -13,15 +13,11 @@ from pydantic import TypeAdapter
 from services.metering import domain, repository
 from shared.api.common import Page
 from shared.api.metering import MeterOut, MetersOut, ReadingOut, ReadingQuery, SelfReadingIn
-from shared.auth import TokenVerifier
 from shared.events import metering
 from shared.http.problems import Problem, json_response, parse_body, parse_query
-from shared.messaging.outbox import add_to_outbox
-from shared.runtime import POOL
+from shared.runtime import DB, authenticate
 
-VERIFIER = web.AppKey("verifier", TokenVerifier)
 _METERS = TypeAdapter(list[MeterOut])
-PRODUCER = "metering"
 
 
 def _not_found() -> Problem:
@@ -45,9 +41,9 @@ def _reading_out(
 
 
 async def meters(request: web.Request) -> web.Response:
-    principal = request.app[VERIFIER].authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        rows = await repository.customer_meters(conn, list(principal.customer_ids))
+    principal = authenticate(request)
+    async with request.app[DB].connection() as tx:
+        rows = await repository.customer_meters(tx.conn, list(principal.customer_ids))
     items = [
         {
             **dict(r),
@@ -66,11 +62,11 @@ async def meters(request: web.Request) -> web.Response:
 
 
 async def readings(request: web.Request) -> web.Response:
-    principal = request.app[VERIFIER].authenticate(request)
+    principal = authenticate(request)
     query = parse_query(request, ReadingQuery)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[DB].connection() as tx:
         meter = await repository.customer_meter(
-            conn, list(principal.customer_ids), request.match_info["meter_number"]
+            tx.conn, list(principal.customer_ids), request.match_info["meter_number"]
         )
         if meter is None:
             raise _not_found()
@@ -78,7 +74,7 @@ async def readings(request: web.Request) -> web.Response:
         since = datetime.combine(since_day, time.min, tzinfo=UTC)
         until = datetime.combine(query.to, time.max, tzinfo=UTC) if query.to else None
         rows, total = await repository.readings_page(
-            conn, meter["meter_number"], since, until, query.page_size, query.offset
+            tx.conn, meter["meter_number"], since, until, query.page_size, query.offset
         )
     page = Page[ReadingOut](
         items=[_reading_out(r["read_at"], r["value"], r["source"], r["consumption"]) for r in rows],
@@ -90,16 +86,16 @@ async def readings(request: web.Request) -> web.Response:
 
 
 async def submit_reading(request: web.Request) -> web.Response:
-    principal = request.app[VERIFIER].authenticate(request)
+    principal = authenticate(request)
     body = await parse_body(request, SelfReadingIn)
     new = domain.Reading(body.read_at, body.value)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    async with request.app[DB].transaction() as tx:
         meter = await repository.customer_meter(
-            conn, list(principal.customer_ids), request.match_info["meter_number"], lock=True
+            tx.conn, list(principal.customer_ids), request.match_info["meter_number"], lock=True
         )
         if meter is None:
             raise _not_found()
-        row = await repository.last_reading(conn, meter["meter_number"])
+        row = await repository.last_reading(tx.conn, meter["meter_number"])
         last = domain.Reading(row["read_at"], row["value"]) if row else None
         refusal = domain.refuse_self_reading(
             new, datetime.now(UTC), meter["installed_on"], meter["removed_on"], last
@@ -107,7 +103,7 @@ async def submit_reading(request: web.Request) -> web.Response:
         if refusal is not None:
             raise _refused(refusal.field, refusal.message)
         inserted = await repository.insert_self_reading(
-            conn, meter["meter_number"], body.read_at, body.value, principal.login
+            tx.conn, meter["meter_number"], body.read_at, body.value, principal.login
         )
         if not inserted:
             raise Problem(
@@ -116,9 +112,7 @@ async def submit_reading(request: web.Request) -> web.Response:
                 "A reading at that moment is already recorded",
                 code="reading-exists",
             )
-        await add_to_outbox(
-            conn,
-            "metering.reading.submitted",
+        await tx.publish(
             metering.SelfReadingSubmitted(
                 reading_id=uuid.uuid4(),
                 meter_number=meter["meter_number"],
@@ -127,9 +121,7 @@ async def submit_reading(request: web.Request) -> web.Response:
                 read_at=body.read_at,
                 value=body.value,
                 submitted_by=principal.login,
-            ),
-            PRODUCER,
-            "integration",
+            )
         )
     out = _reading_out(
         body.read_at, body.value, "customer", body.value - last.value if last else None

@@ -7,7 +7,6 @@ transaction; a crash between the SMTP server's acceptance and that commit sends 
 
 from __future__ import annotations
 
-import uuid
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -15,16 +14,15 @@ import aiosmtplib
 import asyncpg
 
 from services.notifications import repository
-from shared.events.notifications import EmailDelivery
+from shared.events.notifications import EmailDelivery, EmailFailed, EmailSent
 from shared.logs import get_logger, set_correlation_id
-from shared.messaging.outbox import add_to_outbox
 from shared.metrics import EMAILS
 from shared.settings import Settings
+from shared.tx import Database, Tx
 
 log = get_logger(__name__)
 
 BATCH_SIZE = 20
-PRODUCER = "notifications"
 
 
 def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
@@ -43,9 +41,9 @@ def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
 
 
 class Mailer:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
-        self.settings = settings
-        self.pool = pool
+    def __init__(self, db: Database) -> None:
+        self.settings = db.settings
+        self.db = db
 
     def _retry_delay(self, attempts_so_far: int) -> float | None:
         if attempts_so_far + 1 >= self.settings.email_max_attempts:
@@ -55,13 +53,13 @@ class Mailer:
 
     async def deliver_due(self) -> bool:
         """Send what is due; True when a full batch went out (more may be waiting)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await repository.claim_due(conn, BATCH_SIZE)
+        async with self.db.transaction() as tx:
+            rows = await repository.claim_due(tx.conn, BATCH_SIZE)
             for row in rows:
-                await self._deliver(conn, row)
+                await self._deliver(tx, row)
         return len(rows) == BATCH_SIZE
 
-    async def _deliver(self, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    async def _deliver(self, tx: Tx, row: asyncpg.Record) -> None:
         set_correlation_id(row["correlation_id"])
         try:
             await aiosmtplib.send(
@@ -74,7 +72,7 @@ class Mailer:
         except (aiosmtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             delay = self._retry_delay(row["attempts"])
-            await repository.mark_attempt_failed(conn, row["id"], error, delay)
+            await repository.mark_attempt_failed(tx.conn, row["id"], error, delay)
             EMAILS.labels(row["template"], "failed" if delay is None else "deferred").inc()
             log.warning(
                 "email not delivered",
@@ -85,25 +83,22 @@ class Mailer:
                 error=error,
             )
             if delay is None:
-                await self._publish(conn, "notifications.email.failed", row, error)
+                await tx.publish(_delivery(EmailFailed, row, error))
             return
-        await repository.mark_sent(conn, row["id"], forget_body=row["sensitive"])
+        await repository.mark_sent(tx.conn, row["id"], forget_body=row["sensitive"])
         EMAILS.labels(row["template"], "sent").inc()
-        await self._publish(conn, "notifications.email.sent", row, None)
+        await tx.publish(_delivery(EmailSent, row))
         log.info("email sent", email_id=str(row["id"]), template=row["template"])
 
-    async def _publish(
-        self, conn: asyncpg.Connection, event_type: str, row: asyncpg.Record, error: str | None
-    ) -> None:
-        await add_to_outbox(
-            conn,
-            event_type,
-            EmailDelivery(
-                email_id=row["id"],
-                template=row["template"],
-                source_event_id=uuid.UUID(str(row["source_event_id"])),
-                reference_id=row["reference_id"],
-                error=error,
-            ),
-            PRODUCER,
-        )
+
+def _delivery(
+    event: type[EmailDelivery], row: asyncpg.Record, error: str | None = None
+) -> EmailDelivery:
+    return event(
+        email_id=row["id"],
+        template=row["template"],
+        source_event_id=row["source_event_id"],
+        source_event_type=row["source_event_type"],
+        reference_id=row["reference_id"],
+        error=error,
+    )

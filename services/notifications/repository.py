@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 
 from services.notifications.rendering import RenderedEmail
+from shared.envelope import Envelope
 
 NOTIFY_CHANNEL = "ebok_emails"
 
@@ -14,22 +15,23 @@ NOTIFY_CHANNEL = "ebok_emails"
 async def queue_email(
     conn: asyncpg.Connection,
     *,
-    source_event_id: uuid.UUID,
+    source: Envelope,
     template: str,
     language: str,
     recipient: str,
     email: RenderedEmail,
     sensitive: bool,
     reference_id: str | None,
-    correlation_id: str,
 ) -> None:
+    """Queue the email that the event `source` asks for (once per event)."""
     await conn.execute(
-        """INSERT INTO emails (id, source_event_id, template, language, recipient, subject,
-                               text_body, html_body, sensitive, reference_id, correlation_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        """INSERT INTO emails (id, source_event_id, source_event_type, template, language,
+                               recipient, subject, text_body, html_body, sensitive, reference_id,
+                               correlation_id)
+           VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (source_event_id) DO NOTHING""",
         uuid.uuid4(),
-        source_event_id,
+        source.id,
         template,
         language,
         recipient,
@@ -38,7 +40,8 @@ async def queue_email(
         email.html,
         sensitive,
         reference_id,
-        correlation_id,
+        source.correlation_id,
+        source.type,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 

@@ -8,15 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.api.common import Out, PageQuery
-from shared.events.common import Address, Amount
+from shared.events.common import Amount, InvoiceFigures, InvoiceTerms, ServicePoint
 
 InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
-
-
-class ServicePointOut(Out):
-    service_point_id: str
-    address: Address
-    meter_number: str
 
 
 class ContractOut(Out):
@@ -24,19 +18,14 @@ class ContractOut(Out):
     customer_id: str
     signed_on: date
     status: Literal["active", "terminated"]
-    service_points: list[ServicePointOut]
+    service_points: list[ServicePoint]
 
 
-class InvoiceOut(Out):
-    invoice_number: str
-    contract_number: str
-    issued_on: date
-    due_on: date
-    period_from: date
-    period_to: date
-    net: Amount
-    vat: Amount
-    gross: Amount
+class ContractsOut(Out):
+    items: list[ContractOut]
+
+
+class InvoiceOut(InvoiceFigures, InvoiceTerms, Out):
     paid: Amount
     amount_due: Amount
     status: InvoiceStatus

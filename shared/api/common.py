@@ -8,7 +8,10 @@ T = TypeVar("T")
 
 
 class Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """A response body. Listed last among a model's bases, so that its config wins over the
+    event contract's (extra fields are ignored when rendering from a database row)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Page(Out, Generic[T]):

@@ -16,6 +16,14 @@ class Part(Out, Generic[T]):
     data: T | None = None
     error: str | None = None
 
+    @classmethod
+    def of(cls, data: T) -> Part[T]:
+        return cls(available=True, data=data)
+
+    @classmethod
+    def missing(cls, error: str) -> Part[T]:
+        return cls(available=False, error=error)
+
 
 class DashboardOut(Out):
     balance: Part[BalanceOut]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.api.common import Out
 from shared.events.common import Language
 
 
@@ -57,34 +59,34 @@ class PasswordChangeRequest(Body):
     new_password: str = Field(min_length=1, max_length=200)
 
 
-class CaptchaOut(BaseModel):
+class CaptchaOut(Out):
     captcha_id: uuid.UUID
     image: str = Field(description="PNG picture as a data URL")
     audio: str = Field(description="WAV recording of the same characters as a data URL")
     expires_at: datetime
 
 
-class TermsOut(BaseModel):
+class TermsOut(Out):
     version: str
     title: str
     text: str
     published_at: datetime
 
 
-class AcceptedOut(BaseModel):
+class AcceptedOut(Out):
     status: str
     message: str
 
 
-class TokensOut(BaseModel):
+class TokensOut(Out):
     access_token: str
-    token_type: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
     expires_in: int
     refresh_token: str
     must_change_password: bool
 
 
-class MeOut(BaseModel):
+class MeOut(Out):
     account_id: uuid.UUID
     login: str
     email: str

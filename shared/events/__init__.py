@@ -1,14 +1,9 @@
-"""The event contract: one module per producing domain; CATALOG maps a type to its payload model."""
-
-from pydantic import BaseModel
+"""The event contract: one module per producing domain. Each payload model names its own type
+(`class X(Event, event="...")`); CATALOG maps every type to its model."""
 
 from shared.events import billing, erp, identity, metering, notifications, reading
+from shared.events.common import Event
 
-CATALOG: dict[str, type[BaseModel]] = {
-    **erp.EVENTS,
-    **billing.EVENTS,
-    **identity.EVENTS,
-    **notifications.EVENTS,
-    **reading.EVENTS,
-    **metering.EVENTS,
-}
+__all__ = ["CATALOG", "Event", "billing", "erp", "identity", "metering", "notifications", "reading"]
+
+CATALOG: dict[str, type[Event]] = dict(sorted(Event.registry.items()))

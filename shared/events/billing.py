@@ -6,41 +6,24 @@ from datetime import date
 
 from pydantic import EmailStr
 
-from shared.events.common import Address, Amount, Contract, Identifier, Language
+from shared.events.common import Amount, Event, Identifier, InvoiceTerms, Language, ServicePoint
 
 
-class CustomerChanged(Contract):
+class CustomerChanged(Event, event="billing.customer.upserted"):
     customer_id: Identifier
     name: str
     email: EmailStr | None = None
     language: Language | None = None
 
 
-class ServicePointRef(Contract):
-    service_point_id: Identifier
-    address: Address
-    meter_number: Identifier
-
-
-class ContractChanged(Contract):
+class ContractChanged(Event, event="billing.contract.upserted"):
     contract_number: Identifier
     customer_id: Identifier
     signed_on: date
     status: str
-    service_points: list[ServicePointRef]
+    service_points: list[ServicePoint]
 
 
-class InvoiceIssued(Contract):
-    invoice_number: Identifier
+class InvoiceIssued(InvoiceTerms, Event, event="billing.invoice.issued"):
     customer_id: Identifier
-    contract_number: Identifier
-    issued_on: date
-    due_on: date
     gross: Amount
-
-
-EVENTS = {
-    "billing.customer.upserted": CustomerChanged,
-    "billing.contract.upserted": ContractChanged,
-    "billing.invoice.issued": InvoiceIssued,
-}

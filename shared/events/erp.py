@@ -8,10 +8,24 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, model_validator
 
-from shared.events.common import Address, Amount, Contract, Identifier, Language
+from shared.events.common import (
+    Address,
+    Amount,
+    Contract,
+    Event,
+    Identifier,
+    InvoiceFigures,
+    InvoiceTerms,
+    Language,
+    ServicePoint,
+)
 
 
-class CustomerUpserted(Contract):
+class Feed(Event, exchange="integration"):
+    """A message from the ERP."""
+
+
+class CustomerUpserted(Feed, event="erp.customer.upserted"):
     customer_id: Identifier
     name: str = Field(min_length=1, max_length=300)
     kind: Literal["person", "company"]
@@ -22,13 +36,7 @@ class CustomerUpserted(Contract):
     language: Language | None = None
 
 
-class ServicePoint(Contract):
-    service_point_id: Identifier
-    address: Address
-    meter_number: Identifier
-
-
-class ContractUpserted(Contract):
+class ContractUpserted(Feed, event="erp.contract.upserted"):
     contract_number: Identifier
     customer_id: Identifier
     signed_on: date
@@ -45,17 +53,8 @@ class InvoiceLine(Contract):
     vat_rate: Decimal = Field(ge=0, le=100, max_digits=5, decimal_places=2)
 
 
-class InvoiceIssued(Contract):
-    invoice_number: Identifier
+class InvoiceIssued(InvoiceFigures, InvoiceTerms, Feed, event="erp.invoice.issued"):
     customer_id: Identifier
-    contract_number: Identifier
-    issued_on: date
-    due_on: date
-    period_from: date
-    period_to: date
-    net: Amount
-    vat: Amount
-    gross: Amount
     lines: list[InvoiceLine] = Field(default_factory=list, max_length=1000)
 
     @model_validator(mode="after")
@@ -69,7 +68,7 @@ class InvoiceIssued(Contract):
         return self
 
 
-class PaymentBooked(Contract):
+class PaymentBooked(Feed, event="erp.payment.booked"):
     booking_id: Identifier
     customer_id: Identifier
     booked_on: date
@@ -78,7 +77,7 @@ class PaymentBooked(Contract):
     channel: str = Field(min_length=1, max_length=40)
 
 
-class NoteIssued(Contract):
+class NoteIssued(Feed, event="erp.note.issued"):
     """An accounting note: interest and debit notes charge the customer, credit notes refund."""
 
     note_number: Identifier
@@ -88,12 +87,3 @@ class NoteIssued(Contract):
     amount: Amount = Field(gt=0)
     description: str = Field(min_length=1, max_length=500)
     invoice_number: Identifier | None = None
-
-
-EVENTS = {
-    "erp.customer.upserted": CustomerUpserted,
-    "erp.contract.upserted": ContractUpserted,
-    "erp.invoice.issued": InvoiceIssued,
-    "erp.payment.booked": PaymentBooked,
-    "erp.note.issued": NoteIssued,
-}

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from shared.events.common import Contract, Identifier, Language
+from shared.events.common import Event, Identifier, Language
 
 
-class RegistrationRequested(Contract):
+class RegistrationRequested(Event, event="identity.registration.requested"):
     registration_id: uuid.UUID
     customer_id: Identifier
     email: EmailStr
@@ -23,33 +23,22 @@ class RegistrationRequested(Contract):
     expires_at: datetime
 
 
-class RegistrationRepeated(Contract):
+class AccountEmail(Event):
+    """What every email about an existing account needs: whose, where to, in which language."""
+
+    account_id: uuid.UUID
+    email: EmailStr
+    language: Language
+    login: str
+
+
+class RegistrationRepeated(AccountEmail, event="identity.registration.repeated"):
     """Someone registered for a customer that already has an account: tell the owner."""
 
-    account_id: uuid.UUID
-    email: EmailStr
-    language: Language
-    login: str
 
-
-class CredentialsIssued(Contract):
-    account_id: uuid.UUID
-    email: EmailStr
-    language: Language
-    login: str
+class CredentialsIssued(AccountEmail, event="identity.credentials.issued"):
     one_time_password: str = Field(min_length=8)
 
 
-class AccountActivated(Contract):
-    account_id: uuid.UUID
-    email: EmailStr
-    language: Language
-    login: str
-
-
-EVENTS = {
-    "identity.registration.requested": RegistrationRequested,
-    "identity.registration.repeated": RegistrationRepeated,
-    "identity.credentials.issued": CredentialsIssued,
-    "identity.account.activated": AccountActivated,
-}
+class AccountActivated(AccountEmail, event="identity.account.activated"):
+    pass

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from shared.events.common import Contract, Identifier
+from shared.events.common import Contract, Event, Identifier
 
 
-class SelfReadingSubmitted(Contract):
+class SelfReadingSubmitted(Event, event="metering.reading.submitted", exchange="integration"):
     """A customer's own meter reading, for the back office (integration exchange)."""
 
     reading_id: uuid.UUID
@@ -29,14 +29,8 @@ class RejectedReading(Contract):
     reason: str
 
 
-class ReadingsRejected(Contract):
+class ReadingsRejected(Event, event="metering.readings.rejected"):
     """Dead letter: the malformed readings of a batch, each with its reason."""
 
     source_message_id: uuid.UUID
     rejected: list[RejectedReading]
-
-
-EVENTS = {
-    "metering.reading.submitted": SelfReadingSubmitted,
-    "metering.readings.rejected": ReadingsRejected,
-}

@@ -105,9 +105,6 @@ class Broker:
             message, routing_key=routing_key, mandatory=True, timeout=timeout
         )
 
-    async def publish_envelope(self, exchange: ExchangeName, envelope: Envelope) -> None:
-        await self.publish(exchange, envelope.type, envelope_message(envelope))
-
     async def close(self) -> None:
         if self.connection is not None:
             await self.connection.close()

@@ -12,46 +12,67 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from shared.envelope import Envelope
-from shared.events import CATALOG
+from shared.events.common import Event, ExchangeName
 from shared.logs import get_logger, set_correlation_id
 from shared.messaging.broker import PUBLISH_ERRORS, Broker
-from shared.messaging.topology import DeclaredQueue, ExchangeName, declare_consumer_queue
+from shared.messaging.topology import DeclaredQueue, dead_letter_headers, declare_consumer_queue
 from shared.metrics import message_outcome
-from shared.settings import Settings
+from shared.tx import Database, Tx
 
 log = get_logger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+# Every message handler: `async def handler(tx, envelope, payload) -> None`.
+Handler = Callable[[Tx, Envelope, Any], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-ebok-attempt"
-REASON_HEADER = "x-ebok-reason"
 
 
 class PermanentError(Exception):
     """Raised by a handler for a message that can never succeed; it is dead-lettered with this."""
 
 
+class Undeliverable(Exception):
+    """A message that no handler of the queue can take (bad envelope, unknown type, bad
+    payload); it is dead-lettered with this reason."""
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """A queue `<ns>.<service>.<purpose>` bound to the routing keys its handlers take."""
+    """A queue `<ns>.<service>.<purpose>` and the handler of each event it takes. Each payload
+    model names its event type and exchange, so the queue is bound to exactly those."""
 
     purpose: str
-    exchange: ExchangeName
-    handlers: Mapping[str, Handler]
-    payload_models: Mapping[str, type[BaseModel]] | None = None
+    handlers: Mapping[type[Event], Handler]
 
-    def model_for(self, event_type: str) -> type[BaseModel] | None:
-        models = self.payload_models or CATALOG
-        return models.get(event_type)
+    @property
+    def bindings(self) -> list[tuple[ExchangeName, str]]:
+        return [(model.EXCHANGE, model.TYPE) for model in self.handlers]
+
+    def route(self, envelope: Envelope) -> tuple[Handler, Event]:
+        """The handler for `envelope` and its validated payload, or Undeliverable."""
+        for model, handler in self.handlers.items():
+            if model.TYPE == envelope.type:
+                try:
+                    return handler, model.model_validate(envelope.payload)
+                except ValidationError as exc:
+                    raise Undeliverable(
+                        f"invalid payload for {envelope.type}: {describe_validation_error(exc)}"
+                    ) from None
+        raise Undeliverable(f"no handler for type {envelope.type!r} on this queue")
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    try:
+        return Envelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise Undeliverable(f"invalid envelope: {describe_validation_error(exc)}") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -63,19 +84,11 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 class Consumer:
-    def __init__(
-        self,
-        settings: Settings,
-        pool: asyncpg.Pool,
-        broker: Broker,
-        service: str,
-        subscription: Subscription,
-    ) -> None:
-        self.settings = settings
-        self.pool = pool
+    def __init__(self, db: Database, broker: Broker, subscription: Subscription) -> None:
+        self.settings = db.settings
         self.broker = broker
         self.subscription = subscription
-        self.queue_name = broker.names.queue(service, subscription.purpose)
+        self.queue_name = broker.names.queue(db.service, subscription.purpose)
         self._channel: AbstractChannel | None = None
         self._declared: DeclaredQueue | None = None
         self._consumer_tag: str | None = None
@@ -83,7 +96,7 @@ class Consumer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._batcher = _Batcher(
-            pool, self.queue_name, settings.consumer_transactions, settings.consumer_batch_size
+            db, self.queue_name, db.settings.consumer_transactions, db.settings.consumer_batch_size
         )
 
     async def start(self) -> None:
@@ -92,7 +105,7 @@ class Consumer:
             self._channel,
             self.broker.names,
             self.queue_name,
-            [(self.subscription.exchange, key) for key in self.subscription.handlers],
+            self.subscription.bindings,
             self.settings.retry_delays_ms,
             self.settings.queue_type,
         )
@@ -128,21 +141,11 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         try:
-            envelope = Envelope.model_validate_json(message.body)
-        except ValidationError as exc:
-            await self._dead_letter(message, f"invalid envelope: {describe_validation_error(exc)}")
-            return
-        set_correlation_id(envelope.correlation_id)
-        handler = self.subscription.handlers.get(envelope.type)
-        model = self.subscription.model_for(envelope.type)
-        if handler is None or model is None:
-            await self._dead_letter(message, f"no handler for type {envelope.type!r} on this queue")
-            return
-        try:
-            payload = model.model_validate(envelope.payload)
-        except ValidationError as exc:
-            reason = f"invalid payload for {envelope.type}: {describe_validation_error(exc)}"
-            await self._dead_letter(message, reason)
+            envelope = parse_envelope(message.body)
+            set_correlation_id(envelope.correlation_id)
+            handler, payload = self.subscription.route(envelope)
+        except Undeliverable as exc:
+            await self._dead_letter(message, str(exc))
             return
         try:
             outcome = await self._batcher.submit(_Work(envelope, handler, payload))
@@ -188,13 +191,7 @@ class Consumer:
             reason=reason,
         )
         copy = self._copy(
-            message,
-            **{
-                REASON_HEADER: reason[:4000],
-                "x-ebok-queue": self.queue_name,
-                "x-ebok-routing-key": message.routing_key or "",
-                "x-ebok-dead-lettered-at": datetime.now(UTC).isoformat(),
-            },
+            message, **dead_letter_headers(self.queue_name, reason, message.routing_key or "")
         )
         await self._forward(message, "dead-letter", self.queue_name, copy)
 
@@ -258,8 +255,8 @@ class _Batcher:
     rolled back and its messages run again one by one, so one bad message cannot fail others and
     every message gets its own outcome. A message alone in the queue goes at once, unbatched."""
 
-    def __init__(self, pool: asyncpg.Pool, queue: str, transactions: int, batch_size: int) -> None:
-        self.pool = pool
+    def __init__(self, db: Database, queue: str, transactions: int, batch_size: int) -> None:
+        self.db = db
         self.queue = queue
         self.transactions = transactions
         self.batch_size = batch_size
@@ -313,28 +310,50 @@ class _Batcher:
             _settle(work, outcome=outcome)
 
     async def _transaction(self, batch: list[_Work]) -> list[str]:
-        async with self.pool.acquire(timeout=30) as conn, conn.transaction():
-            fresh = {
-                r["message_id"]
-                for r in await conn.fetch(
-                    """INSERT INTO inbox (message_id, queue, type)
-                       SELECT m, $2, t FROM unnest($1::uuid[], $3::text[]) AS x(m, t)
-                       ON CONFLICT (message_id) DO NOTHING RETURNING message_id""",
-                    [w.envelope.id for w in batch],
-                    self.queue,
-                    [w.envelope.type for w in batch],
-                )
-            }
-            outcomes = []
-            for work in batch:
-                if work.envelope.id not in fresh:
-                    outcomes.append("duplicate")
-                    continue
-                fresh.discard(work.envelope.id)  # the same id twice in one batch: once only
-                set_correlation_id(work.envelope.correlation_id)
-                await work.handler(conn, work.envelope, work.payload)
-                outcomes.append("handled")
-            return outcomes
+        return await handle(
+            self.db, self.queue, [(w.envelope, w.handler, w.payload) for w in batch]
+        )
+
+
+async def handle(
+    db: Database, queue: str, messages: list[tuple[Envelope, Handler, Event]]
+) -> list[str]:
+    """Run the handlers of `messages` in one transaction, each message once: its id goes into
+    the inbox in the same transaction, and a message the inbox holds already is a "duplicate".
+    Returns "handled" or "duplicate" per message; raises (rolling back all) what a handler
+    raised."""
+    async with db.transaction(queue=queue) as tx:
+        fresh = {
+            r["message_id"]
+            for r in await tx.conn.fetch(
+                """INSERT INTO inbox (message_id, queue, type)
+                   SELECT m, $2, t FROM unnest($1::uuid[], $3::text[]) AS x(m, t)
+                   ON CONFLICT (message_id) DO NOTHING RETURNING message_id""",
+                [envelope.id for envelope, _, _ in messages],
+                queue,
+                [envelope.type for envelope, _, _ in messages],
+            )
+        }
+        outcomes = []
+        for envelope, handler, payload in messages:
+            if envelope.id not in fresh:
+                outcomes.append("duplicate")
+                continue
+            fresh.discard(envelope.id)  # the same id twice in one batch: once only
+            set_correlation_id(envelope.correlation_id)
+            await handler(tx, envelope, payload)
+            outcomes.append("handled")
+        return outcomes
+
+
+async def deliver(db: Database, queue: str, subscription: Subscription, body: bytes) -> str:
+    """Handle one message body as the consumer would, without the broker: parse, route, handle
+    once. For tests of a service's handlers; raises Undeliverable for what would be
+    dead-lettered."""
+    envelope = parse_envelope(body)
+    handler, payload = subscription.route(envelope)
+    [outcome] = await handle(db, queue, [(envelope, handler, payload)])
+    return outcome
 
 
 def _settle(work: _Work, *, outcome: str | None = None, error: BaseException | None = None) -> None:

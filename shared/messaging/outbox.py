@@ -7,12 +7,11 @@ import json
 from typing import Literal
 
 import asyncpg
-from pydantic import BaseModel
 
 from shared.envelope import Envelope, new_envelope
+from shared.events.common import Event, ExchangeName
 from shared.logs import get_logger
 from shared.messaging.broker import PUBLISH_ERRORS, Broker, envelope_message
-from shared.messaging.topology import ExchangeName
 from shared.metrics import OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
@@ -23,24 +22,23 @@ BATCH_SIZE = 200
 
 async def add_to_outbox(
     conn: asyncpg.Connection,
-    event_type: str,
-    payload: BaseModel,
+    payload: Event,
     producer: str,
-    exchange: ExchangeName | Literal["dead-letter"] = "events",
     *,
+    exchange: ExchangeName | Literal["dead-letter"] | None = None,
     routing_key: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Envelope:
     """Record an event to publish; call inside the transaction that makes the change.
 
-    The routing key is the event type unless given (dead letters go to `<queue>` on the
-    dead-letter exchange)."""
-    envelope = new_envelope(event_type, payload, producer)
+    The event's type and exchange come from its payload model; dead letters name their own
+    (`<queue>` on the dead-letter exchange). Handlers call this through `Tx.publish`."""
+    envelope = new_envelope(payload.TYPE, payload, producer)
     await conn.execute(
         """INSERT INTO outbox (message_id, exchange, routing_key, body, headers)
            VALUES ($1, $2, $3, $4, $5)""",
         envelope.id,
-        exchange,
+        exchange or payload.EXCHANGE,
         routing_key or envelope.type,
         envelope.model_dump_json(),
         json.dumps(headers) if headers else None,

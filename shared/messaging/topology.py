@@ -10,12 +10,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import UTC, datetime
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
-ExchangeName = Literal["events", "integration"]
+from shared.events.common import ExchangeName
+
+REASON_HEADER = "x-ebok-reason"
+QUEUE_HEADER = "x-ebok-queue"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,18 @@ class Names:
     @staticmethod
     def retry_queue(queue: str, level: int) -> str:
         return f"{queue}.retry.{level}"
+
+
+def dead_letter_headers(queue: str, reason: str, routing_key: str | None = None) -> dict[str, str]:
+    """What a dead letter carries besides its body: why, from which queue, when."""
+    headers = {
+        REASON_HEADER: reason[:4000],
+        QUEUE_HEADER: queue,
+        "x-ebok-dead-lettered-at": datetime.now(UTC).isoformat(),
+    }
+    if routing_key is not None:
+        headers["x-ebok-routing-key"] = routing_key
+    return headers
 
 
 @dataclass

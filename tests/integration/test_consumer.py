@@ -7,6 +7,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import aio_pika
@@ -19,10 +21,11 @@ from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool, drop_dat
 from shared.envelope import Envelope
 from shared.events import erp
 from shared.messaging.broker import Broker
-from shared.messaging.consumer import REASON_HEADER, Consumer, PermanentError, Subscription
+from shared.messaging.consumer import Consumer, PermanentError, Subscription
 from shared.messaging.outbox import OutboxRelay, add_to_outbox
-from shared.messaging.topology import Names
+from shared.messaging.topology import REASON_HEADER, Names
 from shared.settings import Settings
+from shared.tx import Database, Tx
 from tests.support.erp import address
 from tests.support.infra import Infra
 from tests.support.platform import make_settings, wait_until
@@ -38,15 +41,11 @@ class Probe:
     client: IntegrationClient
     consumers: list[Consumer] = field(default_factory=list)
 
-    async def consume(
-        self, purpose: str, handler, routing_key: str = "erp.customer.upserted"
-    ) -> Consumer:
+    async def consume(self, purpose: str, handler) -> Consumer:
         consumer = Consumer(
-            self.settings,
-            self.pool,
+            Database(self.pool, SERVICE, self.settings),
             self.broker,
-            SERVICE,
-            Subscription(purpose, "integration", {routing_key: handler}),
+            Subscription(purpose, {erp.CustomerUpserted: handler}),
         )
         await consumer.start()
         self.consumers.append(consumer)
@@ -115,7 +114,7 @@ async def probe(infra: Infra, keys: Path) -> AsyncIterator[Probe]:
 async def test_handled_once_and_recorded_in_inbox(probe: Probe) -> None:
     seen: list[str] = []
 
-    async def handler(conn: asyncpg.Connection, env: Envelope, c: erp.CustomerUpserted) -> None:
+    async def handler(tx: Tx, env: Envelope, c: erp.CustomerUpserted) -> None:
         seen.append(c.customer_id)
 
     consumer = await probe.consume("once", handler)
@@ -135,10 +134,10 @@ async def test_handled_once_and_recorded_in_inbox(probe: Probe) -> None:
 async def test_transient_failure_is_retried_until_it_succeeds(probe: Probe) -> None:
     calls = 0
 
-    async def flaky(conn: asyncpg.Connection, env: Envelope, c: erp.CustomerUpserted) -> None:
+    async def flaky(tx: Tx, env: Envelope, c: erp.CustomerUpserted) -> None:
         nonlocal calls
         calls += 1
-        await conn.execute("CREATE TEMP TABLE IF NOT EXISTS probe_effect (x int)")
+        await tx.conn.execute("CREATE TEMP TABLE IF NOT EXISTS probe_effect (x int)")
         if calls < 3:
             raise ConnectionError("downstream not there yet")
 
@@ -153,7 +152,7 @@ async def test_transient_failure_is_retried_until_it_succeeds(probe: Probe) -> N
 
 
 async def test_gives_up_after_bounded_retries_with_the_reason(probe: Probe) -> None:
-    async def broken(conn: asyncpg.Connection, env: Envelope, c: erp.CustomerUpserted) -> None:
+    async def broken(tx: Tx, env: Envelope, c: erp.CustomerUpserted) -> None:
         raise RuntimeError("boom")
 
     consumer = await probe.consume("broken", broken)
@@ -169,7 +168,7 @@ async def test_gives_up_after_bounded_retries_with_the_reason(probe: Probe) -> N
 async def test_permanent_error_is_dead_lettered_at_once(probe: Probe) -> None:
     calls = 0
 
-    async def refuses(conn: asyncpg.Connection, env: Envelope, c: erp.CustomerUpserted) -> None:
+    async def refuses(tx: Tx, env: Envelope, c: erp.CustomerUpserted) -> None:
         nonlocal calls
         calls += 1
         raise PermanentError("customer C-4 is blocked")
@@ -184,7 +183,7 @@ async def test_permanent_error_is_dead_lettered_at_once(probe: Probe) -> None:
 async def test_poison_messages_go_to_the_dead_letter_queue_with_reasons(probe: Probe) -> None:
     handled: list[str] = []
 
-    async def handler(conn: asyncpg.Connection, env: Envelope, c: erp.CustomerUpserted) -> None:
+    async def handler(tx: Tx, env: Envelope, c: erp.CustomerUpserted) -> None:
         handled.append(c.customer_id)
 
     consumer = await probe.consume("poison", handler)
@@ -224,7 +223,7 @@ async def test_graceful_stop_finishes_the_message_in_hand(probe: Probe) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[str] = []
 
-    async def slow(conn: asyncpg.Connection, env: Envelope, c: erp.CustomerUpserted) -> None:
+    async def slow(tx: Tx, env: Envelope, c: erp.CustomerUpserted) -> None:
         started.set()
         await release.wait()
         finished.append(c.customer_id)
@@ -252,17 +251,21 @@ async def test_outbox_relay_publishes_with_confirms_and_keeps_unroutable_events(
     sink = await channel.declare_queue(exclusive=True)
     await sink.bind(events, routing_key="billing.customer.upserted")
     relay = OutboxRelay(probe.pool, probe.broker)
-    from shared.events.billing import CustomerChanged
+    from shared.events.billing import CustomerChanged, InvoiceIssued
 
     async with probe.pool.acquire() as conn, conn.transaction():
-        routed = await add_to_outbox(
-            conn,
-            "billing.customer.upserted",
-            CustomerChanged(customer_id="C-7", name="X"),
-            "billing",
-        )
+        routed = await add_to_outbox(conn, CustomerChanged(customer_id="C-7", name="X"), "billing")
         unroutable = await add_to_outbox(
-            conn, "billing.invoice.issued", CustomerChanged(customer_id="C-8", name="Y"), "billing"
+            conn,
+            InvoiceIssued(
+                invoice_number="F-8",
+                customer_id="C-8",
+                contract_number="U-8",
+                issued_on=date(2026, 1, 31),
+                due_on=date(2026, 2, 14),
+                gross=Decimal("1.00"),
+            ),
+            "billing",
         )
     await relay.publish_batch()
     received = await wait_until(lambda: sink.get(no_ack=True, fail=False), what="the event")
