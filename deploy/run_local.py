@@ -23,9 +23,9 @@ import asyncpg
 
 from deploy import demo_data
 from deploy.keys import ensure_keys
+from shared.services import SERVICES
 from shared.settings import ROOT, Settings
 
-SERVICES = ("billing", "identity", "notifications", "metering", "gateway")
 MAILBOX_HTTP_PORT = int(os.environ.get("EBOK_MAILBOX_HTTP_PORT", "8090"))
 DEMO_CAPTCHA_ANSWER = "DEMO1"
 LOG_DIR = ROOT / "var" / "log"
@@ -149,17 +149,11 @@ async def main() -> int:
                 "mailbox",
                 env,
             )
-        for name in SERVICES:
-            procs[name] = _spawn([sys.executable, "-m", f"services.{name}"], name, env)
-        for name in SERVICES:
-            await _wait_ready(
-                settings.service_url(name)
-                if name != "gateway"
-                else f"http://127.0.0.1:{settings.gateway_port}",
-                name,
-                procs[name],
-            )
-            say(f"{name} ready")
+        for service in SERVICES:
+            procs[service.name] = _spawn([sys.executable, "-m", service.module], service.name, env)
+        for service in SERVICES:
+            await _wait_ready(settings.service_url(service.name), service.name, procs[service.name])
+            say(f"{service.name} ready")
 
         invoices = await demo_data.load(settings)
         await _wait_for_projection(settings, invoices[-1].invoice_number)
@@ -195,7 +189,7 @@ async def main() -> int:
 def _print_welcome(
     settings: Settings, invoices: list[demo_data.DemoInvoice], mailbox: bool
 ) -> None:
-    gateway = f"http://127.0.0.1:{settings.gateway_port}"
+    gateway = settings.service_url("gateway")
     latest: dict[str, demo_data.DemoInvoice] = {}
     for invoice in invoices:
         latest[invoice.customer_name] = invoice
@@ -205,8 +199,9 @@ def _print_welcome(
         f"  Gateway (public API):   {gateway}/api/v1   e.g. curl {gateway}/api/v1/terms",
         f"  Health:                 {gateway}/health/ready (and each service's /health/ready)",
     ]
-    for name in SERVICES[:-1]:
-        lines.append(f"  {name + ':':<23} {settings.service_url(name)}")
+    for service in SERVICES:
+        if not service.public:
+            lines.append(f"  {service.name + ':':<23} {settings.service_url(service.name)}")
     lines.append(
         f"  Emails:                 http://127.0.0.1:{MAILBOX_HTTP_PORT}/ (development mailbox)"
         if mailbox

@@ -8,13 +8,25 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.services import SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# EBOK_<NAME>_PORT (where the service listens) and EBOK_<NAME>_URL (where the others find it;
+# unset = http://127.0.0.1:<port>) for every registered service, so a new service needs no edit
+# here.
+_ServiceAddresses = create_model(
+    "_ServiceAddresses",
+    __base__=BaseSettings,
+    **{f"{s.name}_port": (int, s.port) for s in SERVICES},
+    **{f"{s.name}_url": (str | None, None) for s in SERVICES},
+)
 
-class Settings(BaseSettings):
+
+class Settings(_ServiceAddresses):
     model_config = SettingsConfigDict(env_prefix="EBOK_", extra="ignore", frozen=True)
 
     env: Literal["development", "test", "production"] = "development"
@@ -36,14 +48,6 @@ class Settings(BaseSettings):
     # HTTP
     bind_host: str = "127.0.0.1"
     public_url: str = "http://127.0.0.1:8080"
-    gateway_port: int = 8080
-    identity_port: int = 8101
-    billing_port: int = 8102
-    notifications_port: int = 8103
-    metering_port: int = 8104
-    identity_url: str | None = None
-    billing_url: str | None = None
-    metering_url: str | None = None
     upstream_timeout_seconds: float = 10.0
     trust_forwarded_for: bool = False
 
@@ -102,8 +106,12 @@ class Settings(BaseSettings):
     def service_dsn(self, service: str) -> str:
         return self.database_dsn(self.database_name(service))
 
+    def service_port(self, service: str) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
     def service_url(self, service: str) -> str:
-        explicit = getattr(self, f"{service}_url", None)
+        explicit: str | None = getattr(self, f"{service}_url")
         if explicit:
             return explicit.rstrip("/")
-        return f"http://127.0.0.1:{getattr(self, f'{service}_port')}"
+        return f"http://127.0.0.1:{self.service_port(service)}"

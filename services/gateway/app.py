@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from services.gateway.api import ROUTES, UPSTREAMS, VERIFIER, forwarding_handler
+from services.gateway.api import ROUTES, UPSTREAMS, forwarding_handler
 from services.gateway.openapi import build_openapi
 from services.gateway.upstream import Upstreams
 from shared.auth import TokenVerifier
 from shared.http.problems import json_response
-from shared.runtime import SETTINGS, add_health_routes, new_app
+from shared.runtime import SETTINGS, VERIFIER, add_health_routes, new_app
+from shared.services import GATEWAY_UPSTREAMS
 from shared.settings import Settings
 
 SERVICE = "gateway"
-UPSTREAM_SERVICES = ("identity", "billing", "metering")
 
 
 async def _upstreams(app: web.Application) -> AsyncIterator[None]:
@@ -27,7 +27,7 @@ async def _upstreams(app: web.Application) -> AsyncIterator[None]:
         connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
     )
     app[UPSTREAMS] = Upstreams(
-        session, {name: settings.service_url(name) for name in UPSTREAM_SERVICES}
+        session, {name: settings.service_url(name) for name in GATEWAY_UPSTREAMS}
     )
     yield
     await session.close()
@@ -41,7 +41,7 @@ async def _upstreams_ready(app: web.Application) -> bool:
             return False
         return result.status == 200
 
-    results = await asyncio.gather(*(live(name) for name in UPSTREAM_SERVICES))
+    results = await asyncio.gather(*(live(name) for name in GATEWAY_UPSTREAMS))
     return all(results)
 
 

@@ -15,10 +15,11 @@ import aiohttp
 import pytest
 
 from deploy.mailbox import MailStore, start_smtp_server
+from shared.services import SERVICES as REGISTERED_SERVICES
 from shared.settings import ROOT
-from tests.conftest import free_port
 from tests.support.infra import Infra
 from tests.support.platform import Platform, make_settings, wait_until
+from tests.support.stack import free_port
 
 QUEUES = (
     "billing.erp",
@@ -28,7 +29,7 @@ QUEUES = (
     "metering.readings",
     "notifications.email-requests",
 )
-SERVICES = ("GATEWAY", "IDENTITY", "BILLING", "NOTIFICATIONS", "METERING", "MAILBOX_HTTP")
+SERVICES = (*(s.name.upper() for s in REGISTERED_SERVICES), "MAILBOX_HTTP")
 
 
 async def run_platform(

@@ -4,6 +4,7 @@ against real PostgreSQL and RabbitMQ, in a namespace of its own that is removed 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import secrets
 from collections.abc import Awaitable, Callable
@@ -14,25 +15,16 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from services.billing.app import build_app as build_billing
-from services.gateway.app import build_app as build_gateway
-from services.identity.app import build_app as build_identity
-from services.metering.app import build_app as build_metering
-from services.notifications.app import build_app as build_notifications
 from shared.db import drop_database
 from shared.messaging.topology import Names
 from shared.runtime import CONSUMERS, OUTBOUND_QUEUES
+from shared.services import GATEWAY_UPSTREAMS, SERVICES
 from shared.settings import Settings
 
 BUILDERS: dict[str, Callable[[Settings], web.Application]] = {
-    "billing": build_billing,
-    "identity": build_identity,
-    "notifications": build_notifications,
-    "metering": build_metering,
-    "gateway": build_gateway,
+    s.name: importlib.import_module(f"{s.module}.app").build_app for s in SERVICES
 }
-DATABASE_SERVICES = ("billing", "identity", "notifications", "metering")
-UPSTREAMS = ("identity", "billing", "metering")
+DATABASE_SERVICES = tuple(s.name for s in SERVICES if s.owns_database)
 # Processes started with other settings (the runner, benchmarks) may have more delay queues.
 MAX_RETRY_LEVELS = 10
 
@@ -83,7 +75,7 @@ class Platform:
 
     async def start_service(self, name: str) -> None:
         settings = self.settings.model_copy(
-            update={f"{s}_url": u for s, u in self.urls.items() if s in UPSTREAMS}
+            update={f"{s}_url": u for s, u in self.urls.items() if s in GATEWAY_UPSTREAMS}
         )
         app = BUILDERS[name](settings)
         runner = web.AppRunner(app, shutdown_timeout=5)

@@ -7,6 +7,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
+from shared.services import SERVICES, Service
 from shared.settings import ROOT, Settings
 
 
@@ -17,7 +18,7 @@ def test_production_refuses_the_captcha_test_answer() -> None:
     assert Settings(env="development", captcha_test_answer="X").captcha_test_answer is not None
 
 
-@pytest.mark.parametrize("service", ["identity", "billing", "notifications", "gateway"])
+@pytest.mark.parametrize("service", [s.name for s in SERVICES])
 def test_a_service_will_not_start_in_production_with_a_test_captcha(service: str) -> None:
     env = {**os.environ, "EBOK_ENV": "production", "EBOK_CAPTCHA_TEST_ANSWER": "X"}
     result = subprocess.run(
@@ -57,3 +58,20 @@ def test_settings_come_from_ebok_variables(monkeypatch: pytest.MonkeyPatch) -> N
     assert s.service_url("identity") == "http://127.0.0.1:8101"
     monkeypatch.setenv("EBOK_IDENTITY_URL", "http://identity.internal:80/")
     assert Settings().service_url("identity") == "http://identity.internal:80"
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_every_service_has_its_port_and_url_from_the_environment(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, url = f"EBOK_{service.name.upper()}_PORT", f"EBOK_{service.name.upper()}_URL"
+    monkeypatch.delenv(port, raising=False)
+    monkeypatch.delenv(url, raising=False)
+    assert Settings().service_port(service.name) == service.port
+    assert Settings().service_url(service.name) == f"http://127.0.0.1:{service.port}"
+    monkeypatch.setenv(port, "18999")
+    assert getattr(Settings(), f"{service.name}_port") == 18999
+    assert Settings().service_url(service.name) == "http://127.0.0.1:18999"
+    monkeypatch.setenv(url, f"http://{service.name}.internal:80/")
+    assert getattr(Settings(), f"{service.name}_url") == f"http://{service.name}.internal:80/"
+    assert Settings().service_url(service.name) == f"http://{service.name}.internal:80"

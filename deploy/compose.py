@@ -1,0 +1,117 @@
+"""deploy/compose.yaml, generated from the list of services (shared/services.py).
+
+python -m deploy.compose          writes deploy/compose.yaml
+python -m deploy.compose --check  fails when the file differs from what the list gives
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from shared.services import GATEWAY_UPSTREAMS, SERVICES
+
+COMPOSE_FILE = Path(__file__).resolve().parent / "compose.yaml"
+SMTP_PORT = 8025
+MAILBOX_HTTP_PORT = 8090
+
+
+def _quoted(value: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar: no value can change the file's shape.
+    return json.dumps(value)
+
+
+def render() -> str:
+    public = next(s for s in SERVICES if s.public)
+    ports = {s.name: s.port for s in SERVICES}
+    environment = {
+        "EBOK_ENV": "development",
+        # Inside a container only 0.0.0.0 is reachable from the other containers.
+        "EBOK_BIND_HOST": "0.0.0.0",
+        "EBOK_DATABASE_URL": "postgresql://postgres:ebok@postgres:5432/postgres",
+        "EBOK_AMQP_URL": "amqp://guest:guest@rabbitmq:5672/",
+        "EBOK_SMTP_HOST": "mailbox",
+        "EBOK_SMTP_PORT": str(SMTP_PORT),
+        "EBOK_PUBLIC_URL": f"http://localhost:{public.port}",
+        **{
+            f"EBOK_{name.upper()}_URL": f"http://{name}:{ports[name]}" for name in GATEWAY_UPSTREAMS
+        },
+        "EBOK_JWT_PRIVATE_KEY_FILE": "/keys/jwt-private.pem",
+        "EBOK_JWT_PUBLIC_KEY_FILE": "/keys/jwt-public.pem",
+        "EBOK_CAPTCHA_TEST_ANSWER": "DEMO1",
+    }
+    lines = [
+        "# Generated from shared/services.py by `python -m deploy.compose` (deploy/compose.py):",
+        "# edit those, not this file.",
+        "# The whole platform in containers (for a machine with Docker):",
+        "#   docker compose -f deploy/compose.yaml up --build",
+        f"# The {public.name} answers on http://localhost:{public.port}/api/v1,"
+        f" the mailbox on http://localhost:{MAILBOX_HTTP_PORT}/.",
+        "x-service: &service",
+        "  build: { context: .., dockerfile: deploy/Dockerfile }",
+        "  restart: unless-stopped",
+        "  depends_on:",
+        "    postgres: { condition: service_healthy }",
+        "    rabbitmq: { condition: service_healthy }",
+        "    keys: { condition: service_completed_successfully }",
+        "  volumes: [keys:/keys:ro]",
+        "  environment: &env",
+        *(f"    {key}: {_quoted(value)}" for key, value in environment.items()),
+        "",
+        "services:",
+        "  postgres:",
+        "    image: postgres:16-alpine",
+        "    environment: { POSTGRES_PASSWORD: ebok }",
+        "    volumes: [pgdata:/var/lib/postgresql/data]",
+        '    healthcheck: { test: ["CMD", "pg_isready", "-U", "postgres"],'
+        " interval: 5s, retries: 20 }",
+        "  rabbitmq:",
+        "    image: rabbitmq:3.13-management",
+        '    healthcheck: { test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"],'
+        " interval: 5s, retries: 30 }",
+        "  keys:",
+        "    build: { context: .., dockerfile: deploy/Dockerfile }",
+        "    user: root",
+        '    command: ["sh", "-c", "python -m deploy.keys && chmod 444 /keys/*.pem"]',
+        "    environment:",
+        "      EBOK_JWT_PRIVATE_KEY_FILE: /keys/jwt-private.pem",
+        "      EBOK_JWT_PUBLIC_KEY_FILE: /keys/jwt-public.pem",
+        "    volumes: [keys:/keys]",
+        # The image's health check probes a service's HTTP port; these two have none.
+        "    healthcheck: { disable: true }",
+        "  mailbox:",
+        "    build: { context: .., dockerfile: deploy/Dockerfile }",
+        '    command: ["python", "-m", "deploy.mailbox", "--host", "0.0.0.0",'
+        f' "--smtp-port", "{SMTP_PORT}", "--http-port", "{MAILBOX_HTTP_PORT}"]',
+        f'    ports: ["{MAILBOX_HTTP_PORT}:{MAILBOX_HTTP_PORT}"]',
+        "    healthcheck: { disable: true }",
+    ]
+    for service in SERVICES:
+        lines += [
+            f"  {service.name}:",
+            "    <<: *service",
+            f'    command: ["python", "-m", "{service.module}"]',
+            # The Dockerfile's HEALTHCHECK reads the port from EBOK_HEALTH_PORT.
+            f'    environment: {{ <<: *env, EBOK_HEALTH_PORT: "{service.port}" }}',
+        ]
+        if service.public:
+            lines.append(f'    ports: ["{service.port}:{service.port}"]')
+    lines += ["", "volumes:", "  pgdata:", "  keys:"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    wanted = render()
+    if "--check" in argv:
+        if not COMPOSE_FILE.exists() or COMPOSE_FILE.read_text() != wanted:
+            print("out of date: deploy/compose.yaml (run python -m deploy.compose)")
+            return 1
+        return 0
+    COMPOSE_FILE.write_text(wanted)
+    print(f"wrote {COMPOSE_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

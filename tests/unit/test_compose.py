@@ -1,0 +1,33 @@
+"""deploy/compose.yaml is generated from the list of services and runs every one of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy.compose import COMPOSE_FILE, main, render
+from shared.services import GATEWAY_UPSTREAMS, SERVICES
+
+
+def test_compose_file_is_up_to_date() -> None:
+    assert COMPOSE_FILE.read_text() == render(), (
+        "deploy/compose.yaml is stale: run python -m deploy.compose"
+    )
+    assert main(["--check"]) == 0
+
+
+def test_compose_runs_every_service_reachable_and_health_checked() -> None:
+    # PyYAML is not a dependency of the project; where it is present, read the file as compose
+    # would, merge keys included.
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load(render())["services"]
+    for service in SERVICES:
+        defined = services[service.name]
+        env = defined["environment"]
+        assert defined["command"] == ["python", "-m", service.module]
+        assert env["EBOK_BIND_HOST"] == "0.0.0.0"
+        assert env["EBOK_HEALTH_PORT"] == str(service.port)
+        for upstream in GATEWAY_UPSTREAMS:
+            port = next(s.port for s in SERVICES if s.name == upstream)
+            assert env[f"EBOK_{upstream.upper()}_URL"] == f"http://{upstream}:{port}"
+        published = [f"{service.port}:{service.port}"] if service.public else None
+        assert defined.get("ports") == published
