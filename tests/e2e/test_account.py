@@ -18,12 +18,12 @@ from openapi_spec_validator import validate as validate_spec
 
 from deploy.integration_client import IntegrationClient
 from shared.events import erp, reading
-from tests.conftest import Stack, start_stack
 from tests.support.erp import Household, address, daily_readings, publish_household
 from tests.support.flows import access_token, registered_account
 from tests.support.infra import Infra
 from tests.support.openapi import OpenApi
 from tests.support.platform import wait_until
+from tests.support.stack import Stack, start_stack
 
 
 @dataclass

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.conftest import Stack, start_stack
 from tests.support.flows import known_customer, login, register, registered_account
 from tests.support.infra import Infra
+from tests.support.stack import Stack, start_stack
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

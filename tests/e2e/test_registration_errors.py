@@ -5,7 +5,6 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.conftest import Stack
 from tests.support.flows import (
     activation_token,
     known_customer,
@@ -17,6 +16,7 @@ from tests.support.flows import (
     wait_for_mail,
 )
 from tests.support.openapi import OpenApi
+from tests.support.stack import Stack
 
 
 def fields(problem: dict) -> set[str]:

@@ -7,7 +7,6 @@ import base64
 import pytest
 
 from shared.logs import configure_logging
-from tests.conftest import Stack
 from tests.support.flows import (
     NEW_PASSWORD,
     activation_token,
@@ -21,6 +20,7 @@ from tests.support.flows import (
     wait_for_mail,
 )
 from tests.support.platform import wait_until
+from tests.support.stack import Stack
 
 
 async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:

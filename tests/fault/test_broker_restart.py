@@ -11,7 +11,6 @@ import aio_pika
 import pytest
 import pytest_asyncio
 
-from tests.conftest import Stack, start_stack
 from tests.support.flows import (
     activation_token,
     credentials,
@@ -22,6 +21,7 @@ from tests.support.flows import (
 )
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
+from tests.support.stack import Stack, start_stack
 
 pytestmark = pytest.mark.fault
 

@@ -9,7 +9,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.conftest import Stack, start_stack
 from tests.support.erp import publish_household
 from tests.support.flows import (
     access_token,
@@ -19,6 +18,7 @@ from tests.support.flows import (
     wait_for_mail,
 )
 from tests.support.infra import Infra
+from tests.support.stack import Stack, start_stack
 
 pytestmark = pytest.mark.fault
 

@@ -9,7 +9,6 @@ import pytest
 import pytest_asyncio
 
 from services.identity.domain import hash_password
-from tests.conftest import Stack, start_stack
 from tests.support.flows import (
     activation_token,
     known_customer,
@@ -19,6 +18,7 @@ from tests.support.flows import (
 )
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
+from tests.support.stack import Stack, start_stack
 
 pytestmark = pytest.mark.fault
 

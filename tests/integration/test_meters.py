@@ -6,9 +6,9 @@ import secrets
 from datetime import date
 
 from shared.events import erp
-from tests.conftest import Stack
 from tests.support.erp import address
 from tests.support.platform import wait_until
+from tests.support.stack import Stack
 
 
 def contract(suffix: str, meter: str, status: str = "active") -> erp.ContractUpserted:

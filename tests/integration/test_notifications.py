@@ -8,9 +8,9 @@ from prometheus_client import REGISTRY
 
 from deploy.integration_client import IntegrationClient
 from shared.events import identity
-from tests.conftest import Stack
 from tests.support.flows import wait_for_mail
 from tests.support.platform import wait_until
+from tests.support.stack import Stack
 
 
 def duplicates(queue: str) -> float:

@@ -11,11 +11,10 @@ from prometheus_client import REGISTRY
 
 from deploy.integration_client import IntegrationClient
 from shared.events import reading
-from shared.messaging.consumer import REASON_HEADER
-from shared.messaging.topology import Names
-from tests.conftest import Stack
+from shared.messaging.topology import REASON_HEADER, Names
 from tests.support.erp import daily_readings
 from tests.support.platform import wait_until
+from tests.support.stack import Stack
 
 
 async def stored(stack: Stack, meter: str) -> list[tuple[datetime, Decimal, str]]:

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 
 from deploy.mailbox import ReceivedMail
-from tests.conftest import Stack
 from tests.support.erp import Customer, publish_customer
 from tests.support.platform import wait_until
+from tests.support.stack import Stack
 
 NEW_PASSWORD = "Kranowka2026!"
 
