@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
+from shared.api.common import HealthOut
 from shared.auth import Principal, TokenVerifier
 from shared.db import SHARED_MIGRATIONS, Notifier, apply_migrations, create_pool, run_loop
 from shared.events.common import Event
@@ -162,16 +163,16 @@ async def broker_ready(app: web.Application) -> bool:
 
 def add_health_routes(app: web.Application, checks: dict[str, ReadyCheck]) -> None:
     async def live(_request: web.Request) -> web.Response:
-        return json_response({"status": "ok"})
+        return json_response(HealthOut(status="ok"))
 
     async def ready(request: web.Request) -> web.Response:
         results = {name: await check(request.app) for name, check in checks.items()}
         ok = all(results.values())
         return json_response(
-            {
-                "status": "ok" if ok else "unavailable",
-                "checks": {k: "ok" if v else "failing" for k, v in results.items()},
-            },
+            HealthOut(
+                status="ok" if ok else "unavailable",
+                checks={k: "ok" if v else "failing" for k, v in results.items()},
+            ),
             status=200 if ok else 503,
         )
 

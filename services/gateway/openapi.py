@@ -9,31 +9,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.gateway.api import ROUTES, Route
+from shared.api.common import ProblemOut
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {
-                    "field": {"type": "string"},
-                    "message": {"type": "string"},
-                    "code": {"type": "string"},
-                },
-            },
-        },
-    },
-}
 ERROR_TEXT = {
     400: "Bad request",
     401: "Not authenticated",
@@ -49,7 +27,7 @@ ERROR_TEXT = {
 
 
 def _models() -> list[tuple[type[BaseModel], str]]:
-    found: list[tuple[type[BaseModel], str]] = []
+    found: list[tuple[type[BaseModel], str]] = [(ProblemOut, "serialization")]
     for route in ROUTES:
         if route.body is not None:
             found.append((route.body, "validation"))
@@ -121,7 +99,7 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
         op["responses"][str(status)] = {
             "description": ERROR_TEXT[status],
             "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                "application/problem+json": {"schema": refs[(ProblemOut, "serialization")]}
             },
         }
     if route.access != "public":
@@ -131,7 +109,7 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
 
 def build_openapi() -> dict[str, Any]:
     refs, definitions = models_json_schema(_models(), ref_template=REF_TEMPLATE)
-    schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
+    schemas = definitions.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,3 +30,27 @@ class PageQuery(BaseModel):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+class FieldError(Out):
+    field: str
+    message: str
+    code: str | None = None
+
+
+class ProblemOut(Out):
+    """An RFC 9457 problem document (application/problem+json); absent members are left out."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class HealthOut(Out):
+    """`/health/live` and `/health/ready`: each readiness check is "ok" or "failing"."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "failing"]] = Field(default_factory=dict)

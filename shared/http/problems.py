@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from shared.api.common import ProblemOut
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -36,25 +37,21 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers or {}
 
-    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "type": f"https://e-bok.example/problems/{self.code}",
-            "title": self.title,
-            "status": self.status,
-        }
-        if self.detail:
-            doc["detail"] = self.detail
-        if instance:
-            doc["instance"] = instance
-        if self.errors:
-            doc["errors"] = self.errors
-        return doc
+    def document(self, instance: str | None = None) -> ProblemOut:
+        return ProblemOut(
+            type=f"https://e-bok.example/problems/{self.code}",
+            title=self.title,
+            status=self.status,
+            detail=self.detail or None,
+            instance=instance or None,
+            errors=self.errors or None,  # type: ignore[arg-type]
+        )
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> web.Response:
     return web.Response(
         status=problem.status,
-        body=json.dumps(problem.to_dict(instance)).encode(),
+        body=problem.document(instance).model_dump_json(exclude_none=True).encode(),
         content_type=PROBLEM_CONTENT_TYPE,
         headers=problem.headers,
     )

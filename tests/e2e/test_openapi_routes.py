@@ -1,0 +1,104 @@
+"""Every route of the public API answers as its OpenAPI document says: one walk through all of
+them, as the front end would use them. A route added to the gateway's table without a call here
+fails the test, so no route's responses go unchecked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from openapi_spec_validator import validate as validate_spec
+
+from services.gateway.api import ROUTES
+from tests.support.erp import publish_household
+from tests.support.flows import (
+    activation_token,
+    known_customer,
+    login,
+    register,
+    registered_account,
+    wait_for_mail,
+)
+from tests.support.openapi import OpenApi
+from tests.support.stack import Stack
+
+
+async def test_every_route_answers_as_documented(stack: Stack) -> None:
+    api = stack.api
+    household = await publish_household(stack.erp, stack.platform.settings.today())
+    account = await registered_account(stack, customer=household.customer)
+    status, tokens = await login(stack, account.login, account.password)
+    assert status == 200, tokens
+    token = tokens["access_token"]
+
+    status, _ = await api.request("GET", "/api/v1/terms")
+    assert status == 200
+    other = await known_customer(stack)
+    assert (await register(stack, other))[0] == 202
+    await wait_for_mail(stack, other.email, "registration")
+    status, _ = await api.request(
+        "POST",
+        "/api/v1/registrations/activation-links",
+        json={"invoice_number": other.invoice_number, "email": other.email},
+    )
+    assert status == 202
+    fresh = activation_token(await wait_for_mail(stack, other.email, "registration", count=2))
+    status, _ = await api.request("POST", "/api/v1/registrations/activate", json={"token": fresh})
+    assert status == 200
+
+    status, renewed = await api.request(
+        "POST", "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert status == 200
+    for path in (
+        "/api/v1/me",
+        "/api/v1/me/dashboard",
+        "/api/v1/contracts",
+        "/api/v1/invoices",
+        "/api/v1/balance",
+        "/api/v1/payments-received",
+        "/api/v1/notes",
+        "/api/v1/meters",
+    ):
+        status, body = await api.request("GET", path, token=token)
+        assert status == 200, (path, body)
+    invoice = "/api/v1/invoices/" + quote(household.invoices[0], safe="")
+    status, _ = await api.request("GET", invoice, token=token)
+    assert status == 200
+    readings = f"/api/v1/meters/{household.meters[0]}/readings"
+    status, _ = await api.request("GET", readings, token=token)
+    assert status == 200
+    status, _ = await api.request(
+        "POST",
+        readings,
+        token=token,
+        json={"value": "1.000", "read_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()},
+    )
+    assert status == 201
+    async with api.session.get(
+        api.base_url + invoice + "/pdf", headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        assert resp.status == 200 and resp.content_type == "application/pdf"
+        api.recorded.append(("GET", resp.url.raw_path, resp.status, resp.content_type, None))
+    status, _ = await api.request(
+        "POST", "/api/v1/auth/logout", json={"refresh_token": renewed["refresh_token"]}
+    )
+    assert status == 204
+
+    status, document = await api.request("GET", "/api/v1/openapi.json")
+    assert status == 200
+    validate_spec(document)
+    openapi = OpenApi(document)
+    answered = {
+        (method, openapi.template_of(path.split("?")[0]), status)
+        for method, path, status, _, _ in api.recorded
+        if "openapi.json" not in path
+    }
+    unanswered = [
+        f"{route.method} {route.path} {route.status}"
+        for route in ROUTES
+        if (route.method, route.path, route.status) not in answered
+    ]
+    assert not unanswered, f"routes never called with success here: {unanswered}"
+    recorded = [r for r in api.recorded if "openapi.json" not in r[1]]
+    assert openapi.check_all(recorded) >= len(ROUTES)
