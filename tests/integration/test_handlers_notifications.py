@@ -1,0 +1,160 @@
+"""Notifications' message handlers against real PostgreSQL, without the broker: each identity
+event queues exactly one email, in the customer's language, with the secret it must carry."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from services.notifications.handlers import SUBSCRIPTIONS
+from services.notifications.rendering import LANGUAGES, TEMPLATES
+from shared.events import identity as events
+from tests.support.handlers import ServiceHandlers
+from tests.support.infra import Infra
+
+LOGIN_URL = "https://ebok.test/login"  # make_settings' public_url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def notifications(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    async with ServiceHandlers.open("notifications", infra, keys) as handlers:
+        yield handlers
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The email an event must queue."""
+
+    payload: events.AccountEmail | events.RegistrationRequested
+    template: str
+    reference_id: str
+    sensitive: bool
+    says: tuple[str, ...]  # in both the text and the HTML body
+
+
+def registration_requested(language: str) -> Expected:
+    suffix = secrets.token_hex(4)
+    registration_id = uuid.uuid4()
+    link = f"https://ebok.test/activate/{secrets.token_urlsafe(24)}"
+    return Expected(
+        events.RegistrationRequested(
+            registration_id=registration_id,
+            customer_id=f"C-{suffix}",
+            email=f"jan.{suffix}@example.com",
+            language=language,  # type: ignore[arg-type]
+            activation_url=link,
+            expires_at=datetime(2026, 12, 1, 18, 30, tzinfo=UTC),
+        ),
+        "registration",
+        str(registration_id),
+        sensitive=True,
+        says=(link, "2026-12-01 18:30 UTC"),
+    )
+
+
+def account_email(
+    model: type[events.AccountEmail], language: str, **extra: str
+) -> events.AccountEmail:
+    suffix = secrets.token_hex(4)
+    return model(
+        account_id=uuid.uuid4(),
+        email=f"owner.{suffix}@example.com",
+        language=language,  # type: ignore[arg-type]
+        login=f"e{suffix}",
+        **extra,
+    )
+
+
+def registration_repeated(language: str) -> Expected:
+    e = account_email(events.RegistrationRepeated, language)
+    return Expected(e, "account-exists", str(e.account_id), False, (e.login, LOGIN_URL))
+
+
+def credentials_issued(language: str) -> Expected:
+    password = secrets.token_urlsafe(10)
+    e = account_email(events.CredentialsIssued, language, one_time_password=password)
+    return Expected(e, "registration-confirmation", str(e.account_id), True, (e.login, password))
+
+
+def account_activated(language: str) -> Expected:
+    e = account_email(events.AccountActivated, language)
+    return Expected(e, "account-activation", str(e.account_id), False, (LOGIN_URL,))
+
+
+CASES = {
+    events.RegistrationRequested.TYPE: registration_requested,
+    events.RegistrationRepeated.TYPE: registration_repeated,
+    events.CredentialsIssued.TYPE: credentials_issued,
+    events.AccountActivated.TYPE: account_activated,
+}
+HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
+
+
+def test_every_handler_has_a_case() -> None:
+    assert sorted(CASES) == sorted(HANDLED)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("event_type", HANDLED)
+async def test_an_event_queues_one_email_in_its_language(
+    notifications: ServiceHandlers, event_type: str, language: str
+) -> None:
+    expected = CASES[event_type](language)
+    message_id = uuid.uuid4()
+    announced = len(await notifications.published())
+
+    assert await notifications.deliver(expected.payload, message_id=message_id) == "handled"
+
+    [email] = await notifications.fetch(
+        "SELECT * FROM emails WHERE source_event_id = $1", message_id
+    )
+    assert (
+        email["template"],
+        email["language"],
+        email["recipient"],
+        email["source_event_type"],
+        email["reference_id"],
+        email["sensitive"],
+        email["status"],
+        email["attempts"],
+    ) == (
+        expected.template,
+        language,
+        str(expected.payload.email),
+        event_type,
+        expected.reference_id,
+        expected.sensitive,
+        "pending",
+        0,
+    )
+    subject = (TEMPLATES / language / f"{expected.template}.subject.txt").read_text().strip()
+    assert email["subject"] == subject
+    for words in expected.says:
+        assert words in email["text_body"]
+        assert words in email["html_body"]
+    assert email["correlation_id"].startswith("test-"), "the event's correlation id is kept"
+    assert len(await notifications.published()) == announced, "queueing announces nothing"
+
+
+@pytest.mark.parametrize("event_type", HANDLED)
+async def test_a_redelivered_event_queues_no_second_email(
+    notifications: ServiceHandlers, event_type: str
+) -> None:
+    expected = CASES[event_type]("pl")
+
+    first, second, unchanged = await notifications.redeliver(expected.payload)
+
+    assert (first, second) == ("handled", "duplicate")
+    assert unchanged, "the duplicate changed the email queue"
+    recipient = str(expected.payload.email)
+    count = await notifications.fetchval(
+        "SELECT count(*) FROM emails WHERE recipient = $1", recipient
+    )
+    assert count == 1
