@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from importlib import resources
 from pathlib import Path
 
 import asyncpg
@@ -184,15 +185,18 @@ def add_health_routes(app: web.Application, checks: dict[str, ReadyCheck]) -> No
 def service_app(
     settings: Settings,
     service: str,
-    migrations: Path,
+    *,
     subscriptions: Sequence[Subscription] = (),
+    routes: Sequence[web.RouteTableDef] = (),
     extra_contexts: Sequence[Context] = (),
 ) -> web.Application:
-    """A service with its database (app[DB]), broker, outbox relay, the consumers of its
-    handler table (`subscriptions`) and health checks."""
+    """A service with its database (app[DB], migrated from `services/<service>/migrations`),
+    broker, outbox relay, the consumers of its handler table (`subscriptions`), its HTTP
+    `routes` (with app[VERIFIER] for their access tokens) and health checks."""
     app = new_app(settings)
     app[SERVICE] = service
     app[OUTBOUND_QUEUES] = []
+    migrations = Path(str(resources.files(f"services.{service}") / "migrations"))
     app.cleanup_ctx.extend(
         [
             database(service, migrations),
@@ -202,6 +206,10 @@ def service_app(
             consumers(subscriptions),
         ]
     )
+    if routes:
+        app[VERIFIER] = TokenVerifier(settings)
+        for table in routes:
+            app.add_routes(table)
     add_health_routes(app, {"database": database_ready, "broker": broker_ready})
     return app
 
@@ -215,7 +223,7 @@ def run_service(build: Callable[[Settings], web.Application], service: str) -> N
     except ValueError as exc:
         raise SystemExit(f"{service}: invalid settings: {exc}") from None
     configure_logging(service, settings.log_level, settings.log_format)
-    port = getattr(settings, f"{service}_port")
+    port = settings.service_port(service)
     log.info("starting", port=port, namespace=settings.namespace, env=settings.env)
     web.run_app(
         build(settings), host=settings.bind_host, port=port, print=None, shutdown_timeout=20

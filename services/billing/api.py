@@ -30,6 +30,7 @@ from shared.api.common import Page, PageQuery
 from shared.http.problems import Problem, json_response, parse_query
 from shared.runtime import DB, authenticate
 
+routes = web.RouteTableDef()
 _INVOICES = TypeAdapter(list[InvoiceOut])
 M = TypeVar("M", bound=BaseModel)
 _CONTRACTS = TypeAdapter(list[ContractOut])
@@ -57,6 +58,7 @@ def _balance_out(row: Mapping[str, Any], today: date) -> BalanceOut:
     )
 
 
+@routes.get("/contracts")
 async def contracts(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
     async with request.app[DB].connection() as tx:
@@ -64,6 +66,7 @@ async def contracts(request: web.Request) -> web.Response:
     return json_response(ContractsOut(items=_CONTRACTS.validate_json(found)))
 
 
+@routes.get("/summary")
 async def summary(request: web.Request) -> web.Response:
     """Balance, the latest invoices and the contracts in one call (the dashboard's billing part)."""
     customer_ids = _customer_ids(request)
@@ -80,6 +83,7 @@ async def summary(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/invoices")
 async def invoices(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
     query = parse_query(request, InvoiceQuery)
@@ -114,6 +118,27 @@ async def _invoice_with_lines(request: web.Request) -> tuple[dict, list]:
     return dict(row), [dict(line) for line in lines]
 
 
+# Before the invoice itself: its pattern would take ".../pdf" too.
+@routes.get("/invoices/{number:.+}/pdf")
+async def invoice_document(request: web.Request) -> web.Response:
+    row, lines = await _invoice_with_lines(request)
+    address = json.loads(row["customer_address"]) if row["customer_address"] else None
+    pdf = invoice_pdf.render_invoice_pdf(
+        invoice_pdf.PdfInvoice.from_row(
+            row,
+            customer_address=_address_lines(address),
+            lines=[invoice_pdf.PdfLine(**line) for line in lines],
+        )
+    )
+    filename = row["invoice_number"].replace("/", "-") + ".pdf"
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@routes.get("/invoices/{number:.+}")
 async def invoice(request: web.Request) -> web.Response:
     row, lines = await _invoice_with_lines(request)
     detail = InvoiceDetailOut.model_validate(
@@ -135,36 +160,6 @@ async def invoice(request: web.Request) -> web.Response:
     return json_response(detail)
 
 
-async def invoice_document(request: web.Request) -> web.Response:
-    row, lines = await _invoice_with_lines(request)
-    address = json.loads(row["customer_address"]) if row["customer_address"] else None
-    pdf = invoice_pdf.render_invoice_pdf(
-        invoice_pdf.PdfInvoice(
-            invoice_number=row["invoice_number"],
-            issued_on=row["issued_on"],
-            due_on=row["due_on"],
-            period_from=row["period_from"],
-            period_to=row["period_to"],
-            customer_id=row["customer_id"],
-            customer_name=row["customer_name"] or "",
-            customer_address=_address_lines(address),
-            contract_number=row["contract_number"],
-            net=row["net"],
-            vat=row["vat"],
-            gross=row["gross"],
-            paid=row["paid"],
-            status=row["status"],
-            lines=[invoice_pdf.PdfLine(**line) for line in lines],
-        )
-    )
-    filename = row["invoice_number"].replace("/", "-") + ".pdf"
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
-    )
-
-
 def _address_lines(address: dict | None) -> list[str]:
     if not address:
         return []
@@ -174,6 +169,7 @@ def _address_lines(address: dict | None) -> list[str]:
     return [street, f"{address['postal_code']} {address['city']}"]
 
 
+@routes.get("/balance")
 async def balance(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
     async with request.app[DB].connection() as tx:
@@ -200,9 +196,11 @@ async def _listing(
     )
 
 
+@routes.get("/payments-received")
 async def payments_received(request: web.Request) -> web.Response:
     return await _listing(request, repository.payments_page, PaymentOut)
 
 
+@routes.get("/notes")
 async def notes(request: web.Request) -> web.Response:
     return await _listing(request, repository.notes_page, NoteOut)

@@ -11,39 +11,18 @@ from shared.tx import Tx
 
 async def customer_upserted(tx: Tx, _env: Envelope, c: erp.CustomerUpserted) -> None:
     await repository.upsert_customer(tx.conn, c)
-    await tx.publish(
-        billing.CustomerChanged(
-            customer_id=c.customer_id, name=c.name, email=c.email, language=c.language
-        )
-    )
+    await tx.publish(billing.CustomerChanged.copy_of(c))
 
 
 async def contract_upserted(tx: Tx, _env: Envelope, c: erp.ContractUpserted) -> None:
     await repository.upsert_contract(tx.conn, c)
-    await tx.publish(
-        billing.ContractChanged(
-            contract_number=c.contract_number,
-            customer_id=c.customer_id,
-            signed_on=c.signed_on,
-            status=c.status,
-            service_points=c.service_points,
-        )
-    )
+    await tx.publish(billing.ContractChanged.copy_of(c))
 
 
 async def invoice_issued(tx: Tx, _env: Envelope, i: erp.InvoiceIssued) -> None:
     await repository.upsert_invoice(tx.conn, i)
     await settle(tx, i.customer_id)
-    await tx.publish(
-        billing.InvoiceIssued(
-            invoice_number=i.invoice_number,
-            customer_id=i.customer_id,
-            contract_number=i.contract_number,
-            issued_on=i.issued_on,
-            due_on=i.due_on,
-            gross=i.gross,
-        )
-    )
+    await tx.publish(billing.InvoiceIssued.copy_of(i))
 
 
 async def payment_booked(tx: Tx, _env: Envelope, p: erp.PaymentBooked) -> None:

@@ -6,10 +6,12 @@ dependency): it covers Polish letters, and relying on it needs no system fonts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import captcha
 from fpdf import FPDF
@@ -58,6 +60,15 @@ class PdfInvoice:
     paid: Decimal
     status: str
     lines: list[PdfLine]
+
+    @classmethod
+    def from_row(
+        cls, row: Mapping[str, Any], *, customer_address: list[str], lines: list[PdfLine]
+    ) -> PdfInvoice:
+        """The invoice's own columns from `row` (the invoice joined with its customer)."""
+        taken = {f.name: row[f.name] for f in fields(cls) if f.name in row}
+        taken["customer_name"] = taken.get("customer_name") or ""
+        return cls(**{**taken, "customer_address": customer_address, "lines": lines})
 
 
 def amount_due(gross: Decimal, paid: Decimal) -> Decimal:

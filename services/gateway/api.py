@@ -36,13 +36,12 @@ class Route:
     path: str
     summary: str
     access: Access
-    service: str | None = None
-    upstream_path: str | None = None
+    service: str | None = None  # forwarded to this service's same path without /api/v1
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
-    errors: tuple[int, ...] = ()
+    errors: tuple[int, ...] = ()  # besides those the access and the body or query imply
     content_type: str = "application/json"
     handler: Handler | None = field(default=None, compare=False)
 
@@ -53,13 +52,12 @@ def authorize(request: web.Request, access: Access) -> None:
 
 
 def forwarding_handler(route: Route) -> Handler:
-    assert route.service and route.upstream_path
+    assert route.service
+    upstream_path = route.path.removeprefix("/api/v1")
 
     async def handler(request: web.Request) -> web.StreamResponse:
         authorize(request, route.access)
-        path = route.upstream_path.format(
-            **{k: quote(v, safe="") for k, v in request.match_info.items()}
-        )
+        path = upstream_path.format(**{k: quote(v, safe="") for k, v in request.match_info.items()})
         return await request.app[UPSTREAMS].forward(route.service, path, request)
 
     return handler
@@ -111,7 +109,6 @@ ROUTES: tuple[Route, ...] = (
         "Create a CAPTCHA (image and audio)",
         "public",
         "identity",
-        "/captcha",
         response=identity.CaptchaOut,
         status=201,
         errors=(429,),
@@ -122,7 +119,6 @@ ROUTES: tuple[Route, ...] = (
         "The current e-BOK regulations",
         "public",
         "identity",
-        "/terms",
         response=identity.TermsOut,
     ),
     Route(
@@ -131,7 +127,6 @@ ROUTES: tuple[Route, ...] = (
         "Register with an invoice number and its amount",
         "public",
         "identity",
-        "/registrations",
         body=identity.RegistrationRequest,
         response=identity.AcceptedOut,
         status=202,
@@ -143,7 +138,6 @@ ROUTES: tuple[Route, ...] = (
         "Activate with the emailed link's token",
         "public",
         "identity",
-        "/registrations/activate",
         body=identity.ActivationRequest,
         response=identity.AcceptedOut,
         errors=(400, 409, 410, 422),
@@ -154,7 +148,6 @@ ROUTES: tuple[Route, ...] = (
         "Ask for a new activation link",
         "public",
         "identity",
-        "/registrations/activation-links",
         body=identity.ActivationLinkRequest,
         response=identity.AcceptedOut,
         status=202,
@@ -166,7 +159,6 @@ ROUTES: tuple[Route, ...] = (
         "Log in",
         "public",
         "identity",
-        "/auth/login",
         body=identity.LoginRequest,
         response=identity.TokensOut,
         errors=(401, 403, 422, 429),
@@ -177,7 +169,6 @@ ROUTES: tuple[Route, ...] = (
         "Exchange a refresh token for a new pair",
         "public",
         "identity",
-        "/auth/refresh",
         body=identity.RefreshRequest,
         response=identity.TokensOut,
         errors=(401, 422),
@@ -188,7 +179,6 @@ ROUTES: tuple[Route, ...] = (
         "End the session",
         "public",
         "identity",
-        "/auth/logout",
         body=identity.RefreshRequest,
         status=204,
         errors=(422,),
@@ -199,9 +189,7 @@ ROUTES: tuple[Route, ...] = (
         "The logged-in account",
         "customer",
         "identity",
-        "/me",
         response=identity.MeOut,
-        errors=(401, 403),
     ),
     Route(
         "POST",
@@ -209,10 +197,9 @@ ROUTES: tuple[Route, ...] = (
         "Change the password",
         "password-change",
         "identity",
-        "/me/password",
         body=identity.PasswordChangeRequest,
         response=identity.TokensOut,
-        errors=(401, 422, 429),
+        errors=(422, 429),
     ),
     # the customer's account (billing, metering)
     Route(
@@ -221,7 +208,6 @@ ROUTES: tuple[Route, ...] = (
         "Balance, latest invoices, meters and contracts",
         "customer",
         response=DashboardOut,
-        errors=(401, 403),
         handler=dashboard,
     ),
     Route(
@@ -230,9 +216,7 @@ ROUTES: tuple[Route, ...] = (
         "Contracts with their service points and meters",
         "customer",
         "billing",
-        "/contracts",
         response=billing.ContractsOut,
-        errors=(401, 403),
     ),
     Route(
         "GET",
@@ -240,10 +224,9 @@ ROUTES: tuple[Route, ...] = (
         "Invoices, newest first",
         "customer",
         "billing",
-        "/invoices",
         query=billing.InvoiceQuery,
         response=Page[billing.InvoiceOut],
-        errors=(401, 403, 422),
+        errors=(422,),
     ),
     Route(
         "GET",
@@ -251,9 +234,8 @@ ROUTES: tuple[Route, ...] = (
         "The invoice as a PDF document",
         "customer",
         "billing",
-        "/invoices/{number}/pdf",
         content_type="application/pdf",
-        errors=(401, 403, 404),
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -261,9 +243,8 @@ ROUTES: tuple[Route, ...] = (
         "One invoice with its lines",
         "customer",
         "billing",
-        "/invoices/{number}",
         response=billing.InvoiceDetailOut,
-        errors=(401, 403, 404),
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -271,9 +252,7 @@ ROUTES: tuple[Route, ...] = (
         "The account balance",
         "customer",
         "billing",
-        "/balance",
         response=billing.BalanceOut,
-        errors=(401, 403),
     ),
     Route(
         "GET",
@@ -281,10 +260,9 @@ ROUTES: tuple[Route, ...] = (
         "Payments received, newest first",
         "customer",
         "billing",
-        "/payments-received",
         query=PageQuery,
         response=Page[billing.PaymentOut],
-        errors=(401, 403, 422),
+        errors=(422,),
     ),
     Route(
         "GET",
@@ -292,10 +270,9 @@ ROUTES: tuple[Route, ...] = (
         "Accounting notes (interest, debit, credit)",
         "customer",
         "billing",
-        "/notes",
         query=PageQuery,
         response=Page[billing.NoteOut],
-        errors=(401, 403, 422),
+        errors=(422,),
     ),
     Route(
         "GET",
@@ -303,9 +280,7 @@ ROUTES: tuple[Route, ...] = (
         "Meters with their latest reading",
         "customer",
         "metering",
-        "/meters",
         response=metering.MetersOut,
-        errors=(401, 403),
     ),
     Route(
         "GET",
@@ -313,10 +288,9 @@ ROUTES: tuple[Route, ...] = (
         "Readings since the contract date, with consumption",
         "customer",
         "metering",
-        "/meters/{meter_number}/readings",
         query=metering.ReadingQuery,
         response=Page[metering.ReadingOut],
-        errors=(401, 403, 404, 422),
+        errors=(404, 422),
     ),
     Route(
         "POST",
@@ -324,10 +298,9 @@ ROUTES: tuple[Route, ...] = (
         "Submit your own meter reading",
         "customer",
         "metering",
-        "/meters/{meter_number}/readings",
         body=metering.SelfReadingIn,
         response=metering.ReadingOut,
         status=201,
-        errors=(401, 403, 404, 409, 422),
+        errors=(404, 409, 422),
     ),
 )

@@ -95,6 +95,9 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
     # Every body can be malformed or of another media type; every query can be invalid.
     implied = (400, 415, 422) if route.body is not None else ()
     implied += (422,) if route.query is not None else ()
+    # A token can be missing or invalid; a customer's also still bound to change its password.
+    implied += (401,) if route.access != "public" else ()
+    implied += (403,) if route.access == "customer" else ()
     for status in sorted({*route.errors, *implied, 503}):
         op["responses"][str(status)] = {
             "description": ERROR_TEXT[status],

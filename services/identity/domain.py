@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, NamedTuple, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -92,12 +94,23 @@ def password_problems(password: str, login: str, current: str | None = None) -> 
 # --- registration ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InvoiceOnRecord:
+class InvoiceOnRecord(NamedTuple):
     """An invoice from billing's feed: whose it is and its gross amount."""
 
     customer_id: str
     gross: Decimal
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """Who registers, for which customer, as the registration keeps it until activation."""
+
+    customer_id: str
+    invoice_number: str
+    email: str
+    phone: str | None
+    language: str
+    terms_version: str
 
 
 @dataclass(frozen=True)
@@ -195,6 +208,19 @@ _STEP_AFTER_EMAIL_FOR = {
         "awaiting_activation_email", "active", announce_activation=False
     ),
 }
+
+
+E = TypeVar("E", bound=identity_events.AccountEmail)
+
+
+def account_email(event: type[E], account: Mapping[str, Any]) -> E:
+    """An event that asks for an email to the owner of `account` (an accounts row)."""
+    return event(
+        account_id=account["id"],
+        email=account["email"],
+        language=account["language"],
+        login=account["login"],
+    )
 
 
 def step_after_email(source_event_type: str | None) -> AccountStep | None:

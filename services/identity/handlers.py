@@ -40,14 +40,7 @@ async def email_sent(tx: Tx, _env: Envelope, e: notifications.EmailSent) -> None
         return  # a redelivered or late email: the account has moved on already
     log.info("account moved on", account_id=str(account["id"]), status=step.to_status)
     if step.announce_activation:
-        await tx.publish(
-            events.AccountActivated(
-                account_id=account["id"],
-                email=account["email"],
-                language=account["language"],
-                login=account["login"],
-            )
-        )
+        await tx.publish(domain.account_email(events.AccountActivated, account))
 
 
 async def email_failed(_tx: Tx, _env: Envelope, e: notifications.EmailFailed) -> None:

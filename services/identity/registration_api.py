@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import fields
 
 import asyncpg
 from aiohttp import web
@@ -30,9 +31,12 @@ from shared.http.problems import Problem, json_response, parse_body
 from shared.runtime import DB, SETTINGS
 from shared.tx import Tx
 
+routes = web.RouteTableDef()
+
 # --- CAPTCHA and terms ----------------------------------------------------------------------
 
 
+@routes.post("/captcha")
 async def create_captcha(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[DB].connection() as tx:
@@ -57,17 +61,11 @@ async def create_captcha(request: web.Request) -> web.Response:
     return json_response(out, status=201)
 
 
+@routes.get("/terms")
 async def get_terms(request: web.Request) -> web.Response:
     async with request.app[DB].connection() as tx:
         terms = await repository.current_terms(tx.conn)
-    return json_response(
-        TermsOut(
-            version=terms["version"],
-            title=terms["title"],
-            text=terms["body"],
-            published_at=terms["published_at"],
-        )
-    )
+    return json_response(TermsOut.model_validate(dict(terms)))
 
 
 async def _check_captcha(request: web.Request, tx: Tx, captcha_id: uuid.UUID, answer: str) -> None:
@@ -128,6 +126,7 @@ def _accepted() -> web.Response:
     return json_response(AcceptedOut(status="accepted", message=ACCEPTED_MESSAGE), status=202)
 
 
+@routes.post("/registrations")
 async def register(request: web.Request) -> web.Response:
     body = await parse_body(request, RegistrationRequest)
     async with request.app[DB].connection() as tx:
@@ -153,63 +152,40 @@ async def register(request: web.Request) -> web.Response:
                 case domain.InvoiceNotMatching():
                     raise _invoice_not_matching()
                 case domain.TellOwner():
-                    await tx.publish(
-                        events.RegistrationRepeated(
-                            account_id=account["id"],
-                            email=account["email"],
-                            language=account["language"],
-                            login=account["login"],
-                        )
-                    )
+                    await tx.publish(domain.account_email(events.RegistrationRepeated, account))
                     log.info("registration for a customer that has an account")
                 case domain.StartRegistration(customer_id):
-                    await _start_registration(
-                        request,
-                        tx,
-                        customer_id=customer_id,
-                        invoice_number=body.invoice_number,
-                        email=str(body.email),
-                        phone=body.phone,
-                        language=body.language,
-                        terms_version=body.terms_version,
+                    applicant = domain.Applicant(
+                        customer_id,
+                        body.invoice_number,
+                        str(body.email),
+                        body.phone,
+                        body.language,
+                        body.terms_version,
                     )
+                    await _start_registration(request, tx, applicant)
     return _accepted()
 
 
-async def _start_registration(
-    request: web.Request,
-    tx: Tx,
-    *,
-    customer_id: str,
-    invoice_number: str,
-    email: str,
-    phone: str | None,
-    language: str,
-    terms_version: str,
-) -> None:
+async def _start_registration(request: web.Request, tx: Tx, applicant: domain.Applicant) -> None:
     settings = tx.settings
     token = domain.new_secret_token()
     registration_id = uuid.uuid4()
-    await repository.supersede_pending_registrations(tx.conn, customer_id)
+    await repository.supersede_pending_registrations(tx.conn, applicant.customer_id)
     expires_at = await repository.insert_registration(
         tx.conn,
-        registration_id=registration_id,
-        customer_id=customer_id,
-        invoice_number=invoice_number,
-        email=email,
-        phone=phone,
-        language=language,
-        terms_version=terms_version,
-        token_hash=domain.token_digest(token),
-        ttl_seconds=settings.activation_token_ttl_seconds,
-        client_ip=client_ip(request),
+        registration_id,
+        applicant,
+        domain.token_digest(token),
+        settings.activation_token_ttl_seconds,
+        client_ip(request),
     )
     await tx.publish(
         events.RegistrationRequested(
             registration_id=registration_id,
-            customer_id=customer_id,
-            email=email,
-            language=language,
+            customer_id=applicant.customer_id,
+            email=applicant.email,
+            language=applicant.language,
             activation_url=f"{settings.public_url.rstrip('/')}/activate?token={token}",
             expires_at=expires_at,
         )
@@ -217,6 +193,7 @@ async def _start_registration(
     log.info("registration started", registration_id=str(registration_id))
 
 
+@routes.post("/registrations/activation-links")
 async def request_activation_link(request: web.Request) -> web.Response:
     """A new activation link for a registration not activated yet (e.g. when the link expired)."""
     body = await parse_body(request, ActivationLinkRequest)
@@ -233,17 +210,13 @@ async def request_activation_link(request: web.Request) -> web.Response:
             if previous and domain.may_send_new_activation_link(
                 previous["status"], account is not None
             ):
-                await _start_registration(
-                    request,
-                    tx,
-                    customer_id=invoice.customer_id,
-                    invoice_number=body.invoice_number,
-                    email=previous["email"],
-                    phone=previous["phone"],
-                    language=previous["language"],
-                    terms_version=previous["terms_version"],
-                )
+                await _start_registration(request, tx, _applicant_again(previous))
     return _accepted()
+
+
+def _applicant_again(registration: asyncpg.Record) -> domain.Applicant:
+    """The applicant of an earlier registration, for its new activation link."""
+    return domain.Applicant(**{f.name: registration[f.name] for f in fields(domain.Applicant)})
 
 
 _ACTIVATION_PROBLEMS = {
@@ -276,6 +249,7 @@ _ACTIVATION_PROBLEMS = {
 }
 
 
+@routes.post("/registrations/activate")
 async def activate(request: web.Request) -> web.Response:
     body = await parse_body(request, ActivationRequest)
     async with request.app[DB].connection() as tx:

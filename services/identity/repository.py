@@ -68,7 +68,7 @@ async def invoice_on_record(
 
 async def current_terms(conn: asyncpg.Connection) -> asyncpg.Record:
     return await conn.fetchrow(
-        "SELECT version, title, body, published_at FROM terms ORDER BY published_at DESC, "
+        "SELECT version, title, body AS text, published_at FROM terms ORDER BY published_at DESC, "
         "version DESC LIMIT 1"
     )
 
@@ -107,14 +107,8 @@ async def supersede_pending_registrations(conn: asyncpg.Connection, customer_id:
 
 async def insert_registration(
     conn: asyncpg.Connection,
-    *,
     registration_id: uuid.UUID,
-    customer_id: str,
-    invoice_number: str,
-    email: str,
-    phone: str | None,
-    language: str,
-    terms_version: str,
+    applicant: domain.Applicant,
     token_hash: bytes,
     ttl_seconds: int,
     client_ip: str | None,
@@ -125,12 +119,12 @@ async def insert_registration(
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9), $10)
            RETURNING token_expires_at""",
         registration_id,
-        customer_id,
-        invoice_number,
-        email,
-        phone,
-        language,
-        terms_version,
+        applicant.customer_id,
+        applicant.invoice_number,
+        applicant.email,
+        applicant.phone,
+        applicant.language,
+        applicant.terms_version,
         token_hash,
         float(ttl_seconds),
         client_ip,

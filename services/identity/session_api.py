@@ -23,6 +23,8 @@ from shared.http.problems import Problem, json_response, parse_body, problem_res
 from shared.runtime import DB, SETTINGS, authenticate
 from shared.tx import Tx
 
+routes = web.RouteTableDef()
+
 # --- login and tokens -----------------------------------------------------------------------
 
 
@@ -74,6 +76,7 @@ def _invalid_credentials() -> Problem:
     )
 
 
+@routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     body = await parse_body(request, LoginRequest)
@@ -115,12 +118,18 @@ def _invalid_refresh() -> Problem:
     )
 
 
+async def _stored(tx: Tx, body: RefreshRequest) -> asyncpg.Record | None:
+    """The refresh token's row, locked for this transaction."""
+    return await repository.refresh_token_for_update(
+        tx.conn, domain.token_digest(body.refresh_token)
+    )
+
+
+@routes.post("/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
     body = await parse_body(request, RefreshRequest)
     async with request.app[DB].transaction() as tx:
-        token = await repository.refresh_token_for_update(
-            tx.conn, domain.token_digest(body.refresh_token)
-        )
+        token = await _stored(tx, body)
         if token is None or token["revoked_at"] is not None or token["expired"]:
             raise _invalid_refresh()
         if token["used_at"] is not None:
@@ -139,12 +148,11 @@ async def refresh(request: web.Request) -> web.Response:
     return json_response(tokens)
 
 
+@routes.post("/auth/logout")
 async def logout(request: web.Request) -> web.Response:
     body = await parse_body(request, RefreshRequest)
     async with request.app[DB].transaction() as tx:
-        token = await repository.refresh_token_for_update(
-            tx.conn, domain.token_digest(body.refresh_token)
-        )
+        token = await _stored(tx, body)
         if token is not None:
             await repository.revoke_family(tx.conn, token["family_id"])
     return web.Response(status=204)
@@ -153,32 +161,21 @@ async def logout(request: web.Request) -> web.Response:
 # --- the logged-in account ------------------------------------------------------------------
 
 
+@routes.get("/me")
 async def me(request: web.Request) -> web.Response:
     principal = authenticate(request)
     async with request.app[DB].connection() as tx:
         account = await repository.account_by_id(tx.conn, uuid.UUID(principal.account_id))
     if account is None:
         raise _account_gone()
-    return json_response(
-        MeOut(
-            account_id=account["id"],
-            login=account["login"],
-            email=account["email"],
-            phone=account["phone"],
-            language=account["language"],
-            role=account["role"],
-            customer_id=account["customer_id"],
-            status=account["status"],
-            must_change_password=account["must_change_password"],
-            activated_at=account["activated_at"],
-        )
-    )
+    return json_response(MeOut.model_validate({**dict(account), "account_id": account["id"]}))
 
 
 def _account_gone() -> Problem:
     return Problem(401, "Unauthorized", "The account no longer exists", code="unauthorized")
 
 
+@routes.post("/me/password")
 async def change_password(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     principal = authenticate(request, password_change=True)

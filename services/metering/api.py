@@ -17,6 +17,7 @@ from shared.events import metering
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, authenticate
 
+routes = web.RouteTableDef()
 _METERS = TypeAdapter(list[MeterOut])
 
 
@@ -40,6 +41,7 @@ def _reading_out(
     return ReadingOut(read_at=read_at, value=value, source=source, consumption=consumption)
 
 
+@routes.get("/meters")
 async def meters(request: web.Request) -> web.Response:
     principal = authenticate(request)
     async with request.app[DB].connection() as tx:
@@ -61,30 +63,7 @@ async def meters(request: web.Request) -> web.Response:
     return json_response(MetersOut(items=_METERS.validate_python(items)))
 
 
-async def readings(request: web.Request) -> web.Response:
-    principal = authenticate(request)
-    query = parse_query(request, ReadingQuery)
-    async with request.app[DB].connection() as tx:
-        meter = await repository.customer_meter(
-            tx.conn, list(principal.customer_ids), request.match_info["meter_number"]
-        )
-        if meter is None:
-            raise _not_found()
-        since_day = query.from_ or meter["contract_signed_on"]
-        since = datetime.combine(since_day, time.min, tzinfo=UTC)
-        until = datetime.combine(query.to, time.max, tzinfo=UTC) if query.to else None
-        rows, total = await repository.readings_page(
-            tx.conn, meter["meter_number"], since, until, query.page_size, query.offset
-        )
-    page = Page[ReadingOut](
-        items=[_reading_out(r["read_at"], r["value"], r["source"], r["consumption"]) for r in rows],
-        page=query.page,
-        page_size=query.page_size,
-        total=total,
-    )
-    return json_response(page)
-
-
+@routes.post("/meters/{meter_number}/readings")
 async def submit_reading(request: web.Request) -> web.Response:
     principal = authenticate(request)
     body = await parse_body(request, SelfReadingIn)
@@ -127,3 +106,28 @@ async def submit_reading(request: web.Request) -> web.Response:
         body.read_at, body.value, "customer", body.value - last.value if last else None
     )
     return json_response(out, status=201)
+
+
+@routes.get("/meters/{meter_number}/readings")
+async def readings(request: web.Request) -> web.Response:
+    principal = authenticate(request)
+    query = parse_query(request, ReadingQuery)
+    async with request.app[DB].connection() as tx:
+        meter = await repository.customer_meter(
+            tx.conn, list(principal.customer_ids), request.match_info["meter_number"]
+        )
+        if meter is None:
+            raise _not_found()
+        since_day = query.from_ or meter["contract_signed_on"]
+        since = datetime.combine(since_day, time.min, tzinfo=UTC)
+        until = datetime.combine(query.to, time.max, tzinfo=UTC) if query.to else None
+        rows, total = await repository.readings_page(
+            tx.conn, meter["meter_number"], since, until, query.page_size, query.offset
+        )
+    page = Page[ReadingOut](
+        items=[_reading_out(r["read_at"], r["value"], r["source"], r["consumption"]) for r in rows],
+        page=query.page,
+        page_size=query.page_size,
+        total=total,
+    )
+    return json_response(page)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from services.notifications.delivery import Mailer
@@ -19,8 +17,7 @@ def build_app(settings: Settings) -> web.Application:
     return service_app(
         settings,
         SERVICE,
-        Path(__file__).parent / "migrations",
-        SUBSCRIPTIONS,
+        subscriptions=SUBSCRIPTIONS,
         extra_contexts=[
             background_loop(
                 "email-delivery",

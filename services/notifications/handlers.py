@@ -1,10 +1,11 @@
-"""Notifications' message handlers: each event that asks for an email queues one. The templates
-decide the words; the handlers say which template, to whom, and with what."""
+"""Notifications' message handlers: each event that asks for an email queues one. EMAILS says
+which template each event gets and what goes into it; the templates decide the words."""
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from services.notifications import repository
@@ -14,6 +15,52 @@ from shared.events import identity
 from shared.messaging.consumer import Subscription
 from shared.tx import Tx
 
+# Events that ask for an email about someone: they say to whom, and in which language.
+Request = identity.AccountEmail | identity.RegistrationRequested
+
+
+@dataclass(frozen=True)
+class Email:
+    template: str
+    sensitive: bool  # carries a secret: its body is dropped once sent
+    context: Callable[[Any, str], dict[str, Any]]  # (event, login page URL) → template values
+    reference: Callable[[Any], str]  # what the email is about, echoed in delivery events
+
+
+def _account(e: identity.AccountEmail) -> str:
+    return str(e.account_id)
+
+
+EMAILS: dict[type[Request], Email] = {
+    identity.RegistrationRequested: Email(
+        "registration",
+        sensitive=True,
+        context=lambda e, _login_url: {
+            "activation_url": e.activation_url,
+            "expires_at": e.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        },
+        reference=lambda e: str(e.registration_id),
+    ),
+    identity.RegistrationRepeated: Email(
+        "account-exists",
+        sensitive=False,
+        context=lambda e, login_url: {"login": e.login, "login_url": login_url},
+        reference=_account,
+    ),
+    identity.CredentialsIssued: Email(
+        "registration-confirmation",
+        sensitive=True,
+        context=lambda e, _login_url: {"login": e.login, "one_time_password": e.one_time_password},
+        reference=_account,
+    ),
+    identity.AccountActivated: Email(
+        "account-activation",
+        sensitive=False,
+        context=lambda e, login_url: {"login": e.login, "login_url": login_url},
+        reference=_account,
+    ),
+}
+
 
 @functools.cache
 def _renderer() -> Renderer:
@@ -21,92 +68,20 @@ def _renderer() -> Renderer:
     return Renderer()
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _login_url(tx: Tx) -> str:
-    return f"{tx.settings.public_url.rstrip('/')}/login"
-
-
-async def _queue(
-    tx: Tx,
-    env: Envelope,
-    *,
-    template: str,
-    to: identity.AccountEmail | identity.RegistrationRequested,
-    context: dict[str, Any],
-    sensitive: bool,
-    reference_id: str,
-) -> None:
+async def queue_email(tx: Tx, env: Envelope, event: Request) -> None:
+    """Queue the email `event` asks for (once per event: the repository ignores a repeat)."""
+    email = EMAILS[type(event)]
+    login_url = f"{tx.settings.public_url.rstrip('/')}/login"
     await repository.queue_email(
         tx.conn,
         source=env,
-        template=template,
-        language=to.language,
-        recipient=str(to.email),
-        email=_renderer().render(template, to.language, context),
-        sensitive=sensitive,
-        reference_id=reference_id,
+        template=email.template,
+        language=event.language,
+        recipient=str(event.email),
+        email=_renderer().render(email.template, event.language, email.context(event, login_url)),
+        sensitive=email.sensitive,
+        reference_id=email.reference(event),
     )
 
 
-async def registration_requested(tx: Tx, env: Envelope, e: identity.RegistrationRequested) -> None:
-    await _queue(
-        tx,
-        env,
-        template="registration",
-        to=e,
-        context={"activation_url": e.activation_url, "expires_at": _when(e.expires_at)},
-        sensitive=True,
-        reference_id=str(e.registration_id),
-    )
-
-
-async def registration_repeated(tx: Tx, env: Envelope, e: identity.RegistrationRepeated) -> None:
-    await _queue(
-        tx,
-        env,
-        template="account-exists",
-        to=e,
-        context={"login": e.login, "login_url": _login_url(tx)},
-        sensitive=False,
-        reference_id=str(e.account_id),
-    )
-
-
-async def credentials_issued(tx: Tx, env: Envelope, e: identity.CredentialsIssued) -> None:
-    await _queue(
-        tx,
-        env,
-        template="registration-confirmation",
-        to=e,
-        context={"login": e.login, "one_time_password": e.one_time_password},
-        sensitive=True,
-        reference_id=str(e.account_id),
-    )
-
-
-async def account_activated(tx: Tx, env: Envelope, e: identity.AccountActivated) -> None:
-    await _queue(
-        tx,
-        env,
-        template="account-activation",
-        to=e,
-        context={"login": e.login, "login_url": _login_url(tx)},
-        sensitive=False,
-        reference_id=str(e.account_id),
-    )
-
-
-SUBSCRIPTIONS = (
-    Subscription(
-        "email-requests",
-        {
-            identity.RegistrationRequested: registration_requested,
-            identity.RegistrationRepeated: registration_repeated,
-            identity.CredentialsIssued: credentials_issued,
-            identity.AccountActivated: account_activated,
-        },
-    ),
-)
+SUBSCRIPTIONS = (Subscription("email-requests", dict.fromkeys(EMAILS, queue_email)),)

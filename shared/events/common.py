@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -24,6 +24,11 @@ class Contract(BaseModel):
     """Base of every payload: unknown fields are refused, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def copy_of(cls, source: BaseModel) -> Self:
+        """This contract's fields, taken from `source`: a richer model of the same fact."""
+        return cls.model_validate(source.model_dump(include=set(cls.model_fields)))
 
 
 class Event(Contract):
