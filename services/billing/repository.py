@@ -59,16 +59,22 @@ async def upsert_contract(conn: asyncpg.Connection, c: erp.ContractUpserted) -> 
     )
 
 
-async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> None:
-    await conn.execute(
-        """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
+async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> str | None:
+    """Store the invoice and its lines; return the customer it was issued to before, if it was.
+
+    `before` reads the row as it was before this statement (one snapshot for the whole
+    statement); the upsert itself locks the row."""
+    previous = await conn.fetchval(
+        """WITH before AS (SELECT customer_id FROM invoices WHERE invoice_number = $1)
+           INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
                                  period_from, period_to, net, vat, gross)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (invoice_number) DO UPDATE SET
                customer_id = EXCLUDED.customer_id, contract_number = EXCLUDED.contract_number,
                issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on,
                period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to,
-               net = EXCLUDED.net, vat = EXCLUDED.vat, gross = EXCLUDED.gross""",
+               net = EXCLUDED.net, vat = EXCLUDED.vat, gross = EXCLUDED.gross
+           RETURNING (SELECT customer_id FROM before)""",
         i.invoice_number,
         i.customer_id,
         i.contract_number,
@@ -99,16 +105,20 @@ async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> None
             for n, line in enumerate(i.lines, start=1)
         ],
     )
+    return previous
 
 
-async def upsert_payment(conn: asyncpg.Connection, p: erp.PaymentBooked) -> None:
-    await conn.execute(
-        """INSERT INTO payments
+async def upsert_payment(conn: asyncpg.Connection, p: erp.PaymentBooked) -> str | None:
+    """Store the payment; return the customer it was booked to before, if it was."""
+    return await conn.fetchval(
+        """WITH before AS (SELECT customer_id FROM payments WHERE booking_id = $1)
+           INSERT INTO payments
                (booking_id, customer_id, booked_on, amount, invoice_number, channel)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (booking_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
                booked_on = EXCLUDED.booked_on, amount = EXCLUDED.amount,
-               invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel""",
+               invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel
+           RETURNING (SELECT customer_id FROM before)""",
         p.booking_id,
         p.customer_id,
         p.booked_on,
@@ -118,14 +128,17 @@ async def upsert_payment(conn: asyncpg.Connection, p: erp.PaymentBooked) -> None
     )
 
 
-async def upsert_note(conn: asyncpg.Connection, n: erp.NoteIssued) -> None:
-    await conn.execute(
-        """INSERT INTO notes (note_number, customer_id, kind, issued_on, amount, description,
+async def upsert_note(conn: asyncpg.Connection, n: erp.NoteIssued) -> asyncpg.Record | None:
+    """Store the note; return what it was before (customer_id, kind), if it was."""
+    return await conn.fetchrow(
+        """WITH before AS (SELECT customer_id, kind FROM notes WHERE note_number = $1)
+           INSERT INTO notes (note_number, customer_id, kind, issued_on, amount, description,
                               invoice_number)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (note_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
                kind = EXCLUDED.kind, issued_on = EXCLUDED.issued_on, amount = EXCLUDED.amount,
-               description = EXCLUDED.description, invoice_number = EXCLUDED.invoice_number""",
+               description = EXCLUDED.description, invoice_number = EXCLUDED.invoice_number
+           RETURNING (SELECT customer_id FROM before), (SELECT kind FROM before)""",
         n.note_number,
         n.customer_id,
         n.kind,

@@ -10,7 +10,7 @@ from shared.envelope import Envelope
 from shared.events import billing, notifications
 from shared.events import identity as events
 from shared.logs import get_logger
-from shared.messaging.consumer import Subscription
+from shared.messaging.consumer import PermanentError, Subscription
 from shared.tx import Tx
 
 log = get_logger(__name__)
@@ -33,8 +33,12 @@ async def email_sent(tx: Tx, _env: Envelope, e: notifications.EmailSent) -> None
     step = domain.step_after_email(e.source_event_type)
     if step is None or e.reference_id is None:
         return
+    try:
+        account_id = uuid.UUID(e.reference_id)
+    except ValueError:
+        raise PermanentError(f"reference_id {e.reference_id!r} names no account") from None
     account = await repository.advance_account_status(
-        tx.conn, uuid.UUID(e.reference_id), step.from_status, step.to_status
+        tx.conn, account_id, step.from_status, step.to_status
     )
     if account is None:
         return  # a redelivered or late email: the account has moved on already

@@ -46,7 +46,9 @@ async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, t
                    service_point_id = EXCLUDED.service_point_id,
                    customer_id = EXCLUDED.customer_id,
                    contract_number = EXCLUDED.contract_number, address = EXCLUDED.address,
-                   contract_signed_on = EXCLUDED.contract_signed_on, removed_on = NULL""",
+                   contract_signed_on = EXCLUDED.contract_signed_on,
+                   -- a terminated contract sent again keeps the day its meters came off
+                   removed_on = CASE WHEN $8 THEN meters.removed_on END""",
             sp.meter_number,
             sp.service_point_id,
             c.customer_id,
@@ -54,6 +56,7 @@ async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, t
             sp.address.model_dump_json(),
             c.signed_on,
             today if exchanged else c.signed_on,
+            c.status == "terminated",
         )
     if c.status == "terminated":
         await conn.execute(

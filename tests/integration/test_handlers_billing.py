@@ -382,11 +382,6 @@ async def test_a_corrected_payment_settles_anew(billing: ServiceHandlers) -> Non
     assert await paid(billing, customer_id) == {a: Decimal("60.00"), b: Decimal("0.00")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/billing/handlers.py payment_booked settles only the payment's new customer: "
-    "the customer it was first booked to keeps an invoice paid by money no longer theirs",
-)
 async def test_a_payment_rebooked_to_another_customer_leaves_the_first_one(
     billing: ServiceHandlers,
 ) -> None:
@@ -446,11 +441,6 @@ async def test_a_charging_note_is_stored_but_settles_nothing(
     assert [r[0] for r in kinds] == [kind]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/billing/handlers.py note_issued settles only when the note is (now) a credit "
-    "note: a credit note corrected into an interest note leaves its invoice paid",
-)
 async def test_a_credit_note_corrected_into_a_charge_no_longer_settles(
     billing: ServiceHandlers,
 ) -> None:

@@ -17,6 +17,7 @@ import pytest_asyncio
 from services.identity.handlers import SUBSCRIPTIONS
 from shared.events import Event, billing, notifications
 from shared.events import identity as events
+from shared.messaging.consumer import PermanentError
 from tests.support.erp import address
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
@@ -325,6 +326,18 @@ async def test_an_email_for_no_known_account_changes_nothing(
 
     assert await identity.snapshot() == before
     assert await account(identity, account_id) == ("awaiting_credentials_email", False)
+
+
+async def test_an_email_whose_reference_is_no_account_id_is_refused_for_good(
+    identity: ServiceHandlers,
+) -> None:
+    # Retrying cannot help: the consumer dead-letters a PermanentError at once.
+    before = await identity.snapshot()
+
+    with pytest.raises(PermanentError, match="names no account"):
+        await identity.deliver(email_sent(CREDENTIALS, "not-an-account-id"))
+
+    assert await identity.snapshot() == before
 
 
 @pytest.mark.parametrize(

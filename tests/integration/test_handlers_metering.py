@@ -236,12 +236,6 @@ async def test_a_terminated_contract_removes_its_meters_today(metering: ServiceH
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/metering/repository.py apply_contract: the meter upsert sets removed_on = "
-    "NULL before the termination's coalesce(removed_on, today), so a terminated contract sent "
-    "again moves its meters' removal to the later day",
-)
 async def test_a_terminated_contract_sent_again_on_a_later_day_keeps_its_removal_day(
     metering: ServiceHandlers,
 ) -> None:
