@@ -12,8 +12,7 @@ as the change they announce.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
 from dataclasses import dataclass
 from datetime import date
 
@@ -77,19 +76,56 @@ class Database:
         self.service = service
         self.settings = settings
 
-    @asynccontextmanager
-    async def transaction(self, *, queue: str | None = None) -> AsyncIterator[Tx]:
+    def transaction(self, *, queue: str | None = None) -> Unit:
         """A connection in one transaction: committed when the block ends, rolled back when it
         raises."""
-        async with (
-            self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn,
-            conn.transaction(),
-        ):
-            yield Tx(conn, self.service, self.settings, queue)
+        return Unit(self, queue, transactional=True)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Tx]:
+    def connection(self) -> Unit:
         """A connection whose statements commit one by one: for reads (no BEGIN/COMMIT round
         trips), and for work that must commit in steps (`tx.transaction()` for each step)."""
-        async with self.pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
-            yield Tx(conn, self.service, self.settings)
+        return Unit(self, None, transactional=False)
+
+
+class Unit:
+    """`async with` a Tx: acquires a connection (bounded wait), maybe a transaction, and gives
+    both back. A class rather than a generator: it runs on every request and every message
+    batch, and asyncio.timeout() costs less than the task that pool.acquire(timeout=…) makes."""
+
+    __slots__ = ("_conn", "_db", "_queue", "_transaction", "_transactional")
+
+    def __init__(self, db: Database, queue: str | None, *, transactional: bool) -> None:
+        self._db = db
+        self._queue = queue
+        self._transactional = transactional
+        self._conn: asyncpg.Connection | None = None
+        self._transaction: Transaction | None = None
+
+    async def __aenter__(self) -> Tx:
+        pool = self._db.pool
+        async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
+            conn = await pool.acquire()
+        if self._transactional:
+            transaction = conn.transaction()
+            try:
+                await transaction.start()
+            except BaseException:
+                await pool.release(conn)
+                raise
+            self._transaction = transaction
+        self._conn = conn
+        return Tx(conn, self._db.service, self._db.settings, self._queue)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> None:
+        conn, transaction = self._conn, self._transaction
+        self._conn = self._transaction = None
+        try:
+            if transaction is not None:
+                if exc_type is None:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+        finally:
+            await self._db.pool.release(conn)

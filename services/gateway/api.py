@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -23,7 +24,6 @@ from shared.http.problems import Problem, json_response
 from shared.runtime import authenticate
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
-M = TypeVar("M", bound=BaseModel)
 DASHBOARD_INVOICES = 5
 
 Access = Literal["public", "customer", "password-change"]
@@ -63,6 +63,32 @@ def forwarding_handler(route: Route) -> Handler:
     return handler
 
 
+# The dashboard's calls, one per service, at once; and which member of whose answer each part of
+# DashboardOut is. The services render their answers from the same models, so the gateway only
+# composes them: validating and serialising them again cost a sixth of the dashboard's throughput.
+DASHBOARD_CALLS = {"billing": f"/summary?invoices={DASHBOARD_INVOICES}", "metering": "/meters"}
+DASHBOARD_PARTS = {
+    "balance": ("billing", "balance"),
+    "latest_invoices": ("billing", "latest_invoices"),
+    "meters": ("metering", "items"),
+    "contracts": ("billing", "contracts"),
+}
+assert DASHBOARD_PARTS.keys() == DashboardOut.model_fields.keys(), "every part has its source"
+_AVAILABLE = Part(available=True).model_dump(mode="json")
+
+
+def compose_dashboard(answers: dict[str, Any]) -> dict[str, Any]:
+    """DashboardOut's body from each service's parsed answer, or the reason it has none."""
+    parts = {}
+    for name, (service, member) in DASHBOARD_PARTS.items():
+        answer = answers[service]
+        if isinstance(answer, str):
+            parts[name] = Part.missing(answer).model_dump(mode="json")
+        else:
+            parts[name] = {**_AVAILABLE, "data": answer[member]}
+    return parts
+
+
 async def dashboard(request: web.Request) -> web.Response:
     """Balance, latest invoices, meters with their latest reading and contracts: one call to
     billing and one to metering, at once; a service that fails leaves only its parts
@@ -71,7 +97,7 @@ async def dashboard(request: web.Request) -> web.Response:
     upstreams = request.app[UPSTREAMS]
     headers = {"Authorization": request.headers["Authorization"]}
 
-    async def fetch(service: str, path: str, model: type[M]) -> M | str:
+    async def fetch(service: str, path: str) -> Any:
         """The service's answer, or why there is none."""
         try:
             result = await upstreams.call(service, "GET", path, headers=headers)
@@ -79,26 +105,10 @@ async def dashboard(request: web.Request) -> web.Response:
             return problem.detail or problem.title
         if result.status != 200:
             return f"{service} answered {result.status}"
-        return model.model_validate_json(result.body)
+        return orjson.loads(result.body)
 
-    summary, meters = await asyncio.gather(
-        fetch("billing", f"/summary?invoices={DASHBOARD_INVOICES}", billing.SummaryOut),
-        fetch("metering", "/meters", metering.MetersOut),
-    )
-    if isinstance(summary, str):
-        balance, invoices, contracts = (Part.missing(summary) for _ in range(3))
-    else:
-        balance = Part.of(summary.balance)
-        invoices = Part.of(summary.latest_invoices)
-        contracts = Part.of(summary.contracts)
-    return json_response(
-        DashboardOut(
-            balance=balance,
-            latest_invoices=invoices,
-            meters=Part.missing(meters) if isinstance(meters, str) else Part.of(meters.items),
-            contracts=contracts,
-        )
-    )
+    answers = await asyncio.gather(*(fetch(s, path) for s, path in DASHBOARD_CALLS.items()))
+    return json_response(compose_dashboard(dict(zip(DASHBOARD_CALLS, answers, strict=True))))
 
 
 ROUTES: tuple[Route, ...] = (

@@ -17,10 +17,6 @@ class Part(Out, Generic[T]):
     error: str | None = None
 
     @classmethod
-    def of(cls, data: T) -> Part[T]:
-        return cls(available=True, data=data)
-
-    @classmethod
     def missing(cls, error: str) -> Part[T]:
         return cls(available=False, error=error)
 
