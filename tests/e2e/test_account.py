@@ -19,7 +19,7 @@ from openapi_spec_validator import validate as validate_spec
 from deploy.integration_client import IntegrationClient
 from shared.events import erp, reading
 from tests.support.erp import Household, address, daily_readings, publish_household
-from tests.support.flows import access_token, registered_account
+from tests.support.flows import ACCOUNT_VIEWS, access_token, registered_account
 from tests.support.infra import Infra
 from tests.support.openapi import OpenApi
 from tests.support.platform import wait_until
@@ -282,15 +282,7 @@ async def test_lists_show_only_the_callers_data(world: World) -> None:
     assert all(mine.customer.customer_id[2:] in n["note_number"] for n in notes["items"])
 
 
-ACCOUNT_ROUTES = [
-    "/api/v1/me/dashboard",
-    "/api/v1/contracts",
-    "/api/v1/invoices",
-    "/api/v1/balance",
-    "/api/v1/payments-received",
-    "/api/v1/notes",
-    "/api/v1/meters",
-]
+ACCOUNT_ROUTES = list(ACCOUNT_VIEWS)
 
 
 @pytest.mark.parametrize("path", ACCOUNT_ROUTES)

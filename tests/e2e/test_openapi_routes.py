@@ -12,6 +12,7 @@ from openapi_spec_validator import validate as validate_spec
 from services.gateway.api import ROUTES
 from tests.support.erp import publish_household
 from tests.support.flows import (
+    ACCOUNT_VIEWS,
     activation_token,
     known_customer,
     login,
@@ -50,16 +51,7 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
         "POST", "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert status == 200
-    for path in (
-        "/api/v1/me",
-        "/api/v1/me/dashboard",
-        "/api/v1/contracts",
-        "/api/v1/invoices",
-        "/api/v1/balance",
-        "/api/v1/payments-received",
-        "/api/v1/notes",
-        "/api/v1/meters",
-    ):
+    for path in ("/api/v1/me", *ACCOUNT_VIEWS):
         status, body = await api.request("GET", path, token=token)
         assert status == 200, (path, body)
     invoice = "/api/v1/invoices/" + quote(household.invoices[0], safe="")

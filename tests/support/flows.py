@@ -11,6 +11,16 @@ from tests.support.platform import wait_until
 from tests.support.stack import Stack
 
 NEW_PASSWORD = "Kranowka2026!"
+# The customer's account views that take no parameters.
+ACCOUNT_VIEWS = (
+    "/api/v1/me/dashboard",
+    "/api/v1/contracts",
+    "/api/v1/invoices",
+    "/api/v1/balance",
+    "/api/v1/payments-received",
+    "/api/v1/notes",
+    "/api/v1/meters",
+)
 
 
 async def known_customer(stack: Stack, customer: Customer | None = None) -> Customer:

@@ -162,14 +162,15 @@ class ServiceHandlers:
             found[table] = sorted(r[0] for r in rows)
         return found
 
-    async def redeliver(self, payload: Event) -> tuple[str, str, bool]:
-        """Deliver `payload` twice under one message id: both outcomes, and whether the second
-        left every table (outbox included) as the first left it."""
+    async def assert_redelivery_changes_nothing(self, payload: Event) -> None:
+        """Deliver `payload` twice under one message id: the first is handled, the second is a
+        duplicate that leaves every table (outbox included) as the first left it."""
         message_id = uuid.uuid4()
         first = await self.deliver(payload, message_id=message_id)
         before = await self.snapshot()
         second = await self.deliver(payload, message_id=message_id)
-        return first, second, await self.snapshot() == before
+        assert (first, second) == ("handled", "duplicate")
+        assert await self.snapshot() == before, "the duplicate changed a table or published again"
 
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         return await self.pool.fetch(query, *args)
