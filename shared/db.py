@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from shared.logs import get_logger
+from shared.retrying import connect_with_retry
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -21,7 +22,12 @@ _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 async def ensure_database(settings: Settings, database: str) -> None:
     """Create the database if it does not exist (servers are shared; databases are ours)."""
-    conn = await _connect_with_retry(settings.database_dsn("postgres"), settings)
+    conn = await connect_with_retry(
+        lambda: asyncpg.connect(settings.database_dsn("postgres"), timeout=10),
+        what="database",
+        timeout=settings.broker_connect_timeout_seconds,
+        errors=(OSError, asyncpg.CannotConnectNowError),
+    )
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
@@ -41,20 +47,6 @@ async def drop_database(settings: Settings, database: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-async def _connect_with_retry(dsn: str, settings: Settings) -> asyncpg.Connection:
-    deadline = asyncio.get_running_loop().time() + settings.broker_connect_timeout_seconds
-    delay = 0.2
-    while True:
-        try:
-            return await asyncpg.connect(dsn, timeout=10)
-        except (OSError, asyncpg.CannotConnectNowError) as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            log.warning("database not reachable yet, retrying", error=str(exc), delay=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:

@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from shared.envelope import Envelope
 from shared.logs import get_logger
 from shared.messaging.topology import ExchangeName, Names, declare_exchanges
+from shared.retrying import connect_with_retry
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -51,24 +52,15 @@ class Broker:
 
     async def connect(self) -> None:
         """Connect, retrying until the configured deadline: aio-pika fails fast on the first try."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.broker_connect_timeout_seconds
-        delay = 0.2
-        while True:
-            try:
-                self.connection = await aio_pika.connect_robust(
-                    self.settings.amqp_url,
-                    client_properties={
-                        "connection_name": f"{self.settings.namespace}.{self.service}"
-                    },
-                )
-                break
-            except (ConnectionError, OSError, aiormq.exceptions.AMQPError) as exc:
-                if loop.time() > deadline:
-                    raise
-                log.warning("broker not reachable yet, retrying", error=str(exc), delay=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self.connection = await connect_with_retry(
+            lambda: aio_pika.connect_robust(
+                self.settings.amqp_url,
+                client_properties={"connection_name": f"{self.settings.namespace}.{self.service}"},
+            ),
+            what="broker",
+            timeout=self.settings.broker_connect_timeout_seconds,
+            errors=(ConnectionError, OSError, aiormq.exceptions.AMQPError),
+        )
         self._publish_channel = await self.connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
