@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from shared.logs import get_logger
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import Consumer, Subscription
 from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
-from shared.messaging.topology import declare_outbound_queue
+from shared.messaging.topology import Names, declare_outbound_queue
 from shared.metrics import metrics_handler
 from shared.settings import Settings
 from shared.tx import Database
@@ -34,7 +34,9 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 DB = web.AppKey("db", Database)
 BROKER = web.AppKey("broker", Broker)
 CONSUMERS = web.AppKey("consumers", list)
-# Names of the durable queues this service declares for outside systems to read its facts from.
+# Names of the queues a service's consumers take, and of the durable queues it declares for
+# outside systems to read its facts from.
+CONSUMER_QUEUES = web.AppKey("consumer_queues", list)
 OUTBOUND_QUEUES = web.AppKey("outbound_queues", list)
 SERVICE = web.AppKey("service", str)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
@@ -132,19 +134,23 @@ def consumers(subscriptions: Sequence[Subscription]) -> Context:
     return ctx
 
 
-def outbound_queue(fact: str, events: Sequence[type[Event]]) -> Context:
-    """Declare `<ns>.backoffice.<fact>`, bound on the integration exchange to `events`, so a
-    mandatory publish of the fact always has a route and the fact waits for the back office."""
+def outbound_queues(outbound: Mapping[str, Sequence[type[Event]]]) -> Context:
+    """Declare `<ns>.backoffice.<fact>` for each fact, bound on the integration exchange to its
+    events, so a mandatory publish of the fact always has a route and the fact waits for the
+    back office."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         broker = app[BROKER]
-        name = broker.names.queue("backoffice", fact)
         channel = await broker.channel(1)
-        await declare_outbound_queue(
-            channel, broker.names, name, [e.TYPE for e in events], app[SETTINGS].queue_type
-        )
+        for fact, events in outbound.items():
+            await declare_outbound_queue(
+                channel,
+                broker.names,
+                broker.names.queue("backoffice", fact),
+                [e.TYPE for e in events],
+                app[SETTINGS].queue_type,
+            )
         await channel.close()
-        app[OUTBOUND_QUEUES].append(name)
         yield
 
     return ctx
@@ -188,20 +194,26 @@ def service_app(
     *,
     subscriptions: Sequence[Subscription] = (),
     routes: Sequence[web.RouteTableDef] = (),
+    outbound: Mapping[str, Sequence[type[Event]]] | None = None,
     extra_contexts: Sequence[Context] = (),
 ) -> web.Application:
     """A service with its database (app[DB], migrated from `services/<service>/migrations`),
     broker, outbox relay, the consumers of its handler table (`subscriptions`), its HTTP
-    `routes` (with app[VERIFIER] for their access tokens) and health checks."""
+    `routes` (with app[VERIFIER] for their access tokens), the queues that keep its `outbound`
+    facts for outside systems ({fact: [events]}) and health checks."""
     app = new_app(settings)
     app[SERVICE] = service
-    app[OUTBOUND_QUEUES] = []
+    # Known before it starts, so that tooling can find (and tests remove) what it declares.
+    names = Names(settings.namespace)
+    app[CONSUMER_QUEUES] = [names.queue(service, s.purpose) for s in subscriptions]
+    app[OUTBOUND_QUEUES] = [names.queue("backoffice", fact) for fact in outbound or {}]
     migrations = Path(str(resources.files(f"services.{service}") / "migrations"))
     app.cleanup_ctx.extend(
         [
             database(service, migrations),
             broker(service),
             outbox_relay(),
+            outbound_queues(outbound or {}),
             *extra_contexts,
             consumers(subscriptions),
         ]

@@ -7,7 +7,7 @@ from aiohttp import web
 from services.metering import api
 from services.metering.handlers import SUBSCRIPTIONS
 from shared.events.metering import SelfReadingSubmitted
-from shared.runtime import outbound_queue, service_app
+from shared.runtime import service_app
 from shared.settings import Settings
 
 SERVICE = "metering"
@@ -20,5 +20,5 @@ def build_app(settings: Settings) -> web.Application:
         routes=[api.routes],
         subscriptions=SUBSCRIPTIONS,
         # Customers' own readings wait there for the back office (integration contract).
-        extra_contexts=[outbound_queue("self-readings", [SelfReadingSubmitted])],
+        outbound={"self-readings": [SelfReadingSubmitted]},
     )

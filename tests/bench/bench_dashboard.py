@@ -91,12 +91,7 @@ async def main(clients: int, seconds: float) -> None:
         bare = await load(f"http://127.0.0.1:{BASELINE['front']}/", {}, clients, seconds)
     finally:
         stop(baseline)
-        platform = Platform(settings)
-        platform.queue_names = {
-            platform.names.queue(*q.split("."))
-            for q in ("billing.erp", "metering.contracts", "metering.readings")
-        }
-        await platform.remove_namespace()
+        await Platform(settings).remove_namespace()
 
     print(
         f"dashboard benchmark: {clients} concurrent clients, {seconds:.0f} s each, 2-core machine"

@@ -142,9 +142,7 @@ async def main(batches: int, size: int, singles: int) -> None:
     env, settings = bench_environment(metering_port=str(PORT))
     namespace = settings.namespace
     platform = Platform(settings)
-    queue = platform.names.queue("metering", "readings")
     raw_queue = f"{namespace}.bench.raw"
-    platform.queue_names = {queue, platform.names.queue("metering", "contracts")}
     results = []
     try:
         await declare_and_stop(env)

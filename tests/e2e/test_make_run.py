@@ -21,14 +21,6 @@ from tests.support.infra import Infra
 from tests.support.platform import Platform, make_settings, wait_until
 from tests.support.stack import free_port
 
-QUEUES = (
-    "billing.erp",
-    "identity.billing-events",
-    "identity.email-delivery",
-    "metering.contracts",
-    "metering.readings",
-    "notifications.email-requests",
-)
 SERVICES = (*(s.name.upper() for s in REGISTERED_SERVICES), "MAILBOX_HTTP")
 
 
@@ -84,9 +76,7 @@ async def run_platform(
             except TimeoutError:
                 proc.kill()
                 raise
-        platform = Platform(settings)
-        platform.queue_names = {platform.names.queue(*q.split(".")) for q in QUEUES}
-        await platform.remove_namespace()
+        await Platform(settings).remove_namespace()
     assert proc.returncode == 0, rest.decode()
     assert "[e-BOK] stopping" in rest.decode()
     return "".join(output)

@@ -51,7 +51,8 @@ async def consumer_counts(stack: Stack) -> dict[str, int]:
     async with connection:
         channel = await connection.channel()
         counts = {}
-        for name in sorted(stack.platform.queue_names):
+        consumer_queues, _ = stack.platform.queues()
+        for name in sorted(consumer_queues):
             queue = await channel.declare_queue(name, passive=True)
             counts[name] = queue.declaration_result.consumer_count
         return counts

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from shared.db import drop_database
 from shared.messaging.topology import Names
-from shared.runtime import CONSUMERS, OUTBOUND_QUEUES
+from shared.runtime import CONSUMER_QUEUES, OUTBOUND_QUEUES
 from shared.services import GATEWAY_UPSTREAMS, SERVICES
 from shared.settings import Settings
 
@@ -65,8 +65,6 @@ class Platform:
         self.runners: dict[str, web.AppRunner] = {}
         self.urls: dict[str, str] = {}
         self.apps: dict[str, web.Application] = {}
-        self.queue_names: set[str] = set()
-        self.outbound_queues: set[str] = set()
 
     async def start(self, *services: str) -> Platform:
         for name in services or tuple(BUILDERS):
@@ -86,9 +84,6 @@ class Platform:
         self.runners[name] = runner
         self.apps[name] = app
         self.urls[name] = f"http://127.0.0.1:{port}"
-        for consumer in app.get(CONSUMERS, []):
-            self.queue_names.add(consumer.queue_name)
-        self.outbound_queues.update(app.get(OUTBOUND_QUEUES, []))
 
     async def stop_service(self, name: str) -> None:
         runner = self.runners.pop(name)
@@ -98,16 +93,28 @@ class Platform:
         for name in reversed(list(self.runners)):
             await self.stop_service(name)
 
+    def queues(self) -> tuple[set[str], set[str]]:
+        """The consumer queues and outbound queues every service declares in this namespace,
+        whether it ran here or as a process (services know them before they start)."""
+        consumers: set[str] = set()
+        outbound: set[str] = set()
+        for build in BUILDERS.values():
+            app = build(self.settings)
+            consumers.update(app.get(CONSUMER_QUEUES, []))
+            outbound.update(app.get(OUTBOUND_QUEUES, []))
+        return consumers, outbound
+
     async def remove_namespace(self) -> None:
         """Drop the namespace's databases, queues and exchanges."""
+        consumer_queues, outbound_queues = self.queues()
         for service in DATABASE_SERVICES:
             await drop_database(self.settings, self.settings.database_name(service))
         connection = await aio_pika.connect(self.settings.amqp_url)
         async with connection:
             channel = await connection.channel()
-            for name in self.outbound_queues:
+            for name in outbound_queues:
                 await channel.queue_delete(name)
-            for queue in self.queue_names:
+            for queue in consumer_queues:
                 names = [queue, Names.dead_letter_queue(queue)]
                 names += [Names.retry_queue(queue, n) for n in range(MAX_RETRY_LEVELS)]
                 for name in names:
