@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from pydantic import ValidationError
 
+from shared.api.common import ProblemOut
 from shared.http.middleware import CORRELATION_HEADER
 from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem
 from shared.logs import get_correlation_id, get_logger
@@ -90,13 +91,13 @@ def _public_problem(result: UpstreamResponse, public_path: str) -> bytes:
     if not result.headers.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE):
         return result.body
     try:
-        document = json.loads(result.body)
-    except ValueError:
+        problem = ProblemOut.model_validate_json(result.body)
+    except ValidationError:
         return result.body
-    if isinstance(document, dict) and "instance" in document:
-        document["instance"] = public_path
-        return json.dumps(document).encode()
-    return result.body
+    if problem.instance is None:
+        return result.body
+    public = problem.model_copy(update={"instance": public_path})
+    return public.model_dump_json(exclude_none=True).encode()
 
 
 def client_ip(request: web.Request) -> str:
