@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Written after a successful `npm ci`; removed with node_modules, older than a changed lockfile.
+WEB_STAMP := web/node_modules/.ebok-npm-ci
+CHROMIUM  := /usr/bin/chromium
 
-.PHONY: run test lint format bench clean
+.PHONY: run test web chromium lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +16,47 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## set up and start the whole platform with demo data (Ctrl-C stops it)
-run: $(STAMP)
+run: $(STAMP) web
 	$(BIN)/python -m deploy.run_local
 
-## set up and run the whole test suite
+## build the front end into web/dist (npm ci first when node_modules is missing or stale)
+web:
+	@if [ ! -f web/package.json ]; then \
+	  echo "make web: web/package.json does not exist yet; skipping the front end build"; \
+	  exit 0; \
+	fi; \
+	set -e; \
+	if [ ! -f $(WEB_STAMP) ] || [ web/package-lock.json -nt $(WEB_STAMP) ]; then \
+	  echo "make web: npm ci"; \
+	  (cd web && npm ci --no-audit --no-fund); \
+	  touch $(WEB_STAMP); \
+	fi; \
+	echo "make web: npm run build"; \
+	cd web && npm run build
+
+## Debian's Chromium for the browser tests (Playwright's own browser downloads cannot work here)
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make chromium: installing Debian's chromium for the browser tests"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+	  echo "make chromium: $(CHROMIUM) is missing and the browser tests need it;"; \
+	  echo "  install it as root: apt-get update && apt-get install -y chromium"; \
+	  exit 1; \
+	fi
+
+## set up and run the whole test suite: ruff; Chromium and the front end build when missing;
+## Vitest and the bundle size check; then pytest (unit, integration, e2e, browser, fault)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory chromium
+	@$(MAKE) --no-print-directory web
+	@if [ -f web/package.json ]; then \
+	  set -e; cd web; npm test; npm run size; \
+	else \
+	  echo "make test: web/package.json does not exist yet; skipping Vitest and the size check"; \
+	fi
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
