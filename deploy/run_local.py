@@ -193,9 +193,12 @@ def _print_welcome(
     latest: dict[str, demo_data.DemoInvoice] = {}
     for invoice in invoices:
         latest[invoice.customer_name] = invoice
+    built = (settings.web_dist / "index.html").is_file()
     lines = [
         "",
         "e-BOK is running. Ctrl-C stops it.",
+        # First: the address a person opens (the gateway serves the web app at /).
+        f"  Web app:                {gateway}/" + ("" if built else "   (not built: make web)"),
         f"  Gateway (public API):   {gateway}/api/v1   e.g. curl {gateway}/api/v1/terms",
         f"  Health:                 {gateway}/health/ready (and each service's /health/ready)",
     ]

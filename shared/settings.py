@@ -50,6 +50,8 @@ class Settings(_ServiceAddresses):
     public_url: str = "http://127.0.0.1:8080"
     upstream_timeout_seconds: float = 10.0
     trust_forwarded_for: bool = False
+    # The front end's build (Vite's output) that the gateway serves at /.
+    web_dist: Path = ROOT / "web" / "dist"
 
     # Messaging
     amqp_prefetch: int = Field(200, ge=1, le=1000)

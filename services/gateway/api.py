@@ -27,6 +27,10 @@ UPSTREAMS = web.AppKey("upstreams", Upstreams)
 DASHBOARD_INVOICES = 5
 
 Access = Literal["public", "customer", "password-change"]
+# How a route takes part in a browser's cookie session (services/gateway/browser_session.py):
+# "issues" answers a token pair, "refreshes" also reads the refresh token from the cookie, "ends"
+# reads it from the cookie and clears the cookie.
+BrowserSession = Literal["issues", "refreshes", "ends"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -43,6 +47,7 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = ()  # besides those the access and the body or query imply
     content_type: str = "application/json"
+    browser_session: BrowserSession | None = None
     handler: Handler | None = field(default=None, compare=False)
 
 
@@ -172,6 +177,7 @@ ROUTES: tuple[Route, ...] = (
         body=identity.LoginRequest,
         response=identity.TokensOut,
         errors=(401, 403, 422, 429),
+        browser_session="issues",
     ),
     Route(
         "POST",
@@ -179,9 +185,10 @@ ROUTES: tuple[Route, ...] = (
         "Exchange a refresh token for a new pair",
         "public",
         "identity",
-        body=identity.RefreshRequest,
+        body=identity.RefreshBody,
         response=identity.TokensOut,
         errors=(401, 422),
+        browser_session="refreshes",
     ),
     Route(
         "POST",
@@ -189,9 +196,10 @@ ROUTES: tuple[Route, ...] = (
         "End the session",
         "public",
         "identity",
-        body=identity.RefreshRequest,
+        body=identity.RefreshBody,
         status=204,
         errors=(422,),
+        browser_session="ends",
     ),
     Route(
         "GET",
@@ -210,6 +218,7 @@ ROUTES: tuple[Route, ...] = (
         body=identity.PasswordChangeRequest,
         response=identity.TokensOut,
         errors=(422, 429),
+        browser_session="issues",
     ),
     # the customer's account (billing, metering)
     Route(

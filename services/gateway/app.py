@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from services.gateway.api import ROUTES, UPSTREAMS, forwarding_handler
+from services.gateway import browser_session
+from services.gateway.api import ROUTES, UPSTREAMS, Handler, Route, forwarding_handler
 from services.gateway.openapi import build_openapi
 from services.gateway.upstream import Upstreams
+from services.gateway.web_app import add_web_app_routes, security_headers
 from shared.auth import TokenVerifier
 from shared.http.problems import json_response
 from shared.runtime import SETTINGS, VERIFIER, add_health_routes, new_app
@@ -45,12 +47,23 @@ async def _upstreams_ready(app: web.Application) -> bool:
     return all(results)
 
 
+def _handler(route: Route) -> Handler:
+    if route.handler is not None:
+        return route.handler
+    if route.browser_session is not None:
+        return browser_session.handler(route)
+    return forwarding_handler(route)
+
+
 def build_app(settings: Settings) -> web.Application:
     app = new_app(settings)
     app[VERIFIER] = TokenVerifier(settings)
     app.cleanup_ctx.append(_upstreams)
+    # A signal rather than a middleware: it also reaches the answers that the problem middleware
+    # makes from exceptions, and redirects raised as exceptions.
+    app.on_response_prepare.append(security_headers)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler or forwarding_handler(route))
+        app.router.add_route(route.method, route.path, _handler(route))
     document = build_openapi()
 
     async def openapi(_request: web.Request) -> web.Response:
@@ -58,4 +71,5 @@ def build_app(settings: Settings) -> web.Application:
 
     app.router.add_get("/api/v1/openapi.json", openapi)
     add_health_routes(app, {"upstreams": _upstreams_ready})
+    add_web_app_routes(app, settings.web_dist)  # last: the API, health and metrics come first
     return app

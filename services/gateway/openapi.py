@@ -1,15 +1,34 @@
-"""The OpenAPI 3.1 document of the public API, generated from the route table and the models."""
+"""The OpenAPI 3.1 document of the public API, generated from the route table and the models.
+
+    python -m services.gateway.openapi            write it to web/src/api/openapi.json
+    python -m services.gateway.openapi --check    exit 1 when that file is stale
+
+The web app's API client is typed from that file (docs/web.md); a test fails while it is stale.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.gateway.api import ROUTES, Route
+from services.gateway.api import ROUTES, BrowserSession, Route
+from services.gateway.browser_session import (
+    COOKIE,
+    COOKIE_PATH,
+    SESSION_HEADER,
+    SESSION_HEADER_VALUE,
+)
 from shared.api.common import ProblemOut
+from shared.settings import ROOT
+
+WEB_DOCUMENT = ROOT / "web" / "src" / "api" / "openapi.json"
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 ERROR_TEXT = {
@@ -55,6 +74,43 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
+_SESSION_HEADER = {
+    "name": SESSION_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "A browser client: the refresh token travels in the HttpOnly cookie "
+    f"{COOKIE} (Path={COOKIE_PATH}), never in the JSON bodies",
+    "schema": {"type": "string", "enum": [SESSION_HEADER_VALUE]},
+}
+_SESSION_COOKIE = {
+    "name": COOKIE,
+    "in": "cookie",
+    "required": False,
+    "description": f"Read only with {SESSION_HEADER}: {SESSION_HEADER_VALUE} and no "
+    "refresh_token in the body",
+    "schema": {"type": "string"},
+}
+_SET_COOKIE = {
+    "issues": {
+        "description": f"With {SESSION_HEADER}: {SESSION_HEADER_VALUE}: the new refresh token "
+        f"in {COOKIE} (HttpOnly; SameSite=Strict; Path={COOKIE_PATH}; Max-Age = its lifetime; "
+        "Secure unless the platform is served over plain http on localhost), and no "
+        "refresh_token in the body",
+        "schema": {"type": "string"},
+    },
+    "ends": {
+        "description": f"With {SESSION_HEADER}: {SESSION_HEADER_VALUE}: {COOKIE} cleared "
+        "(Max-Age=0)",
+        "schema": {"type": "string"},
+    },
+}
+_SET_COOKIE["refreshes"] = _SET_COOKIE["issues"]
+
+
+def _browser_session_parameters(kind: BrowserSession) -> list[dict[str, Any]]:
+    return [_SESSION_HEADER] if kind == "issues" else [_SESSION_HEADER, _SESSION_COOKIE]
+
+
 def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
@@ -72,11 +128,14 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
     ]
     if route.query is not None:
         params += _query_parameters(route.query)
+    if route.browser_session is not None:
+        params += _browser_session_parameters(route.browser_session)
     if params:
         op["parameters"] = params
     if route.body is not None:
         op["requestBody"] = {
-            "required": True,
+            # A browser's refresh and logout name their token in the cookie, not the body.
+            "required": route.browser_session not in ("refreshes", "ends"),
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
     if route.status == 204:
@@ -91,6 +150,8 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
             "description": "OK",
             "content": {"application/json": {"schema": refs[(route.response, "serialization")]}},
         }
+    if route.browser_session is not None:
+        ok["headers"] = {"Set-Cookie": _SET_COOKIE[route.browser_session]}
     op["responses"] = {str(route.status): ok}
     # Every body can be malformed or of another media type; every query can be invalid.
     implied = (400, 415, 422) if route.body is not None else ()
@@ -133,3 +194,31 @@ def build_openapi() -> dict[str, Any]:
             },
         },
     }
+
+
+def render() -> str:
+    """The document as web/src/api/openapi.json holds it."""
+    return json.dumps(build_openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.gateway.openapi")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    parser.add_argument("--output", type=Path, default=WEB_DOCUMENT)
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
+        if current != text:
+            print(
+                f"{args.output} is stale: run python -m services.gateway.openapi", file=sys.stderr
+            )
+            return 1
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -74,10 +74,18 @@ class Upstreams:
                 headers={"Retry-After": "5"},
             ) from None
 
-    async def forward(self, service: str, path: str, request: web.Request) -> web.Response:
+    async def forward(
+        self, service: str, path: str, request: web.Request, *, json_body: bytes | None = None
+    ) -> web.Response:
+        """The request sent on to `service` (with `json_body` instead of its own body, when
+        given), and its answer as the caller's."""
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
         headers[CLIENT_IP_HEADER] = client_ip(request)
-        body = await request.read() if request.can_read_body else None
+        if json_body is not None:
+            body: bytes | None = json_body
+            headers["Content-Type"] = "application/json"
+        else:
+            body = await request.read() if request.body_exists else None
         result = await self.call(
             service, request.method, path, body=body, headers=headers, params=dict(request.query)
         )

@@ -186,7 +186,8 @@ async def _start_registration(request: web.Request, tx: Tx, applicant: domain.Ap
             customer_id=applicant.customer_id,
             email=applicant.email,
             language=applicant.language,
-            activation_url=f"{settings.public_url.rstrip('/')}/activate?token={token}",
+            # In the fragment, the token reaches no server's log and no Referer (docs/web.md).
+            activation_url=f"{settings.public_url.rstrip('/')}/activate#token={token}",
             expires_at=expires_at,
         )
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.api.common import Out
 from shared.events.common import Language
@@ -50,8 +51,35 @@ class LoginRequest(Body):
     password: str = Field(min_length=1, max_length=200)
 
 
+RefreshToken = Annotated[str, Field(min_length=16, max_length=200)]
+
+
 class RefreshRequest(Body):
-    refresh_token: str = Field(min_length=16, max_length=200)
+    """What identity takes: the token is always named."""
+
+    refresh_token: RefreshToken
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+# RefreshBody documents the public body; the gateway sends a named token on to identity as it
+# came, so RefreshRequest is the one model that validates it. Its member, like TokensOut's
+# refresh_token, is a string or absent: SkipJsonSchema keeps null out of the document and
+# _no_default its `"default": null`, so a generated client types it `refresh_token?: string`.
+
+
+class RefreshBody(Body):
+    """The public body of /auth/refresh and /auth/logout. A browser client (header
+    `X-Ebok-Session: cookie`) sends none, or `{}`, and the gateway takes the token from the
+    `ebok_refresh` cookie."""
+
+    refresh_token: RefreshToken | SkipJsonSchema[None] = Field(
+        None,
+        description="Required unless the header X-Ebok-Session: cookie is sent",
+        json_schema_extra=_no_default,
+    )
 
 
 class PasswordChangeRequest(Body):
@@ -82,7 +110,12 @@ class TokensOut(Out):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme's name, not a secret
     expires_in: int
-    refresh_token: str
+    refresh_token: str | SkipJsonSchema[None] = Field(
+        None,
+        description="Absent when the call sent X-Ebok-Session: cookie: the gateway keeps the "
+        "refresh token in the HttpOnly cookie ebok_refresh instead",
+        json_schema_extra=_no_default,
+    )
     must_change_password: bool
 
 

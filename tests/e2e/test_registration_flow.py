@@ -33,8 +33,8 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
     assert first.subject == "Registration"
     assert first.message.get_content_type() == "multipart/alternative"
     token = activation_token(first)
-    assert f"https://ebok.test/activate?token={token}" in first.body("plain")
-    assert f"https://ebok.test/activate?token={token}" in first.body("html")
+    assert f"https://ebok.test/activate#token={token}" in first.body("plain")
+    assert f"https://ebok.test/activate#token={token}" in first.body("html")
 
     status, body = await stack.api.request(
         "POST", "/api/v1/registrations/activate", json={"token": token}
