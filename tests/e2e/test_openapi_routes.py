@@ -76,6 +76,23 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
         "POST", "/api/v1/auth/logout", json={"refresh_token": renewed["refresh_token"]}
     )
     assert status == 204
+    # The same session as a browser keeps it: the refresh token in the cookie, not the bodies.
+    cookie: dict[str, str] = {}
+    for path, body in (
+        ("/api/v1/auth/login", {"login": account.login, "password": account.password}),
+        ("/api/v1/auth/refresh", None),
+        ("/api/v1/auth/logout", None),
+    ):
+        headers = {"X-Ebok-Session": "cookie"}
+        if cookie:
+            headers["Cookie"] = f"ebok_refresh={cookie['ebok_refresh']}"
+        async with api.session.post(api.base_url + path, json=body, headers=headers) as resp:
+            answer = await resp.json() if resp.status != 204 else None
+            api.recorded.append(("POST", resp.url.raw_path, resp.status, resp.content_type, answer))
+            assert resp.status in (200, 204), answer
+            assert answer is None or "refresh_token" not in answer
+            cookie.update({name: morsel.value for name, morsel in resp.cookies.items()})
+    assert cookie == {"ebok_refresh": ""}
 
     status, document = await api.request("GET", "/api/v1/openapi.json")
     assert status == 200
