@@ -1,0 +1,74 @@
+import { lazy, Suspense, useEffect, type ReactNode } from "react";
+import { Route, Routes, useLocation, useNavigate } from "react-router";
+
+import { onSessionExpired, restoreSession } from "./api/session";
+import { ErrorBoundary } from "./components/ErrorBoundary";
+import { Layout } from "./components/Layout";
+import { RequireAuth } from "./components/RequireAuth";
+import { Loading } from "./components/Status";
+import { LoginPage } from "./pages/LoginPage";
+
+// Only the sign-in page and the shell are in the entry chunk; every other page loads on demand.
+const RegisterPage = lazy(() => import("./pages/RegisterPage"));
+const RegisterSentPage = lazy(() => import("./pages/RegisterSentPage"));
+const ActivatePage = lazy(() => import("./pages/ActivatePage"));
+const PasswordPage = lazy(() => import("./pages/PasswordPage"));
+const DashboardPage = lazy(() => import("./pages/DashboardPage"));
+const InvoicesPage = lazy(() => import("./pages/InvoicesPage"));
+const InvoicePage = lazy(() => import("./pages/InvoicePage"));
+const BalancePage = lazy(() => import("./pages/BalancePage"));
+const PaymentsPage = lazy(() => import("./pages/PaymentsPage"));
+const NotesPage = lazy(() => import("./pages/NotesPage"));
+const ContractsPage = lazy(() => import("./pages/ContractsPage"));
+const MetersPage = lazy(() => import("./pages/MetersPage"));
+const MeterPage = lazy(() => import("./pages/MeterPage"));
+const AccountPage = lazy(() => import("./pages/AccountPage"));
+const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
+
+function Page({ children }: { children: ReactNode }) {
+  const location = useLocation();
+  return (
+    <ErrorBoundary resetKey={location.pathname}>
+      <Suspense fallback={<Loading />}>{children}</Suspense>
+    </ErrorBoundary>
+  );
+}
+
+function Private({ children, passwordPage }: { children: ReactNode; passwordPage?: boolean }) {
+  return (
+    <RequireAuth passwordPage={passwordPage ?? false}>
+      <Page>{children}</Page>
+    </RequireAuth>
+  );
+}
+
+export function App() {
+  const navigate = useNavigate();
+  useEffect(() => {
+    void restoreSession();
+    return onSessionExpired(() => navigate("/login", { replace: true, state: { reason: "expired" } }));
+  }, [navigate]);
+
+  return (
+    <Routes>
+      <Route element={<Layout />}>
+        <Route path="/login" element={<LoginPage />} />
+        <Route path="/register" element={<Page><RegisterPage /></Page>} />
+        <Route path="/register/sent" element={<Page><RegisterSentPage /></Page>} />
+        <Route path="/activate" element={<Page><ActivatePage /></Page>} />
+        <Route path="/password" element={<Private passwordPage><PasswordPage /></Private>} />
+        <Route path="/" element={<Private><DashboardPage /></Private>} />
+        <Route path="/invoices" element={<Private><InvoicesPage /></Private>} />
+        <Route path="/invoices/:number" element={<Private><InvoicePage /></Private>} />
+        <Route path="/balance" element={<Private><BalancePage /></Private>} />
+        <Route path="/payments" element={<Private><PaymentsPage /></Private>} />
+        <Route path="/notes" element={<Private><NotesPage /></Private>} />
+        <Route path="/contracts" element={<Private><ContractsPage /></Private>} />
+        <Route path="/meters" element={<Private><MetersPage /></Private>} />
+        <Route path="/meters/:meter" element={<Private><MeterPage /></Private>} />
+        <Route path="/account" element={<Private><AccountPage /></Private>} />
+        <Route path="*" element={<Page><NotFoundPage /></Page>} />
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,234 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate } from "react-router";
+
+import { api } from "../api/client";
+import { problemCode, type Failure } from "../api/problems";
+import type { Captcha } from "../api/types";
+import { FieldErrors, FormAlert, TextField } from "../components/Form";
+import { PageHeading } from "../components/PageHeading";
+import { Failed, Loading } from "../components/Status";
+import { normalizeDecimal } from "../i18n/format";
+import { useI18n } from "../i18n/I18nProvider";
+import { describeFailure, describeFieldErrors } from "../i18n/problems";
+import { call, useLoad, type LoadState } from "../lib/load";
+
+/** Fields the form shows; an error for any other field goes to the summary. */
+const SHOWN = ["invoice_number", "invoice_amount", "email", "phone", "accept_terms", "terms_version", "captcha_answer", "captcha_id"];
+
+function Paragraphs({ text }: { text: string }) {
+  return (
+    <>
+      {text
+        .split(/\n\s*\n/)
+        .filter((part) => part.trim())
+        .map((part, index) => (
+          <p key={index}>{part}</p>
+        ))}
+    </>
+  );
+}
+
+export default function RegisterPage() {
+  const i18n = useI18n();
+  const { t, language } = i18n;
+  const navigate = useNavigate();
+  const [terms, reloadTerms] = useLoad(() => call(api.GET("/api/v1/terms")), []);
+  const [captcha, setCaptcha] = useState<LoadState<Captcha>>({ status: "loading" });
+  const [form, setForm] = useState({ invoice_number: "", invoice_amount: "", email: "", phone: "", captcha_answer: "" });
+  const [accepted, setAccepted] = useState(false);
+  const [sending, setSending] = useState(false);
+  const [failure, setFailure] = useState<Failure | null>(null);
+
+  const newCaptcha = useCallback(async () => {
+    setCaptcha({ status: "loading" });
+    setForm((previous) => ({ ...previous, captcha_answer: "" }));
+    const outcome = await call(api.POST("/api/v1/captcha"));
+    setCaptcha(outcome.ok ? { status: "ok", data: outcome.data } : { status: "error", failure: outcome.failure });
+  }, []);
+
+  useEffect(() => {
+    void newCaptcha();
+  }, [newCaptcha]);
+
+  const set = (name: keyof typeof form) => (event: { target: { value: string } }) =>
+    setForm((previous) => ({ ...previous, [name]: event.target.value }));
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setSending(true);
+    setFailure(null);
+    const outcome = await call(
+      api.POST("/api/v1/registrations", {
+        body: {
+          invoice_number: form.invoice_number.trim(),
+          invoice_amount: normalizeDecimal(form.invoice_amount),
+          email: form.email.trim(),
+          phone: form.phone.trim() || null,
+          accept_terms: accepted,
+          terms_version: terms.status === "ok" ? terms.data.version : "",
+          captcha_id: captcha.status === "ok" ? captcha.data.captcha_id : "",
+          captcha_answer: form.captcha_answer.trim(),
+          language,
+        },
+      }),
+    );
+    setSending(false);
+    if (outcome.ok) {
+      navigate("/register/sent", { state: { email: form.email.trim() } });
+      return;
+    }
+    setFailure(outcome.failure);
+    const code = problemCode(outcome.failure);
+    if (code === "terms-outdated") {
+      setAccepted(false);
+      reloadTerms();
+    }
+    // The CAPTCHA is spent by every attempt that got past the validation and the rate limit.
+    if (code !== "validation-failed" && code !== "rate-limited" && outcome.failure.status !== 0) {
+      void newCaptcha();
+    }
+  };
+
+  const errors = describeFieldErrors(i18n, failure);
+  if (failure && problemCode(failure) === "captcha-failed" && !errors.has("captcha_answer")) {
+    errors.set("captcha_answer", [t("field.captcha_failed")]);
+  }
+  const summary: string[] = [];
+  if (failure) {
+    summary.push(describeFailure(i18n, failure));
+    for (const [field, messages] of errors) {
+      if (!SHOWN.includes(field)) summary.push(...messages);
+    }
+  }
+  const termsErrors = [...(errors.get("accept_terms") ?? []), ...(errors.get("terms_version") ?? [])];
+  const captchaErrors = [...(errors.get("captcha_answer") ?? []), ...(errors.get("captcha_id") ?? [])];
+  const termsVersion = terms.status === "ok" ? terms.data.version : "";
+
+  return (
+    <div className="medium">
+      <PageHeading>{t("register.title")}</PageHeading>
+      <p>{t("register.intro")}</p>
+      <form className="form" onSubmit={submit} noValidate aria-busy={sending}>
+        <FormAlert messages={summary} />
+        <fieldset>
+          <legend>{t("register.invoiceHeading")}</legend>
+          <TextField
+            id="invoice_number"
+            label={t("register.invoiceNumber")}
+            hint={t("register.invoiceNumberHint")}
+            value={form.invoice_number}
+            onChange={set("invoice_number")}
+            errors={errors.get("invoice_number")}
+            autoComplete="off"
+            spellCheck={false}
+            required
+          />
+          <TextField
+            id="invoice_amount"
+            label={t("register.invoiceAmount")}
+            hint={t("register.invoiceAmountHint")}
+            inputMode="decimal"
+            value={form.invoice_amount}
+            onChange={set("invoice_amount")}
+            errors={errors.get("invoice_amount")}
+            autoComplete="off"
+            required
+          />
+        </fieldset>
+        <fieldset>
+          <legend>{t("register.contactHeading")}</legend>
+          <TextField
+            id="email"
+            type="email"
+            label={t("register.email")}
+            hint={t("register.emailHint")}
+            value={form.email}
+            onChange={set("email")}
+            errors={errors.get("email")}
+            autoComplete="email"
+            required
+          />
+          <TextField
+            id="phone"
+            type="tel"
+            label={t("register.phone")}
+            optional
+            value={form.phone}
+            onChange={set("phone")}
+            errors={errors.get("phone")}
+            autoComplete="tel"
+          />
+          <p className="hint">{t("register.language", { language: t(`lang.${language}`) })}</p>
+        </fieldset>
+
+        <fieldset>
+          <legend>{t("register.termsHeading")}</legend>
+          {terms.status === "loading" ? <Loading label={t("register.termsLoading")} /> : null}
+          {terms.status === "error" ? <Failed failure={terms.failure} onRetry={reloadTerms} /> : null}
+          {terms.status === "ok" ? (
+            <>
+              <p className="terms-title">
+                <strong>{terms.data.title}</strong> —{" "}
+                {t("register.termsVersion", { version: terms.data.version, date: i18n.date(terms.data.published_at) })}
+              </p>
+              <div className="terms-text" role="region" aria-label={t("register.termsRegion")} tabIndex={0}>
+                <Paragraphs text={terms.data.text} />
+              </div>
+            </>
+          ) : null}
+          <div className={termsErrors.length ? "field checkbox field-invalid" : "field checkbox"}>
+            <FieldErrors id={termsErrors.length ? "accept_terms-error" : undefined} errors={termsErrors} />
+            <input
+              type="checkbox"
+              id="accept_terms"
+              name="accept_terms"
+              checked={accepted}
+              onChange={(event) => setAccepted(event.target.checked)}
+              aria-invalid={termsErrors.length ? true : undefined}
+              aria-describedby={termsErrors.length ? "accept_terms-error" : undefined}
+              disabled={terms.status !== "ok"}
+            />
+            <label htmlFor="accept_terms">{t("register.acceptTerms", { version: termsVersion })}</label>
+          </div>
+        </fieldset>
+
+        <fieldset>
+          <legend>{t("register.captchaHeading")}</legend>
+          {captcha.status === "loading" ? <Loading label={t("register.captchaLoading")} /> : null}
+          {captcha.status === "error" ? <Failed failure={captcha.failure} onRetry={() => void newCaptcha()} /> : null}
+          {captcha.status === "ok" ? (
+            <div className="captcha">
+              <img src={captcha.data.image} alt={t("register.captchaImage")} data-testid="captcha-image" />
+              <div className="captcha-audio">
+                <p id="captcha-audio-label">{t("register.captchaAudio")}</p>
+                <audio controls src={captcha.data.audio} aria-labelledby="captcha-audio-label" data-testid="captcha-audio" />
+              </div>
+            </div>
+          ) : null}
+          <p>
+            <button type="button" className="button button-secondary" onClick={() => void newCaptcha()} data-testid="captcha-new">
+              {t("register.captchaNew")}
+            </button>
+          </p>
+          <TextField
+            id="captcha_answer"
+            label={t("register.captchaAnswer")}
+            value={form.captcha_answer}
+            onChange={set("captcha_answer")}
+            errors={captchaErrors.length ? captchaErrors : undefined}
+            autoComplete="off"
+            autoCapitalize="characters"
+            spellCheck={false}
+            required
+          />
+        </fieldset>
+        <button type="submit" className="button" disabled={sending}>
+          {sending ? t("register.submitting") : t("register.submit")}
+        </button>
+      </form>
+      <p className="aside">
+        {t("register.haveAccount")} <Link to="/login">{t("nav.signIn")}</Link>
+      </p>
+    </div>
+  );
+}
