@@ -57,11 +57,19 @@ def _file_in(root: Path, relative: str) -> Path | None:
     return None
 
 
+class _NoSuchAsset(Exception):
+    pass
+
+
 def _choose(root: Path, relative: str) -> tuple[Path, str] | None:
     """The file to answer with and its Cache-Control; None when the app is not built."""
     found = _file_in(root, relative)
     if found is not None:
         return found, ASSET_CACHE if found.is_relative_to(root / "assets") else PAGE_CACHE
+    if relative.startswith("assets/"):
+        # A page from an earlier build asks for its old chunk: index.html in its place would be
+        # run as a script. A 404 lets the app see the failed import and reload.
+        raise _NoSuchAsset
     index = root / "index.html"
     return (index, PAGE_CACHE) if index.is_file() else None
 
@@ -73,7 +81,12 @@ def add_web_app_routes(app: web.Application, web_dist: Path) -> None:
 
     async def web_app(request: web.Request) -> web.StreamResponse:
         # Resolving touches the file system: off the event loop, as aiohttp's static files do.
-        chosen = await asyncio.to_thread(_choose, root, request.match_info["path"])
+        try:
+            chosen = await asyncio.to_thread(_choose, root, request.match_info["path"])
+        except _NoSuchAsset:
+            raise Problem(
+                404, "Not found", "No such file of the web app", code="not-found"
+            ) from None
         if chosen is None:
             raise Problem(
                 503,

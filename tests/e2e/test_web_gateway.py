@@ -129,7 +129,17 @@ async def test_files_of_the_build_are_served_and_hashed_assets_cached_for_good(
 async def test_no_path_leads_out_of_the_build(web_stack: Stack, path: str) -> None:
     resp, body = await get(web_stack, path)
     assert SECRET.encode() not in body and b"root:" not in body
-    assert resp.status == 200 and body.decode() == INDEX, (resp.status, body[:200])
+    if path.startswith("/assets/"):
+        assert resp.status == 404, (resp.status, body[:200])  # no such asset
+    else:
+        assert resp.status == 200 and body.decode() == INDEX, (resp.status, body[:200])
+
+
+async def test_a_missing_asset_is_404_not_the_page(web_stack: Stack) -> None:
+    # A page of an earlier build asking for its old chunk must not get HTML as a script.
+    resp, body = await get(web_stack, "/assets/app-000000.js")
+    assert resp.status == 404 and resp.content_type == "application/problem+json"
+    assert b"<!doctype" not in body
 
 
 async def test_api_health_and_metrics_paths_are_never_the_app(web_stack: Stack) -> None:
