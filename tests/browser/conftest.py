@@ -8,11 +8,10 @@ EBOK_TEST_WEB_DIST). Running other directories (`pytest tests/unit tests/e2e`) n
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from playwright.async_api import (
@@ -23,8 +22,11 @@ from playwright.async_api import (
     Page,
     Playwright,
     async_playwright,
+    expect,
 )
 
+from tests.browser.customers import Resident, fed_household
+from tests.browser.customers import resident as make_resident
 from tests.browser.helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -33,10 +35,12 @@ from tests.browser.helpers import (
     TIMEOUT_MS,
     take_screenshots,
 )
+from tests.support.erp import Household
 from tests.support.infra import Infra
 from tests.support.stack import Stack, start_stack
 
 HERE = Path(__file__).resolve().parent
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -148,16 +152,29 @@ Shoot = Callable[[Page, str], Awaitable[list[Path]]]
 
 
 @pytest.fixture
-def shoot(request: pytest.FixtureRequest) -> Shoot:
+def shoot(request: pytest.FixtureRequest) -> Iterator[Shoot]:
     """`await shoot(page, "dashboard")`: the page at 1280 and 375 px wide, named after the test,
-    the page and the page's language."""
+    the page and the page's language. A page that scrolls sideways at 375 px fails the test when
+    it ends, so that the rest of the test still runs and every such page is listed."""
+    too_wide: list[str] = []
 
     async def take(page: Page, name: str) -> list[Path]:
-        return await take_screenshots(page, request.node.name, name)
+        paths, problem = await take_screenshots(page, request.node.name, name)
+        if problem:
+            too_wide.append(problem)
+        return paths
 
-    return take
+    yield take
+    assert not too_wide, "\n".join(too_wide)
 
 
-@pytest.fixture
-def http(web: Web) -> aiohttp.ClientSession:
-    return web.stack.api.session
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def resident(web: Web) -> Resident:
+    """A registered customer with a year of readings, shared by the tests that only look."""
+    return await make_resident(web.stack)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def neighbour(web: Web) -> Household:
+    """Another customer, whose invoices billing holds."""
+    return await fed_household(web.stack)
