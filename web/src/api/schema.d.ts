@@ -834,10 +834,18 @@ export interface components {
              */
             consumption: string | null;
         };
-        /** RefreshRequest */
-        RefreshRequest: {
-            /** Refresh Token */
-            refresh_token: string;
+        /**
+         * RefreshBody
+         * @description The public body of /auth/refresh and /auth/logout. A browser client (header
+         *     `X-Ebok-Session: cookie`) sends none, or `{}`, and the gateway takes the token from the
+         *     `ebok_refresh` cookie.
+         */
+        RefreshBody: {
+            /**
+             * Refresh Token
+             * @description Required unless the header X-Ebok-Session: cookie is sent
+             */
+            refresh_token?: string;
         };
         /** RegistrationRequest */
         RegistrationRequest: {
@@ -920,8 +928,11 @@ export interface components {
             token_type: "Bearer";
             /** Expires In */
             expires_in: number;
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Absent when the call sent X-Ebok-Session: cookie: the gateway keeps the refresh token in the HttpOnly cookie ebok_refresh instead
+             */
+            refresh_token?: string;
             /** Must Change Password */
             must_change_password: boolean;
         };
@@ -1229,7 +1240,10 @@ export interface operations {
     post_auth_login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A browser client: the refresh token travels in the HttpOnly cookie ebok_refresh (Path=/api/v1/auth), never in the JSON bodies */
+                "X-Ebok-Session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1242,6 +1256,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description With X-Ebok-Session: cookie: the new refresh token in ebok_refresh (HttpOnly; SameSite=Strict; Path=/api/v1/auth; Max-Age = its lifetime; Secure unless the platform is served over plain http on localhost), and no refresh_token in the body */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1316,19 +1332,27 @@ export interface operations {
     post_auth_refresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A browser client: the refresh token travels in the HttpOnly cookie ebok_refresh (Path=/api/v1/auth), never in the JSON bodies */
+                "X-Ebok-Session"?: "cookie";
+            };
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description Read only with X-Ebok-Session: cookie and no refresh_token in the body */
+                ebok_refresh?: string;
+            };
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshBody"];
             };
         };
         responses: {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description With X-Ebok-Session: cookie: the new refresh token in ebok_refresh (HttpOnly; SameSite=Strict; Path=/api/v1/auth; Max-Age = its lifetime; Secure unless the platform is served over plain http on localhost), and no refresh_token in the body */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1385,19 +1409,27 @@ export interface operations {
     post_auth_logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A browser client: the refresh token travels in the HttpOnly cookie ebok_refresh (Path=/api/v1/auth), never in the JSON bodies */
+                "X-Ebok-Session"?: "cookie";
+            };
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description Read only with X-Ebok-Session: cookie and no refresh_token in the body */
+                ebok_refresh?: string;
+            };
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshBody"];
             };
         };
         responses: {
             /** @description Done */
             204: {
                 headers: {
+                    /** @description With X-Ebok-Session: cookie: ebok_refresh cleared (Max-Age=0) */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1490,7 +1522,10 @@ export interface operations {
     post_me_password: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A browser client: the refresh token travels in the HttpOnly cookie ebok_refresh (Path=/api/v1/auth), never in the JSON bodies */
+                "X-Ebok-Session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
@@ -1503,6 +1538,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description With X-Ebok-Session: cookie: the new refresh token in ebok_refresh (HttpOnly; SameSite=Strict; Path=/api/v1/auth; Max-Age = its lifetime; Secure unless the platform is served over plain http on localhost), and no refresh_token in the body */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -26,14 +26,17 @@ export type LoadState<T> =
 export function useLoad<T>(
   load: () => Promise<Outcome<T>>,
   deps: DependencyList,
-): [LoadState<T>, () => void] {
+): [LoadState<T>, (options?: { quiet?: boolean }) => void] {
   const [state, setState] = useState<LoadState<T>>({ status: "loading" });
   const [attempt, setAttempt] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const quiet = useRef(false);
   useEffect(() => {
     let current = true;
-    setState({ status: "loading" });
+    // A quiet reload (after a change the page made itself) keeps showing what it has.
+    if (!quiet.current) setState({ status: "loading" });
+    quiet.current = false;
     void loadRef.current().then((outcome) => {
       if (!current) return;
       setState(
@@ -47,6 +50,9 @@ export function useLoad<T>(
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, attempt]);
-  const reload = useCallback(() => setAttempt((n) => n + 1), []);
+  const reload = useCallback((options?: { quiet?: boolean }) => {
+    quiet.current = Boolean(options?.quiet);
+    setAttempt((n) => n + 1);
+  }, []);
   return [state, reload];
 }

@@ -64,7 +64,7 @@ export function NewLinkForm() {
   const errors = describeFieldErrors(i18n, failure);
 
   return (
-    <section className="card" aria-labelledby="new-link-heading">
+    <section className="card">
       <h2 id="new-link-heading">{t("activate.newLinkHeading")}</h2>
       {sent ? (
         <Notice tone="success">{t("activate.newLinkSent")}</Notice>
@@ -109,16 +109,19 @@ export default function ActivatePage() {
   const location = useLocation();
   const navigate = useNavigate();
   // Read once, at the first render: the address bar loses the token right after.
-  const [token] = useState(() => tokenFrom(location.hash, location.search));
+  const [token, setToken] = useState(() => tokenFrom(location.hash, location.search));
   const [result, setResult] = useState<Result>(() => (token ? { status: "working" } : { status: "no-token" }));
   const [attempt, setAttempt] = useState(0);
   const askedForNewLink = Boolean((location.state as { newLink?: boolean } | null)?.newLink);
 
   useEffect(() => {
+    // Another link opened in the same tab changes only the fragment: read its token too.
+    const next = tokenFrom(location.hash, location.search);
+    if (next && next !== token) setToken(next);
     if (location.hash || location.search) {
       navigate({ pathname: "/activate", search: "", hash: "" }, { replace: true, state: location.state });
     }
-  }, [location.hash, location.search, location.state, navigate]);
+  }, [location.hash, location.search, location.state, navigate, token]);
 
   useEffect(() => {
     if (!token) return;

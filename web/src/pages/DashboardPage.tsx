@@ -18,7 +18,7 @@ export default function DashboardPage() {
       {state.status === "error" ? <Failed failure={state.failure} onRetry={reload} /> : null}
       {state.status === "ok" ? (
         <div className="dashboard">
-          <section className="card balance-card" aria-labelledby="dash-balance">
+          <section className="card balance-card">
             <h2 id="dash-balance">{t("dashboard.balance")}</h2>
             {state.data.balance.available && state.data.balance.data ? (
               <>
@@ -52,7 +52,7 @@ export default function DashboardPage() {
             )}
           </section>
 
-          <section className="card wide" aria-labelledby="dash-invoices">
+          <section className="card wide">
             <h2 id="dash-invoices">{t("dashboard.latestInvoices")}</h2>
             {state.data.latest_invoices.available && state.data.latest_invoices.data ? (
               state.data.latest_invoices.data.length ? (
@@ -70,7 +70,7 @@ export default function DashboardPage() {
             )}
           </section>
 
-          <section className="wide" aria-labelledby="dash-meters">
+          <section className="wide">
             <h2 id="dash-meters">{t("dashboard.meters")}</h2>
             {state.data.meters.available && state.data.meters.data ? (
               state.data.meters.data.length ? (
@@ -87,7 +87,7 @@ export default function DashboardPage() {
             )}
           </section>
 
-          <section className="wide" aria-labelledby="dash-contracts">
+          <section className="wide">
             <h2 id="dash-contracts">{t("dashboard.contracts")}</h2>
             {state.data.contracts.available && state.data.contracts.data ? (
               state.data.contracts.data.length ? (

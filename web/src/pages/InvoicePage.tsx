@@ -77,7 +77,7 @@ export default function InvoicePage() {
       {state.status === "error" ? <Failed failure={state.failure} onRetry={reload} /> : null}
       {state.status === "ok" ? (
         <>
-          <section className="card" aria-labelledby="invoice-summary">
+          <section className="card">
             <h2 id="invoice-summary">{t("invoiceDetail.summary")}</h2>
             <dl className="facts facts-columns">
               <div>
@@ -125,7 +125,7 @@ export default function InvoicePage() {
             </dl>
             <PdfDownload number={number} />
           </section>
-          <section aria-labelledby="invoice-lines">
+          <section>
             <h2 id="invoice-lines">{t("invoiceDetail.lines")}</h2>
             <div className="table-wrap" role="region" aria-labelledby="invoice-lines" tabIndex={0}>
               <table>

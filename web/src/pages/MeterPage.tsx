@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 
 import { api } from "../api/client";
@@ -7,6 +7,7 @@ import type { Meter, Reading } from "../api/types";
 import { ConsumptionChart } from "../components/ConsumptionChart";
 import { FormAlert, Notice, TextField } from "../components/Form";
 import { PageHeading } from "../components/PageHeading";
+import { Pager } from "../components/Pager";
 import { Failed, Loading } from "../components/Status";
 import { AddressText } from "../components/Views";
 import { normalizeDecimal } from "../i18n/format";
@@ -14,6 +15,7 @@ import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure, describeFieldErrors } from "../i18n/problems";
 import { monthlyConsumption } from "../lib/consumption";
 import { call, useLoad, type Outcome } from "../lib/load";
+import { usePage } from "../lib/paging";
 import { NotFound } from "./NotFoundPage";
 
 /** "2026-11-24T08:30" in the browser's time zone, for a datetime-local input. */
@@ -27,15 +29,30 @@ interface MeterData {
   readings: Reading[];
 }
 
-async function loadMeter(number: string): Promise<Outcome<MeterData>> {
-  const [meters, readings] = await Promise.all([
-    call(api.GET("/api/v1/meters")),
-    call(
+const READINGS_PAGE = 1000;
+const MAX_PAGES = 20;
+const TABLE_PAGE = 31;
+
+/** Every reading since the contract date (the chart needs them all), page after page. */
+async function loadReadings(number: string): Promise<Outcome<Reading[]>> {
+  const readings: Reading[] = [];
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const outcome = await call(
       api.GET("/api/v1/meters/{meter_number}/readings", {
-        params: { path: { meter_number: number }, query: { page_size: 1000 } },
+        params: { path: { meter_number: number }, query: { page, page_size: READINGS_PAGE } },
       }),
-    ),
-  ]);
+    );
+    if (!outcome.ok) return outcome;
+    readings.push(...outcome.data.items);
+    if (readings.length >= outcome.data.total || !outcome.data.items.length) {
+      return { ok: true, data: readings, response: outcome.response };
+    }
+  }
+  return { ok: true, data: readings, response: new Response() };
+}
+
+async function loadMeter(number: string): Promise<Outcome<MeterData>> {
+  const [meters, readings] = await Promise.all([call(api.GET("/api/v1/meters")), loadReadings(number)]);
   if (!readings.ok) return readings;
   if (!meters.ok) return meters;
   return {
@@ -43,7 +60,7 @@ async function loadMeter(number: string): Promise<Outcome<MeterData>> {
     response: readings.response,
     data: {
       meter: meters.data.items.find((m) => m.meter_number === number) ?? null,
-      readings: readings.data.items,
+      readings: readings.data,
     },
   };
 }
@@ -91,7 +108,7 @@ function ReadingForm({ number, onSaved }: { number: string; onSaved(): void }) {
   }
 
   return (
-    <section className="card" aria-labelledby="reading-form-heading">
+    <section className="card">
       <h2 id="reading-form-heading">{t("meter.formHeading")}</h2>
       {saved ? <Notice tone="success">{t("meter.formSaved", { value: i18n.cubicMetres(saved) })}</Notice> : null}
       <form className="form" onSubmit={submit} noValidate data-testid="reading-form" aria-busy={sending}>
@@ -130,10 +147,15 @@ export default function MeterPage() {
   const number = useParams().meter ?? "";
   const [state, reload] = useLoad(() => loadMeter(number), [number]);
 
+  const months = useMemo(() => (state.status === "ok" ? monthlyConsumption(state.data.readings) : []), [state]);
+  const [page, setPage] = usePage();
+  const readings = state.status === "ok" ? state.data.readings : [];
+  const pages = Math.max(1, Math.ceil(readings.length / TABLE_PAGE));
+  const shown = readings.slice((Math.min(page, pages) - 1) * TABLE_PAGE, Math.min(page, pages) * TABLE_PAGE);
+
   if (state.status === "error" && state.failure.status === 404) {
     return <NotFound message={t("problem.not-found")} />;
   }
-  const months = state.status === "ok" ? monthlyConsumption(state.data.readings) : [];
 
   return (
     <div>
@@ -166,9 +188,9 @@ export default function MeterPage() {
           {state.data.meter?.removed_on ? (
             <p className="notice notice-warning">{t("meter.removed", { date: date(state.data.meter.removed_on) })}</p>
           ) : (
-            <ReadingForm number={number} onSaved={reload} />
+            <ReadingForm number={number} onSaved={() => reload({ quiet: true })} />
           )}
-          <section aria-labelledby="chart-heading">
+          <section>
             <h2 id="chart-heading">{t("meter.chart")}</h2>
             {months.length ? (
               <figure className="chart-figure">
@@ -181,9 +203,9 @@ export default function MeterPage() {
               <p>{t("meter.chartEmpty")}</p>
             )}
           </section>
-          <section aria-labelledby="readings-heading">
+          <section>
             <h2 id="readings-heading">{t("meter.readings")}</h2>
-            {state.data.readings.length ? (
+            {readings.length ? (
               <div className="table-wrap" role="region" aria-labelledby="readings-heading" tabIndex={0}>
                 <table data-testid="readings-table">
                   <caption className="visually-hidden">{t("meter.readingsCaption")}</caption>
@@ -196,7 +218,7 @@ export default function MeterPage() {
                     </tr>
                   </thead>
                   <tbody>
-                    {state.data.readings.map((reading) => (
+                    {shown.map((reading) => (
                       <tr key={reading.read_at}>
                         <th scope="row">{dateTime(reading.read_at)}</th>
                         <td className="num">{cubicMetres(reading.value)}</td>
@@ -207,7 +229,11 @@ export default function MeterPage() {
                   </tbody>
                 </table>
               </div>
-            ) : (
+            ) : null}
+            {readings.length > TABLE_PAGE ? (
+              <Pager page={Math.min(page, pages)} pageSize={TABLE_PAGE} total={readings.length} onPage={setPage} />
+            ) : null}
+            {readings.length ? null : (
               <p>{t("meter.noReadings")}</p>
             )}
           </section>

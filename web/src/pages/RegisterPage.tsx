@@ -22,7 +22,7 @@ function Paragraphs({ text }: { text: string }) {
         .split(/\n\s*\n/)
         .filter((part) => part.trim())
         .map((part, index) => (
-          <p key={index}>{part}</p>
+          <p key={index}>{part.trim()}</p>
         ))}
     </>
   );
