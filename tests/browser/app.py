@@ -21,14 +21,6 @@ async def choose_language(page: Page, lang: str) -> None:
     await expect(page.locator("html")).to_have_attribute("lang", lang, timeout=TIMEOUT_MS)
 
 
-async def open_page(page: Page, path: str, title: str) -> None:
-    """Load `path` afresh (the session comes back through the refresh cookie) and wait until
-    its heading is shown and nothing is loading any more."""
-    await page.goto(path)
-    await heading(page, title)
-    await settled(page)
-
-
 async def sign_in(page: Page, lang: str, login: str, password: str) -> None:
     """Sign in from the sign-in page (already showing `lang`); the app moves on by itself."""
     await heading(page, t(lang, "login.title"))

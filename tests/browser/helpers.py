@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 800}
+# A screenshot shows the whole page down to this height (a year of daily readings is longer).
+MAX_HEIGHT = 2400
 # Every wait on the page is bounded; the platform answers well within it on 2 cores.
 TIMEOUT_MS = 20_000
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -122,7 +124,13 @@ async def take_screenshots(page: Page, test: str, name: str) -> tuple[list[Path]
             await page.set_viewport_size(size)
             await next_frames(page)
             path = screenshot_path(test, name, lang, size["width"])
-            await page.screenshot(path=path, full_page=True, animations="disabled")
+            height = await page.evaluate("() => document.documentElement.scrollHeight")
+            await page.screenshot(
+                path=path,
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": size["width"], "height": min(height, MAX_HEIGHT)},
+                animations="disabled",
+            )
             paths.append(path)
             if size is PHONE:
                 wide = await page.evaluate(OVERFLOWING)
