@@ -8,9 +8,13 @@ import { useLocation } from "react-router";
 export function PageHeading({ children }: { children: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
   const location = useLocation();
+  // On a new path only: a page that rewrites its own address (the activation link's token
+  // taken out, a list's filters) keeps the focus where it is.
+  const firstLoad = location.key === "default";
   useEffect(() => {
-    if (location.key !== "default") ref.current?.focus();
-  }, [location.pathname, location.key]);
+    if (!firstLoad) ref.current?.focus();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [location.pathname]);
   useEffect(() => {
     document.title = `${children} — e-BOK`;
   }, [children]);

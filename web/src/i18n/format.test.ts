@@ -33,6 +33,12 @@ describe("formatters per language", () => {
     expect(plain(makeFormatters("uk").number("0.5", 1))).toBe("0,5");
   });
 
+  it("formats VAT rates", () => {
+    expect(plain(makeFormatters("pl").rate("8"))).toBe("8%");
+    expect(plain(makeFormatters("ru").rate("23"))).toBe("23 %");
+    expect(makeFormatters("en").rate("zw")).toBe("zw");
+  });
+
   it("says how long to wait in words of the language", () => {
     expect(makeFormatters("pl").duration(300)).toBe("5 minut");
     expect(makeFormatters("en").duration(30)).toBe("30 seconds");

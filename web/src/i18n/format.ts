@@ -19,6 +19,8 @@ export interface Formatters {
   number(value: string | number, fractionDigits?: number): string;
   /** cubic metres with three decimals */
   cubicMetres(value: string | number): string;
+  /** a VAT rate as the API gives it ("8", "23") → "8%"; anything else ("zw") as it is */
+  rate(value: string): string;
   /** 90 → "2 minuty", 30 → "30 sekund" */
   duration(seconds: number): string;
 }
@@ -62,6 +64,10 @@ export function makeFormatters(language: Language, timeZone?: string): Formatter
     month: (yearMonth) => month.format(calendarDay(`${yearMonth}-01`)),
     number,
     cubicMetres: (value) => number(value, 3),
+    rate: (value) =>
+      /^\d+(\.\d+)?$/.test(value)
+        ? new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 2 }).format(Number(value) / 100)
+        : value,
     duration: (seconds) => {
       if (seconds < 60) return unit("second", Math.max(1, Math.ceil(seconds)));
       if (seconds < 3600) return unit("minute", Math.ceil(seconds / 60));

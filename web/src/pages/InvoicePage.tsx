@@ -56,7 +56,7 @@ function PdfDownload({ number }: { number: string }) {
 }
 
 export default function InvoicePage() {
-  const { t, date, money, number: formatNumber } = useI18n();
+  const { t, date, money, rate, number: formatNumber } = useI18n();
   const number = useParams().number ?? "";
   const [state, reload] = useLoad(
     () => call(api.GET("/api/v1/invoices/{number}", { params: { path: { number } } })),
@@ -147,7 +147,7 @@ export default function InvoicePage() {
                       <td>{line.unit}</td>
                       <td className="num">{money(line.unit_price)}</td>
                       <td className="num">{money(line.net)}</td>
-                      <td className="num">{line.vat_rate}</td>
+                      <td className="num">{rate(line.vat_rate)}</td>
                     </tr>
                   ))}
                 </tbody>
