@@ -50,7 +50,7 @@ export function renderAt(path: string, routePath: string, element: ReactElement,
       <MemoryRouter initialEntries={[path]}>
         <Routes>
           <Route path={routePath} element={element} />
-          <Route path="*" element={<LocationProbe />} />
+          <Route path="*" element={<p>elsewhere</p>} />
         </Routes>
         <LocationProbe />
       </MemoryRouter>
