@@ -6,6 +6,7 @@ test_registration.py, in the same two languages.)"""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -144,7 +145,17 @@ async def test_signed_in_pages(page: Page, shoot: Shoot, resident: Resident, lan
     await settled(page)
     await expect(page.get_by_test_id("consumption-chart")).to_be_visible()
     readings = page.get_by_test_id("readings-table").locator("tbody tr")
-    assert await readings.count() >= READINGS_DAYS - 1
+    first_page = await readings.count()
+    assert 0 < first_page < READINGS_DAYS
+    paging = page.get_by_role("navigation", name=t(lang, "common.paging"))
+    await expect(paging).to_contain_text(t(lang, "common.total", count=READINGS_DAYS))
+    first_row = await readings.first.text_content() or ""
+    await paging.get_by_role("button", name=t(lang, "common.next"), exact=True).click()
+    pages = math.ceil(READINGS_DAYS / first_page)
+    await expect(paging).to_contain_text(t(lang, "common.pageOf", page=2, pages=pages))
+    await expect(readings.first).not_to_have_text(first_row)
+    await paging.get_by_role("button", name=t(lang, "common.previous"), exact=True).click()
+    await expect(readings.first).to_have_text(first_row)
     await expect(page.get_by_test_id("reading-form")).to_be_visible()
     await visit(page, shoot, "meter", t(lang, "meter.title", number=meter))
 

@@ -45,9 +45,7 @@ def decimal_in(lang: str, value: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["pl", "en"])
-async def test_self_registration_to_dashboard_pdf_and_self_reading(
-    web: Web, page: Page, shoot: Shoot, lang: str
-) -> None:
+async def test_self_registration(web: Web, page: Page, shoot: Shoot, lang: str) -> None:
     stack = web.stack
     checks = Checks()
     household = await fed_household(stack)
