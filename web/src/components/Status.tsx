@@ -28,7 +28,11 @@ export function Failed({ failure, onRetry }: { failure: Failure; onRetry?: () =>
       <p className="failure-title">{t("common.errorTitle")}</p>
       <p>{describeFailure(i18n, failure)}</p>
       <p className="actions">
-        {signIn ? (
+        {code === "password-change-required" ? (
+          <Link className="button" to="/password">
+            {t("password.title")}
+          </Link>
+        ) : signIn ? (
           <Link className="button" to="/login">
             {t("common.signInAgain")}
           </Link>
