@@ -169,7 +169,7 @@ export default function ActivatePage() {
       {result.status === "failed" && !canRetry ? (
         <div className="failure" role="alert">
           <p>{describeFailure(i18n, result.failure)}</p>
-          {code === "already-activated" ? (
+          {code === "already-activated" || code === "activation-link-used" ? (
             <p>
               <Link className="button" to="/login">
                 {t("activate.toLogin")}
