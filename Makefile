@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 # Written after a successful `npm ci`; removed with node_modules, older than a changed lockfile.
 WEB_STAMP := web/node_modules/.ebok-npm-ci
 CHROMIUM  := /usr/bin/chromium
+# e.g. make test PYTEST_ARGS="--ignore=tests/fault" on a machine whose RabbitMQ others use
+PYTEST_ARGS ?=
 
 .PHONY: run test web chromium lint format bench clean
 
@@ -57,7 +59,7 @@ test: $(STAMP)
 	else \
 	  echo "make test: web/package.json does not exist yet; skipping Vitest and the size check"; \
 	fi
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
