@@ -45,7 +45,7 @@ async def test_signed_out_pages(page: Page, shoot: Shoot, lang: str) -> None:
     await page.goto("/login")
     if lang != "pl":
         await choose_language(page, lang)
-    await heading(page, t(lang, "login.title"))
+    await visit(page, shoot, "login", t(lang, "login.title"))
 
     # Keyboard: the skip link comes first and leads to the content.
     await page.keyboard.press("Tab")
@@ -53,7 +53,6 @@ async def test_signed_out_pages(page: Page, shoot: Shoot, lang: str) -> None:
     await expect(skip).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.locator("main")).to_be_focused()
-    await visit(page, shoot, "login", t(lang, "login.title"))
 
     # A wrong password: the API's answer, announced.
     await sign_in(page, lang, "nobody-here", "Wrong-password-1")
