@@ -11,7 +11,7 @@ import pytest
 from deploy.demo_data import DemoInvoice
 from deploy.run_local import _print_welcome
 from services.gateway.browser_session import cookie_secure
-from services.gateway.web_app import ASSET_CACHE, PAGE_CACHE, _choose
+from services.gateway.web_app import ASSET_CACHE, PAGE_CACHE, _choose, _NoSuchAsset
 from services.notifications.rendering import LANGUAGES, Renderer
 from shared.settings import Settings
 
@@ -31,17 +31,22 @@ def dist(tmp_path: Path) -> Path:
 def test_files_are_served_with_their_caching_and_anything_else_is_the_index(dist: Path) -> None:
     assert _choose(dist, "assets/app-1a2b3c.js") == (dist / "assets" / "app-1a2b3c.js", ASSET_CACHE)
     assert _choose(dist, "favicon.svg") == (dist / "favicon.svg", PAGE_CACHE)
-    for client_route in ("", "login", "invoices/FV/2026/10/1001", "assets", "assets/gone.js"):
+    for client_route in ("", "login", "invoices/FV/2026/10/1001", "assets"):
         assert _choose(dist, client_route) == (dist / "index.html", PAGE_CACHE), client_route
+
+
+@pytest.mark.parametrize("path", ["assets/gone.js", "assets/../../secret.txt", "assets/link.js"])
+def test_no_asset_that_is_not_in_the_build_is_answered(dist: Path, path: str) -> None:
+    # Neither the file outside nor the index in its place: a missing asset is a 404.
+    with pytest.raises(_NoSuchAsset):
+        _choose(dist, path)
 
 
 @pytest.mark.parametrize(
     "path",
     [
         "../secret.txt",
-        "assets/../../secret.txt",
         "/etc/passwd",
-        "assets/link.js",
         "a\0b",
         "x" * 5000,
     ],
