@@ -134,6 +134,7 @@ ROUTES: tuple[Route, ...] = (
         "The current e-BOK regulations",
         "public",
         "identity",
+        query=identity.TermsQuery,
         response=identity.TermsOut,
     ),
     Route(

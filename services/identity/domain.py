@@ -75,19 +75,41 @@ def amounts_match(expected: Decimal, given: Decimal) -> bool:
     return expected.quantize(Decimal("0.01")) == given.quantize(Decimal("0.01"))
 
 
-def password_problems(password: str, login: str, current: str | None = None) -> list[str]:
-    """What is wrong with a new password, in words a customer understands."""
+@dataclass(frozen=True)
+class PasswordProblem:
+    code: str
+    message: str  # in English; clients word `code` themselves
+
+
+def password_problems(
+    password: str, login: str, current: str | None = None
+) -> list[PasswordProblem]:
+    """What is wrong with a new password."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"must have at least {MIN_PASSWORD_LENGTH} characters")
+        problems.append(
+            PasswordProblem(
+                "password_too_short", f"must have at least {MIN_PASSWORD_LENGTH} characters"
+            )
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        problems.append(f"must have at most {MAX_PASSWORD_LENGTH} characters")
+        problems.append(
+            PasswordProblem(
+                "password_too_long", f"must have at most {MAX_PASSWORD_LENGTH} characters"
+            )
+        )
     if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
-        problems.append("must contain both letters and digits")
+        problems.append(
+            PasswordProblem(
+                "password_needs_letters_and_digits", "must contain both letters and digits"
+            )
+        )
     if login and login.lower() in password.lower():
-        problems.append("must not contain the login")
+        problems.append(PasswordProblem("password_contains_login", "must not contain the login"))
     if current is not None and password == current:
-        problems.append("must differ from the current password")
+        problems.append(
+            PasswordProblem("password_same_as_current", "must differ from the current password")
+        )
     return problems
 
 

@@ -25,9 +25,10 @@ from shared.api.identity import (
     CaptchaOut,
     RegistrationRequest,
     TermsOut,
+    TermsQuery,
 )
 from shared.events import identity as events
-from shared.http.problems import Problem, json_response, parse_body
+from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, SETTINGS
 from shared.tx import Tx
 
@@ -63,8 +64,9 @@ async def create_captcha(request: web.Request) -> web.Response:
 
 @routes.get("/terms")
 async def get_terms(request: web.Request) -> web.Response:
+    query = parse_query(request, TermsQuery)
     async with request.app[DB].connection() as tx:
-        terms = await repository.current_terms(tx.conn)
+        terms = await repository.current_terms_text(tx.conn, query.language)
     return json_response(TermsOut.model_validate(dict(terms)))
 
 

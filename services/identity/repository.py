@@ -68,8 +68,20 @@ async def invoice_on_record(
 
 async def current_terms(conn: asyncpg.Connection) -> asyncpg.Record:
     return await conn.fetchrow(
-        "SELECT version, title, body AS text, published_at FROM terms ORDER BY published_at DESC, "
-        "version DESC LIMIT 1"
+        "SELECT version, published_at FROM terms ORDER BY published_at DESC, version DESC LIMIT 1"
+    )
+
+
+async def current_terms_text(conn: asyncpg.Connection, language: str) -> asyncpg.Record:
+    """The current regulations in `language`; in Polish, then English, where it has no text."""
+    return await conn.fetchrow(
+        """SELECT t.version, x.language, x.title, x.body AS text, t.published_at
+           FROM (SELECT version, published_at FROM terms
+                 ORDER BY published_at DESC, version DESC LIMIT 1) t
+           JOIN terms_texts x USING (version)
+           ORDER BY x.language = $1 DESC, x.language = 'pl' DESC, x.language = 'en' DESC
+           LIMIT 1""",
+        language,
     )
 
 

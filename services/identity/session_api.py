@@ -215,10 +215,10 @@ async def change_password(request: web.Request) -> web.Response:
             raise Problem(
                 422,
                 "Validation failed",
-                "The new password " + "; ".join(problems),
+                "The new password " + "; ".join(p.message for p in problems),
                 code="validation-failed",
                 errors=[
-                    {"field": "new_password", "message": p, "code": "weak_password"}
+                    {"field": "new_password", "message": p.message, "code": p.code}
                     for p in problems
                 ],
             )

@@ -25,13 +25,16 @@ def _not_found() -> Problem:
     return Problem(404, "Not found", "No such meter on your account", code="not-found")
 
 
-def _refused(field: str, message: str) -> Problem:
+def _refused(refusal: domain.Refusal) -> Problem:
+    error = {"field": refusal.field, "message": refusal.message, "code": refusal.code}
+    if refusal.params:
+        error["params"] = refusal.params
     return Problem(
         422,
         "Reading refused",
-        f"{field}: {message}",
+        f"{refusal.field}: {refusal.message}",
         code="reading-refused",
-        errors=[{"field": field, "message": message, "code": "reading_refused"}],
+        errors=[error],
     )
 
 
@@ -80,7 +83,7 @@ async def submit_reading(request: web.Request) -> web.Response:
             new, datetime.now(UTC), meter["installed_on"], meter["removed_on"], last
         )
         if refusal is not None:
-            raise _refused(refusal.field, refusal.message)
+            raise _refused(refusal)
         inserted = await repository.insert_self_reading(
             tx.conn, meter["meter_number"], body.read_at, body.value, principal.login
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -18,8 +18,13 @@ class Reading:
 
 @dataclass(frozen=True)
 class Refusal:
+    """Why a reading is refused: the field at fault, a code a client words for itself, the values
+    that wording names, and a sentence in English for everyone else."""
+
     field: str
+    code: str
     message: str
+    params: dict[str, str] = field(default_factory=dict)
 
 
 def refuse_self_reading(
@@ -31,21 +36,39 @@ def refuse_self_reading(
 ) -> Refusal | None:
     """Why a self-reading cannot be accepted, or None when it can."""
     if new.read_at > now + CLOCK_TOLERANCE:
-        return Refusal("read_at", "a reading cannot be dated in the future")
+        return Refusal("read_at", "reading_in_future", "a reading cannot be dated in the future")
     if removed_on is not None:
-        return Refusal("meter_number", f"this meter was removed on {removed_on}")
+        return Refusal(
+            "meter_number",
+            "meter_removed",
+            f"this meter was removed on {removed_on}",
+            {"removed_on": removed_on.isoformat()},
+        )
     if new.read_at.date() < installed_on:
-        return Refusal("read_at", f"the meter is on your contract since {installed_on}")
+        return Refusal(
+            "read_at",
+            "reading_before_installation",
+            f"the meter is on your contract since {installed_on}",
+            {"installed_on": installed_on.isoformat()},
+        )
     if last is not None and new.value < last.value:
         return Refusal(
             "value",
+            "reading_below_last",
             f"{new.value:.3f} is below the last reading of this meter "
             f"({last.value:.3f} m³ on {last.read_at:%Y-%m-%d})",
+            {
+                "value": f"{new.value:.3f}",
+                "last_value": f"{last.value:.3f}",
+                "last_read_at": last.read_at.isoformat(),
+            },
         )
     if last is not None and new.read_at <= last.read_at:
         return Refusal(
             "read_at",
+            "reading_not_after_last",
             f"a reading from {last.read_at:%Y-%m-%d %H:%M} UTC is already there; "
             "a new one must be later",
+            {"last_read_at": last.read_at.isoformat()},
         )
     return None

@@ -34,8 +34,9 @@ class PageQuery(BaseModel):
 
 class FieldError(Out):
     field: str
-    message: str
-    code: str | None = None
+    message: str = Field(description="in English")
+    code: str | None = Field(None, description="what is wrong, for clients that word it themselves")
+    params: dict[str, str] | None = Field(None, description="the values the message names")
 
 
 class ProblemOut(Out):

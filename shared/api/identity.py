@@ -94,8 +94,17 @@ class CaptchaOut(Out):
     expires_at: datetime
 
 
+class TermsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Language = Field("pl", description="the language to read them in")
+
+
 class TermsOut(Out):
+    """One version of the regulations, in `language` (Polish where the asked one has no text)."""
+
     version: str
+    language: Language
     title: str
     text: str
     published_at: datetime

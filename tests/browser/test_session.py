@@ -4,8 +4,13 @@ language is remembered, and another customer's invoice is not found."""
 
 from __future__ import annotations
 
-from playwright.async_api import BrowserContext, Page, expect
+import time
+from pathlib import Path
 
+import jwt
+from playwright.async_api import BrowserContext, Page, Request, Route, expect
+
+from shared.auth import ALGORITHM, AUDIENCE, ISSUER
 from tests.browser.app import choose_language, invoice_url, sign_in, sign_in_to_dashboard
 from tests.browser.conftest import Web
 from tests.browser.customers import Resident
@@ -27,6 +32,77 @@ async def storage(page: Page) -> dict[str, dict[str, str]]:
 
 async def refresh_cookie(context: BrowserContext) -> dict | None:
     return next((c for c in await context.cookies() if c["name"] == COOKIE), None)
+
+
+def expired_access_token(keys: Path) -> str:
+    """An access token signed with the platform's real key that expired a minute ago."""
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "expired", "iat": now - 960, "exp": now - 60}
+    return jwt.encode(claims, (keys / "private.pem").read_bytes(), algorithm=ALGORITHM)
+
+
+class ExpireNextCall:
+    """Makes the browser's next call to one API path carry an expired access token, as if it
+    had been made 15 minutes later; records what the real gateway answered to each call."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.armed = False
+        self.expired_answers: list[int] = []
+
+    async def handle(self, route: Route, request: Request) -> None:
+        if not self.armed:
+            await route.continue_()
+            return
+        self.armed = False
+        response = await route.fetch(
+            headers={**request.headers, "authorization": f"Bearer {self.token}"}
+        )
+        self.expired_answers.append(response.status)
+        await route.fulfill(response=response)
+
+
+async def test_an_expired_access_token_is_renewed_and_a_lost_session_leads_to_sign_in(
+    web: Web, keys: Path, context: BrowserContext, page: Page, resident: Resident
+) -> None:
+    await sign_in_to_dashboard(page, "pl", resident.login, resident.password)
+    nav = page.get_by_role("navigation", name=t("pl", "nav.label"))
+    expire = ExpireNextCall(expired_access_token(keys))
+    await page.route(
+        lambda url: "/api/v1/invoices" in url or "/api/v1/payments" in url, expire.handle
+    )
+
+    # The access token has expired: the app renews it through the cookie and repeats the call.
+    expire.armed = True
+    async with page.expect_response("**/api/v1/auth/refresh") as refreshed:
+        await nav.get_by_role("link", name=t("pl", "nav.invoices"), exact=True).click()
+    assert (await refreshed.value).status == 200
+    await heading(page, t("pl", "invoices.title"))
+    await expect(page.get_by_test_id("invoice-row")).to_have_count(3)
+    assert expire.expired_answers == [401]
+
+    # The session was ended elsewhere (its refresh token revoked): with the next expiry the app
+    # cannot renew it and goes back to sign-in, saying why.
+    cookie = await refresh_cookie(context)
+    assert cookie is not None
+    async with web.stack.api.session.post(
+        web.base_url + "/api/v1/auth/logout", json={"refresh_token": cookie["value"]}
+    ) as resp:
+        assert resp.status == 204, await resp.text()
+    expire.armed = True
+    async with page.expect_response("**/api/v1/auth/refresh") as refused:
+        await nav.get_by_role("link", name=t("pl", "nav.payments"), exact=True).click()
+    assert (await refused.value).status == 401
+    await heading(page, t("pl", "login.title"))
+    await expect(page.get_by_text(t("pl", "login.expired"))).to_be_visible()
+    assert expire.expired_answers == [401, 401]
+    await check_accessibility(page, "sign-in after the session expired (pl)")
+
+    # Signing in again leads back to the page the customer was going to.
+    await sign_in(page, "pl", resident.login, resident.password)
+    await heading(page, t("pl", "payments.title"))
+    await settled(page)
+    assert expire.expired_answers == [401, 401], "no call went out with the expired token again"
 
 
 async def test_ukrainian_is_shown_and_remembered(page: Page, resident: Resident) -> None:

@@ -222,15 +222,24 @@ async def test_self_reading_is_checked_stored_and_published_once(world: World) -
     assert status == 201, created
     assert created["value"] == "15.250" and created["source"] == "customer"
 
+    def refusal(problem: dict) -> tuple[str, str]:
+        [error] = problem["errors"]
+        return error["field"], error["code"]
+
     status, problem = await submit("15.000", now - timedelta(minutes=5))
-    assert status == 422 and problem["errors"][0]["field"] == "value"
+    assert status == 422 and refusal(problem) == ("value", "reading_below_last")
     assert "below the last reading" in problem["detail"]
+    assert problem["errors"][0]["params"] == {
+        "value": "15.000",
+        "last_value": "15.250",
+        "last_read_at": (now - timedelta(minutes=10)).isoformat(),
+    }
     status, problem = await submit("16.000", now + timedelta(days=2))
-    assert status == 422 and problem["errors"][0]["field"] == "read_at"
+    assert status == 422 and refusal(problem) == ("read_at", "reading_in_future")
     status, problem = await submit("16.000", now - timedelta(minutes=20))
-    assert status == 422 and problem["errors"][0]["field"] == "read_at"
-    status, problem = await submit("16.000", date(2023, 1, 1))  # type: ignore[arg-type]
-    assert status == 422
+    assert status == 422 and refusal(problem) == ("read_at", "reading_not_after_last")
+    status, problem = await submit("16.000", datetime(2000, 1, 1, tzinfo=UTC))
+    assert status == 422 and refusal(problem) == ("read_at", "reading_before_installation")
     status, problem = await world.stack.api.request(
         "POST", path, token=world.a.token, json={"value": "-1", "read_at": "yesterday"}
     )

@@ -100,8 +100,30 @@ async def test_captcha_is_a_real_image_and_sound(stack: Stack) -> None:
 async def test_terms_are_served(stack: Stack) -> None:
     status, terms = await stack.api.request("GET", "/api/v1/terms")
     assert status == 200
-    assert terms["version"] == "2026-01"
-    assert "e-BOK" in terms["text"]
+    assert (terms["version"], terms["language"], terms["title"]) == (
+        "2026-01",
+        "pl",
+        "Regulamin e-BOK",
+    )
+    assert "przedsiębiorstwa wodociągowo-kanalizacyjnego" in terms["text"]
+
+
+async def test_terms_are_served_in_each_language_as_one_version(stack: Stack) -> None:
+    texts = {}
+    for language in ("pl", "en", "uk", "ru"):
+        status, terms = await stack.api.request("GET", f"/api/v1/terms?language={language}")
+        assert status == 200
+        assert (terms["version"], terms["language"]) == ("2026-01", language)
+        texts[language] = terms["text"]
+    assert "water and sewage utility" in texts["en"]
+    assert "водопостачання" in texts["uk"] and "водоснабжения" in texts["ru"]
+    assert len(set(texts.values())) == 4
+
+
+async def test_terms_in_an_unknown_language_are_refused(stack: Stack) -> None:
+    status, problem = await stack.api.request("GET", "/api/v1/terms?language=de")
+    assert status == 422
+    assert problem["errors"][0]["field"] == "language"
 
 
 async def test_emails_follow_the_chosen_language(stack: Stack) -> None:

@@ -15,13 +15,19 @@ def test_passwords_are_argon2id_and_verify() -> None:
 
 
 def test_password_policy_names_each_problem() -> None:
-    assert domain.password_problems("Kranowka2026!", "e123") == []
-    assert "must have at least 10 characters" in domain.password_problems("ab1", "e1")
-    assert "must contain both letters and digits" in domain.password_problems("abcdefghijk", "e1")
-    assert "must not contain the login" in domain.password_problems("xe123456789y1", "e123456789")
-    assert "must differ from the current password" in domain.password_problems(
-        "Kranowka2026!", "e1", current="Kranowka2026!"
-    )
+    def codes(password: str, login: str, current: str | None = None) -> list[str]:
+        return [p.code for p in domain.password_problems(password, login, current)]
+
+    assert codes("Kranowka2026!", "e123") == []
+    assert codes("ab1", "e1") == ["password_too_short"]
+    assert codes("a1" * 65, "e1") == ["password_too_long"]
+    assert codes("abcdefghijk", "e1") == ["password_needs_letters_and_digits"]
+    assert codes("xe123456789y1", "e123456789") == ["password_contains_login"]
+    assert codes("Kranowka2026!", "e1", "Kranowka2026!") == ["password_same_as_current"]
+    assert [p.message for p in domain.password_problems("abc", "e1")] == [
+        "must have at least 10 characters",
+        "must contain both letters and digits",
+    ]
 
 
 def test_one_time_passwords_and_tokens_are_random_and_unambiguous() -> None:

@@ -9,9 +9,11 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LAST = Reading(NOW - timedelta(days=30), D("120.500"))
 
 
-def refusal(new: Reading, last: Reading | None = LAST, removed: date | None = None) -> str | None:
+def refusal(
+    new: Reading, last: Reading | None = LAST, removed: date | None = None
+) -> tuple[str, str] | None:
     found = refuse_self_reading(new, NOW, date(2024, 1, 10), removed, last)
-    return None if found is None else found.field
+    return None if found is None else (found.field, found.code)
 
 
 def test_a_later_higher_reading_is_accepted() -> None:
@@ -21,20 +23,33 @@ def test_a_later_higher_reading_is_accepted() -> None:
 
 
 def test_below_the_last_reading_is_refused() -> None:
-    assert refusal(Reading(NOW, D("120.499"))) == "value"
+    assert refusal(Reading(NOW, D("120.499"))) == ("value", "reading_below_last")
+    found = refuse_self_reading(Reading(NOW, D("120.499")), NOW, date(2024, 1, 10), None, LAST)
+    assert found is not None and found.params == {
+        "value": "120.499",
+        "last_value": "120.500",
+        "last_read_at": "2026-10-25T12:00:00+00:00",
+    }
 
 
 def test_future_readings_are_refused_beyond_clock_drift() -> None:
-    assert refusal(Reading(NOW + timedelta(minutes=6), D("121"))) == "read_at"
+    found = refusal(Reading(NOW + timedelta(minutes=6), D("121")))
+    assert found == ("read_at", "reading_in_future")
 
 
 def test_not_after_the_last_reading_is_refused() -> None:
-    assert refusal(Reading(LAST.read_at, D("130"))) == "read_at"
+    assert refusal(Reading(LAST.read_at, D("130"))) == ("read_at", "reading_not_after_last")
 
 
 def test_before_the_meter_was_on_the_contract_is_refused() -> None:
-    assert refusal(Reading(datetime(2024, 1, 9, tzinfo=UTC), D("1")), last=None) == "read_at"
+    assert refusal(Reading(datetime(2024, 1, 9, tzinfo=UTC), D("1")), last=None) == (
+        "read_at",
+        "reading_before_installation",
+    )
 
 
 def test_a_removed_meter_takes_no_readings() -> None:
-    assert refusal(Reading(NOW, D("130")), removed=date(2026, 1, 1)) == "meter_number"
+    assert refusal(Reading(NOW, D("130")), removed=date(2026, 1, 1)) == (
+        "meter_number",
+        "meter_removed",
+    )

@@ -476,13 +476,25 @@ export interface components {
         FieldError: {
             /** Field */
             field: string;
-            /** Message */
+            /**
+             * Message
+             * @description in English
+             */
             message: string;
             /**
              * Code
+             * @description what is wrong, for clients that word it themselves
              * @default null
              */
             code: string | null;
+            /**
+             * Params
+             * @description the values the message names
+             * @default null
+             */
+            params: {
+                [key: string]: string;
+            } | null;
         };
         /** InvoiceDetailOut */
         InvoiceDetailOut: {
@@ -902,10 +914,18 @@ export interface components {
             /** Meter Number */
             meter_number: string;
         };
-        /** TermsOut */
+        /**
+         * TermsOut
+         * @description One version of the regulations, in `language` (Polish where the asked one has no text).
+         */
         TermsOut: {
             /** Version */
             version: string;
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "pl" | "en" | "uk" | "ru";
             /** Title */
             title: string;
             /** Text */
@@ -985,7 +1005,10 @@ export interface operations {
     };
     get_terms: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the language to read them in */
+                language?: "pl" | "en" | "uk" | "ru";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -999,6 +1022,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TermsOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
             /** @description Service unavailable */

@@ -26,53 +26,41 @@ export function describeFailure({ t, duration }: Tools, failure: Failure): strin
   return text;
 }
 
-const READING_RULES: [RegExp, (m: RegExpMatchArray, tools: Tools) => string][] = [
-  [/in the future/, (_m, { t }) => t("reading.future")],
-  [/removed on (\d{4}-\d{2}-\d{2})/, (m, { t, date }) => t("reading.meterRemoved", { date: date(m[1] ?? "") })],
-  [
-    /on your contract since (\d{4}-\d{2}-\d{2})/,
-    (m, { t, date }) => t("reading.beforeContract", { date: date(m[1] ?? "") }),
-  ],
-  [
-    /^([\d.]+) is below the last reading of this meter \(([\d.]+) m³ on (\d{4}-\d{2}-\d{2})\)/,
-    (m, { t, date, cubicMetres }) =>
-      t("reading.belowLast", {
-        value: cubicMetres(m[1] ?? ""),
-        last: cubicMetres(m[2] ?? ""),
-        date: date(m[3] ?? ""),
-      }),
-  ],
-  [
-    /a reading from (\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) UTC is already there/,
-    (m, { t, dateTime }) => t("reading.notAfterLast", { date: dateTime(`${m[1]}T${m[2]}:00Z`) }),
-  ],
-];
+type Params = Record<string, string>;
 
-const PASSWORD_RULES: [RegExp, Parameters<Translate>[0]][] = [
-  [/at least/, "passwordRule.tooShort"],
-  [/at most/, "passwordRule.tooLong"],
-  [/letters and digits/, "passwordRule.lettersDigits"],
-  [/contain the login/, "passwordRule.containsLogin"],
-  [/differ from the current/, "passwordRule.sameAsCurrent"],
-];
+/** A refused self-reading, by its code, with the values it names formatted for the reader. */
+const READING_REFUSALS = new Map<string, (params: Params, tools: Tools) => string>(Object.entries({
+  reading_in_future: (_p, { t }) => t("reading.future"),
+  meter_removed: (p, { t, date }) => t("reading.meterRemoved", { date: date(p.removed_on ?? "") }),
+  reading_before_installation: (p, { t, date }) => t("reading.beforeContract", { date: date(p.installed_on ?? "") }),
+  reading_below_last: (p, { t, dateTime, cubicMetres }) =>
+    t("reading.belowLast", {
+      value: cubicMetres(p.value ?? ""),
+      last: cubicMetres(p.last_value ?? ""),
+      date: dateTime(p.last_read_at ?? ""),
+    }),
+  reading_not_after_last: (p, { t, dateTime }) => t("reading.notAfterLast", { date: dateTime(p.last_read_at ?? "") }),
+} satisfies Record<string, (params: Params, tools: Tools) => string>));
 
-/** One field error in words: by field and code, then code, then the API's message. */
+const PASSWORD_PROBLEMS = new Map<string, Parameters<Translate>[0]>(Object.entries({
+  password_too_short: "passwordRule.tooShort",
+  password_too_long: "passwordRule.tooLong",
+  password_needs_letters_and_digits: "passwordRule.lettersDigits",
+  password_contains_login: "passwordRule.containsLogin",
+  password_same_as_current: "passwordRule.sameAsCurrent",
+} satisfies Record<string, Parameters<Translate>[0]>));
+
+/** One field error in words: by its code (and field), else the API's own message. */
 export function describeFieldError(tools: Tools, error: FieldError): string {
   const { t } = tools;
-  if (error.code === "reading_refused") {
-    for (const [pattern, render] of READING_RULES) {
-      const match = error.message.match(pattern);
-      if (match) return render(match, tools);
-    }
-    return error.message;
-  }
-  if (error.code === "weak_password") {
-    const rule = PASSWORD_RULES.find(([pattern]) => pattern.test(error.message));
-    return rule ? t(rule[1]) : error.message;
-  }
-  const specific = `field.${error.field}.${error.code ?? ""}`;
+  const code = error.code ?? "";
+  const reading = READING_REFUSALS.get(code);
+  if (reading) return reading(error.params ?? {}, tools);
+  const password = PASSWORD_PROBLEMS.get(code);
+  if (password) return t(password);
+  const specific = `field.${error.field}.${code}`;
   if (isMessageKey(specific)) return t(specific);
-  const general = `field.${error.code ?? ""}`;
+  const general = `field.${code}`;
   if (isMessageKey(general)) return t(general);
   return error.message;
 }

@@ -1,3 +1,4 @@
+import type { ReactNode } from "react";
 import { Link } from "react-router";
 
 import { api } from "../api/client";
@@ -6,6 +7,31 @@ import { Failed, Loading, Unavailable } from "../components/Status";
 import { ContractCard, InvoiceTable, MeterCard } from "../components/Views";
 import { useI18n } from "../i18n/I18nProvider";
 import { call, useLoad } from "../lib/load";
+
+/** One list of the dashboard: its items, a line when there are none, or "temporarily
+ * unavailable" when the service behind it did not answer. */
+function ListPart<T>({
+  className,
+  heading,
+  id,
+  part,
+  empty,
+  children,
+}: {
+  className: string;
+  heading: string;
+  id: string;
+  part: { available: boolean; data?: T[] | null };
+  empty: string;
+  children: (items: T[]) => ReactNode;
+}) {
+  return (
+    <section className={className}>
+      <h2 id={id}>{heading}</h2>
+      {part.available && part.data ? part.data.length ? children(part.data) : <p>{empty}</p> : <Unavailable />}
+    </section>
+  );
+}
 
 export default function DashboardPage() {
   const { t, money, date } = useI18n();
@@ -52,57 +78,50 @@ export default function DashboardPage() {
             )}
           </section>
 
-          <section className="card wide">
-            <h2 id="dash-invoices">{t("dashboard.latestInvoices")}</h2>
-            {state.data.latest_invoices.available && state.data.latest_invoices.data ? (
-              state.data.latest_invoices.data.length ? (
-                <>
-                  <InvoiceTable invoices={state.data.latest_invoices.data} caption={t("dashboard.latestInvoices")} />
-                  <p>
-                    <Link to="/invoices">{t("dashboard.allInvoices")}</Link>
-                  </p>
-                </>
-              ) : (
-                <p>{t("invoices.none")}</p>
-              )
-            ) : (
-              <Unavailable />
+          <ListPart
+            className="card wide"
+            heading={t("dashboard.latestInvoices")}
+            id="dash-invoices"
+            part={state.data.latest_invoices}
+            empty={t("invoices.none")}
+          >
+            {(invoices) => (
+              <>
+                <InvoiceTable invoices={invoices} caption={t("dashboard.latestInvoices")} />
+                <p>
+                  <Link to="/invoices">{t("dashboard.allInvoices")}</Link>
+                </p>
+              </>
             )}
-          </section>
+          </ListPart>
 
-          <section className="wide">
-            <h2 id="dash-meters">{t("dashboard.meters")}</h2>
-            {state.data.meters.available && state.data.meters.data ? (
-              state.data.meters.data.length ? (
-                <div className="cards">
-                  {state.data.meters.data.map((meter) => (
-                    <MeterCard key={meter.meter_number} meter={meter} />
-                  ))}
-                </div>
-              ) : (
-                <p>{t("meters.empty")}</p>
-              )
-            ) : (
-              <Unavailable />
+          <ListPart
+            className="wide"
+            heading={t("dashboard.meters")}
+            id="dash-meters"
+            part={state.data.meters}
+            empty={t("meters.empty")}
+          >
+            {(items) => (
+              <div className="cards">
+                {items.map((meter) => (
+                  <MeterCard key={meter.meter_number} meter={meter} />
+                ))}
+              </div>
             )}
-          </section>
+          </ListPart>
 
-          <section className="wide">
-            <h2 id="dash-contracts">{t("dashboard.contracts")}</h2>
-            {state.data.contracts.available && state.data.contracts.data ? (
-              state.data.contracts.data.length ? (
-                <>
-                  {state.data.contracts.data.map((contract) => (
-                    <ContractCard key={contract.contract_number} contract={contract} level={3} />
-                  ))}
-                </>
-              ) : (
-                <p>{t("contracts.empty")}</p>
-              )
-            ) : (
-              <Unavailable />
-            )}
-          </section>
+          <ListPart
+            className="wide"
+            heading={t("dashboard.contracts")}
+            id="dash-contracts"
+            part={state.data.contracts}
+            empty={t("contracts.empty")}
+          >
+            {(items) =>
+              items.map((contract) => <ContractCard key={contract.contract_number} contract={contract} level={3} />)
+            }
+          </ListPart>
         </div>
       ) : null}
     </div>

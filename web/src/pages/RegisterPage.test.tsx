@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fakeFetch, json, renderAt } from "../test/helpers";
 import RegisterPage from "./RegisterPage";
 
-const terms = { version: "2026-01", title: "Regulamin e-BOK", text: "1. Pierwszy punkt.\n\n2. Drugi punkt.", published_at: "2026-01-01T00:00:00Z" };
+const terms = { version: "2026-01", language: "pl", title: "Regulamin e-BOK", text: "1. Pierwszy punkt.\n\n2. Drugi punkt.", published_at: "2026-01-01T00:00:00Z" };
 const captcha = (n: number) => ({
   captcha_id: `00000000-0000-4000-8000-00000000000${n}`,
   image: "data:image/png;base64,AAAA",
@@ -26,6 +26,17 @@ async function fillAndSend() {
 }
 
 describe("registration", () => {
+  it("asks for the regulations in the language of the page", async () => {
+    const { calls } = fakeFetch((call) => {
+      if (call.path === "/api/v1/terms") return json({ ...terms, language: "uk", title: "Регламент e-BOK" });
+      return json(captcha(1), 201);
+    });
+    renderAt("/register", "/register", <RegisterPage />, "uk");
+    const title = await screen.findByText("Регламент e-BOK");
+    expect(title.getAttribute("lang")).toBe("uk");
+    expect(calls.filter((c) => c.path === "/api/v1/terms").map((c) => c.search)).toEqual(["?language=uk"]);
+  });
+
   it("shows each field error of the problem document at its field", async () => {
     let captchas = 0;
     const { calls } = fakeFetch((call) => {

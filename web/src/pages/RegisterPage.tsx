@@ -32,7 +32,11 @@ export default function RegisterPage() {
   const i18n = useI18n();
   const { t, language } = i18n;
   const navigate = useNavigate();
-  const [terms, reloadTerms] = useLoad(() => call(api.GET("/api/v1/terms")), []);
+  // The regulations in the language of the page: switching the language fetches them again.
+  const [terms, reloadTerms] = useLoad(
+    () => call(api.GET("/api/v1/terms", { params: { query: { language } } })),
+    [language],
+  );
   const [captcha, setCaptcha] = useState<LoadState<Captcha>>({ status: "loading" });
   const [form, setForm] = useState({ invoice_number: "", invoice_amount: "", email: "", phone: "", captcha_answer: "" });
   const [accepted, setAccepted] = useState(false);
@@ -168,10 +172,16 @@ export default function RegisterPage() {
           {terms.status === "ok" ? (
             <>
               <p className="terms-title">
-                <strong>{terms.data.title}</strong> —{" "}
+                <strong lang={terms.data.language}>{terms.data.title}</strong> —{" "}
                 {t("register.termsVersion", { version: terms.data.version, date: i18n.date(terms.data.published_at) })}
               </p>
-              <div className="terms-text" role="region" aria-label={t("register.termsRegion")} tabIndex={0}>
+              <div
+                className="terms-text"
+                role="region"
+                aria-label={t("register.termsRegion")}
+                tabIndex={0}
+                lang={terms.data.language}
+              >
                 <Paragraphs text={terms.data.text} />
               </div>
             </>
