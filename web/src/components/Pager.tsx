@@ -1,5 +1,6 @@
 import { useI18n } from "../i18n/I18nProvider";
 
+/** Previous / next and where the list stands; only the count when everything fits one page. */
 export function Pager({
   page,
   pageSize,
@@ -13,6 +14,7 @@ export function Pager({
 }) {
   const { t } = useI18n();
   const pages = Math.max(1, Math.ceil(total / pageSize));
+  if (pages === 1 && page === 1) return <p className="pager-single">{t("common.total", { count: total })}</p>;
   return (
     <nav className="pager" aria-label={t("common.paging")}>
       <button type="button" className="button button-secondary" disabled={page <= 1} onClick={() => onPage(page - 1)}>
