@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import TypeAdapter
@@ -121,11 +121,17 @@ async def readings(request: web.Request) -> web.Response:
         )
         if meter is None:
             raise _not_found()
-        since_day = query.from_ or meter["contract_signed_on"]
-        since = datetime.combine(since_day, time.min, tzinfo=UTC)
-        until = datetime.combine(query.to, time.max, tzinfo=UTC) if query.to else None
+        period = domain.Period(meter["installed_on"], meter["removed_on"])
+        period_start, _ = period.window(None, None)
+        since, until = period.window(query.from_, query.to)
         rows, total = await repository.readings_page(
-            tx.conn, meter["meter_number"], since, until, query.page_size, query.offset
+            tx.conn,
+            meter["meter_number"],
+            period_start,
+            since,
+            until,
+            query.page_size,
+            query.offset,
         )
     page = Page[ReadingOut](
         items=[_reading_out(r["read_at"], r["value"], r["source"], r["consumption"]) for r in rows],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 # A reading may be stamped a little ahead of the server's clock (the customer's clock drifts).
@@ -14,6 +14,24 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 class Reading:
     read_at: datetime
     value: Decimal
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days a customer holds a meter: from its coming onto their contract to its removal
+    (inclusive; open while it is still there). Readings outside belong to someone else."""
+
+    first_day: date
+    last_day: date | None
+
+    def window(self, from_: date | None, to: date | None) -> tuple[datetime, datetime | None]:
+        """The asked days clamped to the period, as [since, until] moments (UTC days)."""
+        first = max(from_ or self.first_day, self.first_day)
+        lasts = [d for d in (to, self.last_day) if d is not None]
+        last = min(lasts) if lasts else None
+        since = datetime.combine(first, time.min, tzinfo=UTC)
+        until = datetime.combine(last, time.max, tzinfo=UTC) if last else None
+        return since, until
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, t
                    customer_id = EXCLUDED.customer_id,
                    contract_number = EXCLUDED.contract_number, address = EXCLUDED.address,
                    contract_signed_on = EXCLUDED.contract_signed_on,
+                   -- a meter passing to another contract is on it from that contract's day
+                   installed_on = CASE WHEN meters.contract_number = EXCLUDED.contract_number
+                                       THEN meters.installed_on ELSE EXCLUDED.installed_on END,
                    -- a terminated contract sent again keeps the day its meters came off
                    removed_on = CASE WHEN $8 THEN meters.removed_on END""",
             sp.meter_number,
@@ -97,7 +100,12 @@ async def customer_meters(
              FROM meters m
              LEFT JOIN LATERAL (
                  SELECT read_at, value, source FROM readings
-                  WHERE meter_number = m.meter_number ORDER BY read_at DESC LIMIT 1) r ON true
+                  WHERE meter_number = m.meter_number
+                    -- only readings of the customer's own period on the meter
+                    AND read_at >= m.installed_on::timestamp AT TIME ZONE 'UTC'
+                    AND (m.removed_on IS NULL
+                         OR read_at < (m.removed_on + 1)::timestamp AT TIME ZONE 'UTC')
+                  ORDER BY read_at DESC LIMIT 1) r ON true
             WHERE m.customer_id = ANY($1::text[])
             ORDER BY m.removed_on NULLS FIRST, m.service_point_id, m.meter_number""",
         customer_ids,
@@ -118,19 +126,21 @@ async def customer_meter(
 async def readings_page(
     conn: asyncpg.Connection,
     meter_number: str,
+    period_start: datetime,
     since: datetime,
     until: datetime | None,
     limit: int,
     offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
     """Readings newest first, each with the consumption since the one before it (which may lie
-    before `since`)."""
+    before `since`, but not before `period_start`: consumption never spans two holders)."""
     rows = await conn.fetch(
         """SELECT r.read_at, r.value, r.source, r.value - prev.value AS consumption
              FROM readings r
              LEFT JOIN LATERAL (
                  SELECT value FROM readings p
                   WHERE p.meter_number = r.meter_number AND p.read_at < r.read_at
+                    AND p.read_at >= $6
                   ORDER BY p.read_at DESC LIMIT 1) prev ON true
             WHERE r.meter_number = $1 AND r.read_at >= $2
               AND ($3::timestamptz IS NULL OR r.read_at <= $3)
@@ -140,6 +150,7 @@ async def readings_page(
         until,
         limit,
         offset,
+        period_start,
     )
     total = await conn.fetchval(
         """SELECT count(*) FROM readings WHERE meter_number = $1 AND read_at >= $2

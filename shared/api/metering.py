@@ -47,8 +47,12 @@ class MetersOut(Out):
 
 
 class ReadingQuery(PageQuery):
-    from_: date | None = Field(None, alias="from", description="default: the contract's date")
-    to: date | None = None
+    from_: date | None = Field(
+        None,
+        alias="from",
+        description="default and earliest: the day the meter came onto the customer's contract",
+    )
+    to: date | None = Field(None, description="latest: the day the meter was removed")
     page_size: int = Field(100, ge=1, le=1000)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

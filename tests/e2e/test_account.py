@@ -25,6 +25,8 @@ from tests.support.openapi import OpenApi
 from tests.support.platform import wait_until
 from tests.support.stack import Stack, start_stack
 
+D_HALF = Decimal("0.500")
+
 
 @dataclass
 class Customer:
@@ -159,7 +161,7 @@ async def test_payments_received_and_notes(world: World) -> None:
     }
 
 
-async def test_readings_since_the_contract_date_with_consumption(world: World) -> None:
+async def test_readings_of_the_contract_period_with_consumption(world: World) -> None:
     meter = world.a.household.meters[0]
 
     async def readings() -> dict | None:
@@ -174,19 +176,87 @@ async def test_readings_since_the_contract_date_with_consumption(world: World) -
         "2024-01-11",
         "2024-01-10",
     ]
-    assert [r["consumption"] for r in page["items"]] == ["0.500"] * 5
+    # The first reading of the contract has no consumption: the one before it (01-09) is not
+    # the customer's.
+    assert [r["consumption"] for r in page["items"]] == ["0.500"] * 4 + [None]
     assert page["items"][0]["value"] == "104.500"
     status, page = await get(
-        world, f"/api/v1/meters/{meter}/readings?from=2024-01-01&to=2024-01-06"
+        world, f"/api/v1/meters/{meter}/readings?from=2024-01-01&to=2024-01-11"
     )
     assert status == 200
-    assert [r["value"] for r in page["items"]] == ["100.500", "100.000"]
+    assert [r["value"] for r in page["items"]] == ["103.000", "102.500"]
     assert page["items"][1]["consumption"] is None
+    # Readings from before the contract (2024-01-05 to 01-09) are not the customer's.
+    status, page = await get(
+        world, f"/api/v1/meters/{meter}/readings?from=2000-01-01&to=2024-01-09"
+    )
+    assert status == 200 and page["items"] == [] and page["total"] == 0
 
     _, meters = await get(world, "/api/v1/meters")
     by_number = {m["meter_number"]: m for m in meters["items"]}
     assert by_number[meter]["latest_reading"]["value"] == "104.500"
     assert by_number[world.a.household.meters[1]]["latest_reading"] is None
+
+
+async def test_a_meter_passed_on_shows_its_new_holder_nothing_of_the_previous_one(
+    world: World,
+) -> None:
+    stack = world.stack
+    today = stack.platform.settings.today()
+    before, after = [await publish_household(stack.erp, today) for _ in range(2)]
+    meter = before.meters[0]
+    async with IntegrationClient(
+        stack.platform.settings.amqp_url, stack.platform.settings.namespace, producer="reading"
+    ) as rs:
+        # Readings of the previous holder: 2024-01-10 to 2024-01-19, 100.000 + 0.5 a day.
+        await rs.publish(
+            "reading.batch.recorded",
+            reading.ReadingBatchRecorded(
+                readings=daily_readings(meter, date(2024, 1, 10), 10, Decimal("100"), D_HALF)
+            ),
+        )
+    # The previous holder's contract ends; the meter comes onto the next holder's new contract,
+    # signed on 2024-01-15.
+    old = before.contract_number
+    point = erp.ServicePoint(
+        service_point_id=f"SP-{old}-handover", address=address(), meter_number=meter
+    )
+    await stack.erp.publish(
+        "erp.contract.upserted",
+        erp.ContractUpserted(
+            contract_number=old,
+            customer_id=before.customer.customer_id,
+            signed_on=date(2024, 1, 10),
+            status="terminated",
+            service_points=[point],
+        ),
+    )
+    await stack.erp.publish(
+        "erp.contract.upserted",
+        erp.ContractUpserted(
+            contract_number=f"{after.contract_number}-2",
+            customer_id=after.customer.customer_id,
+            signed_on=date(2024, 1, 15),
+            status="active",
+            service_points=[point],
+        ),
+    )
+    account = await registered_account(stack, customer=after.customer)
+    token = await access_token(stack, account)
+
+    async def readings() -> dict | None:
+        status, page = await stack.api.request(
+            "GET", f"/api/v1/meters/{meter}/readings?from=2000-01-01", token=token
+        )
+        return page if status == 200 and page["total"] == 5 else None
+
+    page = await wait_until(readings, what="the meter on the new holder's contract")
+    assert [r["read_at"][:10] for r in page["items"]][-1] == "2024-01-15"
+    assert [r["consumption"] for r in page["items"]] == ["0.500"] * 4 + [None]
+    _, meters = await stack.api.request("GET", "/api/v1/meters", token=token)
+    [mine] = [m for m in meters["items"] if m["meter_number"] == meter]
+    assert mine["installed_on"] == "2024-01-15"
+    assert mine["latest_reading"]["value"] == "104.500"
 
 
 async def backoffice_messages(world: World) -> list[dict]:

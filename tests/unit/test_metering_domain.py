@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
-from services.metering.domain import Reading, refuse_self_reading
+from services.metering.domain import Period, Reading, refuse_self_reading
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LAST = Reading(NOW - timedelta(days=30), D("120.500"))
@@ -53,3 +53,21 @@ def test_a_removed_meter_takes_no_readings() -> None:
         "meter_number",
         "meter_removed",
     )
+
+
+def test_asked_days_are_clamped_to_the_customers_period_on_the_meter() -> None:
+    def days(period: Period, from_: date | None, to: date | None) -> tuple[str, str | None]:
+        since, until = period.window(from_, to)
+        return since.isoformat(), until.isoformat() if until else None
+
+    held = Period(date(2024, 1, 10), None)
+    assert days(held, None, None) == ("2024-01-10T00:00:00+00:00", None)
+    assert days(held, date(2000, 1, 1), date(2024, 1, 11)) == (
+        "2024-01-10T00:00:00+00:00",
+        "2024-01-11T23:59:59.999999+00:00",
+    )
+    assert days(held, date(2025, 3, 1), None)[0] == "2025-03-01T00:00:00+00:00"
+    removed = Period(date(2024, 1, 10), date(2025, 6, 30))
+    assert days(removed, None, None)[1] == "2025-06-30T23:59:59.999999+00:00"
+    assert days(removed, None, date(2030, 1, 1))[1] == "2025-06-30T23:59:59.999999+00:00"
+    assert days(removed, None, date(2025, 1, 31))[1] == "2025-01-31T23:59:59.999999+00:00"

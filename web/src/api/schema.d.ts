@@ -2125,8 +2125,9 @@ export interface operations {
             query?: {
                 page?: number;
                 page_size?: number;
-                /** @description default: the contract's date */
+                /** @description default and earliest: the day the meter came onto the customer's contract */
                 from?: string | null;
+                /** @description latest: the day the meter was removed */
                 to?: string | null;
             };
             header?: never;
