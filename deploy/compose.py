@@ -26,7 +26,8 @@ def render() -> str:
     public = next(s for s in SERVICES if s.public)
     ports = {s.name: s.port for s in SERVICES}
     environment = {
-        "EBOK_ENV": "development",
+        # Production unless the caller asks for development (see the header).
+        "EBOK_ENV": "${EBOK_ENV:-production}",
         # Inside a container only 0.0.0.0 is reachable from the other containers.
         "EBOK_BIND_HOST": "0.0.0.0",
         "EBOK_DATABASE_URL": "postgresql://postgres:ebok@postgres:5432/postgres",
@@ -39,13 +40,16 @@ def render() -> str:
         },
         "EBOK_JWT_PRIVATE_KEY_FILE": "/keys/jwt-private.pem",
         "EBOK_JWT_PUBLIC_KEY_FILE": "/keys/jwt-public.pem",
-        "EBOK_CAPTCHA_TEST_ANSWER": "DEMO1",
+        "EBOK_CAPTCHA_TEST_ANSWER": "${EBOK_CAPTCHA_TEST_ANSWER:-}",
     }
     lines = [
         "# Generated from shared/services.py by `python -m deploy.compose` (deploy/compose.py):",
         "# edit those, not this file.",
         "# The whole platform in containers (for a machine with Docker):",
         "#   docker compose -f deploy/compose.yaml up --build",
+        "# It runs with EBOK_ENV=production; for a demo whose CAPTCHA also takes a fixed answer:",
+        "#   EBOK_ENV=development EBOK_CAPTCHA_TEST_ANSWER=DEMO1 \\",
+        "#     docker compose -f deploy/compose.yaml up --build",
         f"# The {public.name} answers on http://localhost:{public.port}/api/v1,"
         f" the mailbox on http://localhost:{MAILBOX_HTTP_PORT}/.",
         "x-service: &service",

@@ -9,11 +9,12 @@ from shared.auth import generate_keypair
 from shared.settings import Settings
 
 
-def ensure_keys(settings: Settings) -> bool:
-    """True when a new pair was written."""
+def ensure_keys(settings: Settings, *, asked: bool = False) -> bool:
+    """True when a new pair was written. In production only when `asked` (the command line, as
+    compose's `keys` container runs it): never as a side effect of starting something."""
     if settings.jwt_private_key_file.exists() and settings.jwt_public_key_file.exists():
         return False
-    if settings.env == "production":
+    if settings.env == "production" and not asked:
         raise SystemExit("refusing to generate JWT keys in production: mount your own")
     generate_keypair(settings.jwt_private_key_file, settings.jwt_public_key_file)
     return True
@@ -21,4 +22,6 @@ def ensure_keys(settings: Settings) -> bool:
 
 if __name__ == "__main__":
     s = Settings()
-    print(("created " if ensure_keys(s) else "kept ") + str(s.jwt_private_key_file.parent))
+    print(
+        ("created " if ensure_keys(s, asked=True) else "kept ") + str(s.jwt_private_key_file.parent)
+    )

@@ -111,7 +111,9 @@ def _spawn(args: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
 async def main() -> int:
     env = dict(os.environ)
     own_mailbox = "EBOK_SMTP_HOST" not in env
-    if env.get("EBOK_ENV", "development") != "production":
+    # A local demo: development (and the CAPTCHA test answer) unless EBOK_ENV says otherwise.
+    env.setdefault("EBOK_ENV", "development")
+    if env["EBOK_ENV"] != "production":
         env.setdefault("EBOK_CAPTCHA_TEST_ANSWER", DEMO_CAPTCHA_ANSWER)
     os.environ.update(env)
     settings = Settings()

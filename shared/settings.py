@@ -8,7 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, create_model, model_validator
+from pydantic import Field, SecretStr, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.services import SERVICES
@@ -29,7 +29,8 @@ _ServiceAddresses = create_model(
 class Settings(_ServiceAddresses):
     model_config = SettingsConfigDict(env_prefix="EBOK_", extra="ignore", frozen=True)
 
-    env: Literal["development", "test", "production"] = "development"
+    # Production unless asked otherwise: `make run` and the tests ask for development / test.
+    env: Literal["development", "test", "production"] = "production"
     namespace: str = Field("ebok", pattern=r"^[a-z][a-z0-9_]{0,39}$")
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -83,6 +84,11 @@ class Settings(_ServiceAddresses):
     email_retry_max_seconds: float = 900.0
     email_max_attempts: int = 30
     email_poll_seconds: float = 1.0
+
+    @field_validator("captcha_test_answer", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_test_captcha_in_production(self) -> Settings:

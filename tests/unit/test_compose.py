@@ -23,6 +23,9 @@ def test_compose_runs_every_service_reachable_and_health_checked() -> None:
         env = defined["environment"]
         assert defined["command"] == ["python", "-m", service.module]
         assert env["EBOK_BIND_HOST"] == "0.0.0.0"
+        # Production unless the caller asks otherwise; no CAPTCHA test answer of its own.
+        assert env["EBOK_ENV"] == "${EBOK_ENV:-production}"
+        assert env["EBOK_CAPTCHA_TEST_ANSWER"] == "${EBOK_CAPTCHA_TEST_ANSWER:-}"
         assert env["EBOK_HEALTH_PORT"] == str(service.port)
         for upstream in GATEWAY_UPSTREAMS:
             port = next(s.port for s in SERVICES if s.name == upstream)

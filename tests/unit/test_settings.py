@@ -11,6 +11,16 @@ from shared.services import SERVICES, Service
 from shared.settings import ROOT, Settings
 
 
+def test_production_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EBOK_ENV", raising=False)
+    monkeypatch.delenv("EBOK_CAPTCHA_TEST_ANSWER", raising=False)
+    assert Settings().env == "production"
+    assert Settings().captcha_test_answer is None
+    # An empty value (as compose passes an unset variable) is no test answer at all.
+    monkeypatch.setenv("EBOK_CAPTCHA_TEST_ANSWER", "")
+    assert Settings().captcha_test_answer is None
+
+
 def test_production_refuses_the_captcha_test_answer() -> None:
     with pytest.raises(ValidationError, match="EBOK_CAPTCHA_TEST_ANSWER must not be set"):
         Settings(env="production", captcha_test_answer="X")
