@@ -29,6 +29,7 @@ class Principal:
     customer_ids: tuple[str, ...] = ()
     must_change_password: bool = False
     grants: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    session_id: str | None = None  # the refresh token family the access token belongs to
 
 
 def generate_keypair(private_path: Path, public_path: Path) -> None:
@@ -68,14 +69,17 @@ class TokenSigner:
         )
         self._ttl = settings.access_token_ttl_seconds
 
-    def issue(self, principal: Principal) -> tuple[str, int]:
+    def issue(self, principal: Principal, not_after: float | None = None) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds: the setting's, cut short at
+        `not_after` (the end of the session's absolute lifetime)."""
         now = int(time.time())
+        ttl = self._ttl if not_after is None else max(0, min(self._ttl, int(not_after) - now))
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": principal.account_id,
             "iat": now,
-            "exp": now + self._ttl,
+            "exp": now + ttl,
             "jti": uuid.uuid4().hex,
             "role": principal.role,
             "login": principal.login,
@@ -83,7 +87,9 @@ class TokenSigner:
             "grants": list(principal.grants),
             "mcp": principal.must_change_password,
         }
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl
+        if principal.session_id is not None:
+            claims["sid"] = principal.session_id
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), ttl
 
 
 class TokenVerifier:
@@ -97,18 +103,32 @@ class TokenVerifier:
             _read_key(settings.jwt_public_key_file, "public key")
         )
         self._verified: dict[str, tuple[Principal, int]] = {}
+        # Ended sessions → when their last access token expires (shared/sessions.py feeds it).
+        self._revoked: dict[str, float] = {}
 
     def verify(self, token: str) -> Principal:
         known = self._verified.get(token)
-        if known is not None:
-            if known[1] > time.time():
-                return known[0]
+        if known is not None and known[1] <= time.time():
             del self._verified[token]
-        principal, expires = self._verify_signature(token)
-        if len(self._verified) >= self.CACHE_SIZE:
-            self._verified.clear()
-        self._verified[token] = (principal, expires)
+            known = None
+        if known is None:
+            known = self._verify_signature(token)
+            if len(self._verified) >= self.CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = known
+        principal = known[0]
+        if principal.session_id is not None and principal.session_id in self._revoked:
+            raise _unauthorized("The session has ended; sign in again")
         return principal
+
+    def revoke(self, session_id: str, valid_until: float) -> None:
+        """Refuse the access tokens of `session_id` from now on (until they expire anyway)."""
+        self._revoked[session_id] = valid_until
+
+    def forget_expired_revocations(self) -> None:
+        now = time.time()
+        for session_id in [s for s, until in self._revoked.items() if until <= now]:
+            del self._revoked[session_id]
 
     def _verify_signature(self, token: str) -> tuple[Principal, int]:
         try:
@@ -131,6 +151,7 @@ class TokenVerifier:
             customer_ids=tuple(claims.get("cid", [])),
             must_change_password=bool(claims.get("mcp", False)),
             grants=tuple(claims.get("grants", [])),
+            session_id=claims.get("sid"),
         )
         return principal, int(claims["exp"])
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
+from shared import sessions
 from shared.api.common import HealthOut
 from shared.auth import Principal, TokenVerifier
 from shared.db import SHARED_MIGRATIONS, Notifier, apply_migrations, create_pool, run_loop
@@ -120,6 +121,15 @@ def outbox_relay() -> Context:
     )
 
 
+def revocation_loader() -> Context:
+    return background_loop(
+        "revocation-loader",
+        lambda app: sessions.RevocationLoader(app[POOL], app[VERIFIER]).load,
+        sessions.NOTIFY_CHANNEL,
+        lambda s: s.revocation_poll_seconds,
+    )
+
+
 def consumers(subscriptions: Sequence[Subscription]) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         started: list[Consumer] = []
@@ -205,9 +215,16 @@ def service_app(
     app[SERVICE] = service
     # Known before it starts, so that tooling can find (and tests remove) what it declares.
     names = Names(settings.namespace)
-    app[CONSUMER_QUEUES] = [names.queue(service, s.purpose) for s in subscriptions]
     app[OUTBOUND_QUEUES] = [names.queue("backoffice", fact) for fact in outbound or {}]
     migrations = Path(str(resources.files(f"services.{service}") / "migrations"))
+    if routes:
+        # Its routes take access tokens: it learns of ended sessions (shared/sessions.py).
+        app[VERIFIER] = TokenVerifier(settings)
+        subscriptions = [*subscriptions, sessions.SUBSCRIPTION]
+        extra_contexts = [*extra_contexts, revocation_loader()]
+        for table in routes:
+            app.add_routes(table)
+    app[CONSUMER_QUEUES] = [names.queue(service, s.purpose) for s in subscriptions]
     app.cleanup_ctx.extend(
         [
             database(service, migrations),
@@ -218,10 +235,6 @@ def service_app(
             consumers(subscriptions),
         ]
     )
-    if routes:
-        app[VERIFIER] = TokenVerifier(settings)
-        for table in routes:
-            app.add_routes(table)
     add_health_routes(app, {"database": database_ready, "broker": broker_ready})
     return app
 

@@ -68,6 +68,10 @@ class Settings(_ServiceAddresses):
     jwt_public_key_file: Path = ROOT / "var" / "keys" / "jwt-public.pem"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A session ends this long after its sign-in however often it is refreshed.
+    session_max_seconds: int = Field(24 * 3600, ge=60)
+    # How often a service looks for ended sessions besides being told at once (NOTIFY).
+    revocation_poll_seconds: float = 1.0
     activation_token_ttl_seconds: int = 48 * 3600
     captcha_ttl_seconds: int = 300
     captcha_test_answer: SecretStr | None = None

@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.gateway.upstream import Upstreams
+from services.gateway.upstream import UpstreamResponse, Upstreams
 from shared.api import billing, identity, metering
 from shared.api.common import Page, PageQuery
 from shared.api.dashboard import DashboardOut, Part
@@ -108,11 +108,23 @@ async def dashboard(request: web.Request) -> web.Response:
             result = await upstreams.call(service, "GET", path, headers=headers)
         except Problem as problem:
             return problem.detail or problem.title
+        if result.status == 401:
+            return result
         if result.status != 200:
             return f"{service} answered {result.status}"
         return orjson.loads(result.body)
 
     answers = await asyncio.gather(*(fetch(s, path) for s, path in DASHBOARD_CALLS.items()))
+    for answer in answers:
+        # A service refused the token itself (its session has ended): so is the whole dashboard.
+        if isinstance(answer, UpstreamResponse) and answer.status == 401:
+            raise Problem(
+                401,
+                "Unauthorized",
+                "The session has ended; sign in again",
+                code="unauthorized",
+                headers={"WWW-Authenticate": 'Bearer realm="e-BOK"'},
+            )
     return json_response(compose_dashboard(dict(zip(DASHBOARD_CALLS, answers, strict=True))))
 
 

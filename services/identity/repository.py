@@ -269,25 +269,43 @@ async def insert_refresh_token(
     family_id: uuid.UUID,
     token_hash: bytes,
     ttl_seconds: int,
-) -> None:
-    await conn.execute(
-        """INSERT INTO refresh_tokens (id, family_id, account_id, token_hash, expires_at)
-           VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))""",
+    session_started_at: datetime | None,
+    session_max_seconds: int,
+) -> datetime:
+    """Store a refresh token of the family (a new session when `session_started_at` is None);
+    it expires after `ttl_seconds` or at the session's end, whichever comes first. Returns the
+    session's end."""
+    return await conn.fetchval(
+        """WITH s AS (SELECT coalesce($6::timestamptz, now()) AS started)
+           INSERT INTO refresh_tokens (id, family_id, account_id, token_hash, expires_at,
+                                       session_started_at)
+           SELECT $1, $2, $3, $4,
+                  least(now() + make_interval(secs => $5),
+                        s.started + make_interval(secs => $7)),
+                  s.started
+             FROM s
+           RETURNING session_started_at + make_interval(secs => $7)""",
         uuid.uuid4(),
         family_id,
         account_id,
         token_hash,
         float(ttl_seconds),
+        session_started_at,
+        float(session_max_seconds),
     )
 
 
 async def refresh_token_for_update(
-    conn: asyncpg.Connection, token_hash: bytes
+    conn: asyncpg.Connection, token_hash: bytes, session_max_seconds: int
 ) -> asyncpg.Record | None:
+    """The token's row, locked; `expired` when the token or its session is over."""
     return await conn.fetchrow(
-        """SELECT *, expires_at <= now() AS expired FROM refresh_tokens
-           WHERE token_hash = $1 FOR UPDATE""",
+        """SELECT *, expires_at <= now()
+                     OR session_started_at + make_interval(secs => $2) <= now() AS expired
+             FROM refresh_tokens
+            WHERE token_hash = $1 FOR UPDATE""",
         token_hash,
+        float(session_max_seconds),
     )
 
 
@@ -295,18 +313,24 @@ async def mark_refresh_token_used(conn: asyncpg.Connection, token_id: uuid.UUID)
     await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE id = $1", token_id)
 
 
-async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> None:
-    await conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID) -> list[uuid.UUID]:
+    """End one session; returns it when it was still going."""
+    rows = await conn.fetch(
+        """UPDATE refresh_tokens SET revoked_at = now()
+            WHERE family_id = $1 AND revoked_at IS NULL RETURNING family_id""",
         family_id,
     )
+    return list(dict.fromkeys(r["family_id"] for r in rows))
 
 
-async def revoke_account_tokens(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
-    await conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+async def revoke_account_tokens(conn: asyncpg.Connection, account_id: uuid.UUID) -> list[uuid.UUID]:
+    """End every session of the account; returns those that were still going."""
+    rows = await conn.fetch(
+        """UPDATE refresh_tokens SET revoked_at = now()
+            WHERE account_id = $1 AND revoked_at IS NULL RETURNING family_id""",
         account_id,
     )
+    return list(dict.fromkeys(r["family_id"] for r in rows))
 
 
 # --- rate limits and housekeeping ------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
@@ -19,6 +19,7 @@ from shared.api.identity import (
     TokensOut,
 )
 from shared.auth import Principal
+from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body, problem_response
 from shared.runtime import DB, SETTINGS, authenticate
 from shared.tx import Tx
@@ -32,30 +33,53 @@ async def _issue_tokens(
     request: web.Request,
     tx: Tx,
     account: asyncpg.Record,
-    family_id: uuid.UUID | None = None,
+    session: asyncpg.Record | None = None,
 ) -> TokensOut:
+    """A token pair: of a new session, or of `session` (the refresh token being rotated)."""
+    family_id = session["family_id"] if session else uuid.uuid4()
+    refresh_token = domain.new_secret_token()
+    session_ends = await repository.insert_refresh_token(
+        tx.conn,
+        account["id"],
+        family_id,
+        domain.token_digest(refresh_token),
+        tx.settings.refresh_token_ttl_seconds,
+        session["session_started_at"] if session else None,
+        tx.settings.session_max_seconds,
+    )
     principal = Principal(
         account_id=str(account["id"]),
         role=account["role"],
         login=account["login"],
         customer_ids=(account["customer_id"],) if account["customer_id"] else (),
         must_change_password=account["must_change_password"],
+        session_id=str(family_id),
     )
-    access_token, ttl = request.app[SIGNER].issue(principal)
-    refresh_token = domain.new_secret_token()
-    await repository.insert_refresh_token(
-        tx.conn,
-        account["id"],
-        family_id or uuid.uuid4(),
-        domain.token_digest(refresh_token),
-        tx.settings.refresh_token_ttl_seconds,
-    )
+    access_token, ttl = request.app[SIGNER].issue(principal, session_ends.timestamp())
     return TokensOut(
         access_token=access_token,
         expires_in=ttl,
         refresh_token=refresh_token,
         must_change_password=account["must_change_password"],
     )
+
+
+async def _sessions_ended(
+    tx: Tx, account_id: uuid.UUID, session_ids: list[uuid.UUID], reason: str
+) -> None:
+    """Tell every service to refuse the ended sessions' access tokens from now on."""
+    if not session_ids:
+        return
+    valid_until = datetime.now(UTC) + timedelta(seconds=tx.settings.access_token_ttl_seconds)
+    await tx.publish(
+        events.SessionRevoked(
+            account_id=account_id,
+            session_ids=session_ids,
+            reason=reason,  # type: ignore[arg-type]
+            valid_until=valid_until,
+        )
+    )
+    log.info("sessions ended", account_id=str(account_id), reason=reason, count=len(session_ids))
 
 
 _LOGIN_REFUSALS = {
@@ -121,7 +145,7 @@ def _invalid_refresh() -> Problem:
 async def _stored(tx: Tx, body: RefreshRequest) -> asyncpg.Record | None:
     """The refresh token's row, locked for this transaction."""
     return await repository.refresh_token_for_update(
-        tx.conn, domain.token_digest(body.refresh_token)
+        tx.conn, domain.token_digest(body.refresh_token), tx.settings.session_max_seconds
     )
 
 
@@ -134,7 +158,8 @@ async def refresh(request: web.Request) -> web.Response:
             raise _invalid_refresh()
         if token["used_at"] is not None:
             # A rotated token came back: someone holds a copy. End the whole session.
-            await repository.revoke_family(tx.conn, token["family_id"])
+            ended = await repository.revoke_family(tx.conn, token["family_id"])
+            await _sessions_ended(tx, token["account_id"], ended, "refresh_token_reused")
             log.warning(
                 "refresh token reused; session revoked", account_id=str(token["account_id"])
             )
@@ -144,7 +169,7 @@ async def refresh(request: web.Request) -> web.Response:
         if account is None or account["status"] != "active":
             raise _invalid_refresh()
         await repository.mark_refresh_token_used(tx.conn, token["id"])
-        tokens = await _issue_tokens(request, tx, account, token["family_id"])
+        tokens = await _issue_tokens(request, tx, account, token)
     return json_response(tokens)
 
 
@@ -154,7 +179,8 @@ async def logout(request: web.Request) -> web.Response:
     async with request.app[DB].transaction() as tx:
         token = await _stored(tx, body)
         if token is not None:
-            await repository.revoke_family(tx.conn, token["family_id"])
+            ended = await repository.revoke_family(tx.conn, token["family_id"])
+            await _sessions_ended(tx, token["account_id"], ended, "logout")
     return web.Response(status=204)
 
 
@@ -225,7 +251,8 @@ async def change_password(request: web.Request) -> web.Response:
         new_hash = await asyncio.to_thread(domain.hash_password, body.new_password)
         async with tx.transaction():
             await repository.set_password(tx.conn, account["id"], new_hash)
-            await repository.revoke_account_tokens(tx.conn, account["id"])
+            ended = await repository.revoke_account_tokens(tx.conn, account["id"])
+            await _sessions_ended(tx, account["id"], ended, "password_changed")
             account = await repository.account_by_id(tx.conn, account["id"])
             tokens = await _issue_tokens(request, tx, account)
     log.info("password changed", account_id=principal.account_id, at=datetime.now(UTC).isoformat())

@@ -51,7 +51,10 @@ async def apply_contract(conn: asyncpg.Connection, c: billing.ContractChanged, t
                    installed_on = CASE WHEN meters.contract_number = EXCLUDED.contract_number
                                        THEN meters.installed_on ELSE EXCLUDED.installed_on END,
                    -- a terminated contract sent again keeps the day its meters came off
-                   removed_on = CASE WHEN $8 THEN meters.removed_on END""",
+                   removed_on = CASE WHEN $8 THEN meters.removed_on END
+               -- an older contract arriving late does not take a meter back from a newer one
+               WHERE meters.contract_number = EXCLUDED.contract_number
+                  OR meters.contract_signed_on <= EXCLUDED.contract_signed_on""",
             sp.meter_number,
             sp.service_point_id,
             c.customer_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import EmailStr, Field
 
@@ -42,3 +43,13 @@ class CredentialsIssued(AccountEmail, event="identity.credentials.issued"):
 
 class AccountActivated(AccountEmail, event="identity.account.activated"):
     pass
+
+
+class SessionRevoked(Event, event="identity.session.revoked"):
+    """Sessions that have ended: every service refuses their access tokens until `valid_until`,
+    when the last of those tokens expires anyway."""
+
+    account_id: uuid.UUID
+    session_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
+    reason: Literal["logout", "password_changed", "refresh_token_reused", "operator"]
+    valid_until: datetime

@@ -246,6 +246,21 @@ async def test_a_terminated_contract_sent_again_on_a_later_day_keeps_its_removal
     assert await meters(metering, suffix) == before
 
 
+async def test_a_meter_passes_to_the_next_holders_contract_in_either_order(
+    metering: ServiceHandlers,
+) -> None:
+    for late_termination in (False, True):
+        old, new = secrets.token_hex(4), secrets.token_hex(4)
+        meter = f"M-{old}-1"
+        ended = contract(old, {1: meter}, status="terminated")
+        taken = contract(new, {1: meter}).model_copy(update={"signed_on": date(2024, 2, 1)})
+        for event in (taken, ended) if late_termination else (ended, taken):
+            await metering.deliver(event)
+
+        assert await meters(metering, old) == {}, late_termination
+        assert await meters(metering, new) == {meter: (f"SP-{new}-1", date(2024, 2, 1), None)}
+
+
 # --- readings -------------------------------------------------------------------------------
 
 
