@@ -1,14 +1,16 @@
 """Hands queued emails to the SMTP server (aiosmtplib), with bounded retries and backoff.
 
-An email is marked sent, and `notifications.email.sent` written to the outbox, in the same
-transaction; a crash between the SMTP server's acceptance and that commit sends it again
-(at-least-once), never not at all.
+Each email is claimed, handed over and marked sent (with `notifications.email.sent` written to
+the outbox) in a transaction of its own: a crash between the SMTP server's acceptance and that
+commit can send that one email again (at-least-once, never not at all), and no other. Its
+`Message-ID` is the same on every attempt, so a repeated copy is recognisably the same message.
 """
 
 from __future__ import annotations
 
+import uuid
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 import asyncpg
@@ -25,13 +27,19 @@ log = get_logger(__name__)
 BATCH_SIZE = 20
 
 
+def message_id(settings: Settings, email_id: uuid.UUID) -> str:
+    """The email's one Message-ID, at the sender's domain."""
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "ebok.local"
+    return f"<{email_id}@{domain}>"
+
+
 def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = row["recipient"]
     message["Subject"] = row["subject"]
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=str(row["id"]), domain="ebok.local")
+    message["Message-ID"] = message_id(settings, row["id"])
     message["X-Ebok-Template"] = row["template"]
     message.set_content(row["text_body"])
     message.add_alternative(row["html_body"], subtype="html")
@@ -52,12 +60,15 @@ class Mailer:
         return min(delay, self.settings.email_retry_max_seconds)
 
     async def deliver_due(self) -> bool:
-        """Send what is due; True when a full batch went out (more may be waiting)."""
-        async with self.db.transaction() as tx:
-            rows = await repository.claim_due(tx.conn, BATCH_SIZE)
-            for row in rows:
+        """Send up to BATCH_SIZE due emails, each in its own transaction; True when there may be
+        more waiting."""
+        for _ in range(BATCH_SIZE):
+            async with self.db.transaction() as tx:
+                row = await repository.claim_next_due(tx.conn)
+                if row is None:
+                    return False
                 await self._deliver(tx, row)
-        return len(rows) == BATCH_SIZE
+        return True
 
     async def _deliver(self, tx: Tx, row: asyncpg.Record) -> None:
         set_correlation_id(row["correlation_id"])

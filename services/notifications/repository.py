@@ -46,12 +46,11 @@ async def queue_email(
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Lock due emails for this transaction; other instances skip them."""
-    return await conn.fetch(
+async def claim_next_due(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """Lock the next due email for this transaction; other instances skip it."""
+    return await conn.fetchrow(
         """SELECT * FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
-           ORDER BY next_attempt_at, created_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
-        limit,
+           ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED"""
     )
 
 

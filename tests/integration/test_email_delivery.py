@@ -1,0 +1,132 @@
+"""Email delivery against real PostgreSQL and a real SMTP server (aiosmtpd, in-process): a
+crash after the SMTP server took an email repeats that email at most, never one sent before
+it, and every attempt at one email carries the same Message-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from deploy.mailbox import MailStore, start_smtp_server
+from services.notifications.delivery import Mailer
+from shared.events import identity as events
+from shared.tx import Database
+from tests.support.handlers import ServiceHandlers
+from tests.support.infra import Infra
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def notifications(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    async with ServiceHandlers.open("notifications", infra, keys) as handlers:
+        yield handlers
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mailbox() -> AsyncIterator[tuple[MailStore, int]]:
+    store = MailStore()
+    server = await start_smtp_server(store, "127.0.0.1", 0)
+    yield store, server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+def mailer(handlers: ServiceHandlers, port: int) -> Mailer:
+    settings = handlers.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "email_retry_base_seconds": 0.0}
+    )
+    return Mailer(Database(handlers.pool, "notifications", settings))
+
+
+async def queue_emails(handlers: ServiceHandlers, count: int) -> list[str]:
+    """`count` "Account activation" emails, each to an address of its own, oldest first."""
+    addresses = []
+    for _ in range(count):
+        address = f"owner.{secrets.token_hex(4)}@example.com"
+        await handlers.deliver(
+            events.AccountActivated(
+                account_id=uuid.uuid4(), email=address, language="pl", login="e1"
+            )
+        )
+        addresses.append(address)
+    return addresses
+
+
+async def test_a_crash_after_the_hand_over_repeats_no_email_sent_before_it(
+    notifications: ServiceHandlers, mailbox: tuple[MailStore, int]
+) -> None:
+    store, port = mailbox
+    first, second, third = await queue_emails(notifications, 3)
+    # The process dies right after the SMTP server has taken the second email: here, its
+    # "sent" mark fails, which rolls back whatever that transaction holds.
+    await notifications.execute(
+        f"""CREATE FUNCTION crash() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.status = 'sent' AND NEW.recipient = '{second}' THEN
+                RAISE EXCEPTION 'the process died';
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER crash BEFORE UPDATE ON emails FOR EACH ROW EXECUTE FUNCTION crash();"""
+    )
+    with pytest.raises(Exception, match="the process died"):
+        await mailer(notifications, port).deliver_due()
+    await notifications.execute("DROP TRIGGER crash ON emails; DROP FUNCTION crash();")
+
+    # After the restart: what was not marked sent goes out again.
+    await mailer(notifications, port).deliver_due()
+    received = [m.rcpt_to[0] for m in store.messages]
+    assert received.count(first) == 1, received
+    assert received.count(second) == 2, "at least once: the unmarked one is repeated"
+    assert received.count(third) == 1, received
+    ids = {m.rcpt_to[0]: set() for m in store.messages}
+    for m in store.messages:
+        ids[m.rcpt_to[0]].add(m.message["Message-ID"])
+    assert len(ids[second]) == 1, "both copies are the same message"
+    assert ids[first] != ids[second]
+
+
+class _RefusingFirst:
+    """Refuses each message's first delivery (451, try later), keeping its Message-ID."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        raw = raw if isinstance(raw, bytes) else str(raw).encode()
+        header = next(
+            line for line in raw.decode().splitlines() if line.lower().startswith("message-id:")
+        )
+        self.seen.append(header.split(":", 1)[1].strip())
+        if self.seen.count(self.seen[-1]) == 1:
+            return "451 Try again later"
+        return "250 Message accepted for delivery"
+
+
+async def test_every_attempt_at_an_email_has_the_same_message_id(
+    notifications: ServiceHandlers,
+) -> None:
+    handler = _RefusingFirst()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler, hostname="refusing"), "127.0.0.1", 0
+    )
+    try:
+        port = server.sockets[0].getsockname()[1]
+        [address] = await queue_emails(notifications, 1)
+        sender = mailer(notifications, port)
+        await sender.deliver_due()  # refused: deferred
+        await sender.deliver_due()  # taken
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(handler.seen) == 2 and handler.seen[0] == handler.seen[1], handler.seen
+    assert handler.seen[0].endswith("@localhost>"), "at the sender's domain (EBOK_MAIL_FROM)"
+    [status] = await notifications.fetch("SELECT status FROM emails WHERE recipient = $1", address)
+    assert status[0] == "sent"
