@@ -40,6 +40,7 @@ def render() -> str:
         },
         "EBOK_JWT_PRIVATE_KEY_FILE": "/keys/jwt-private.pem",
         "EBOK_JWT_PUBLIC_KEY_FILE": "/keys/jwt-public.pem",
+        "EBOK_SEALING_KEY_FILE": "/keys/sealing.key",
         "EBOK_CAPTCHA_TEST_ANSWER": "${EBOK_CAPTCHA_TEST_ANSWER:-}",
     }
     lines = [
@@ -77,10 +78,11 @@ def render() -> str:
         "  keys:",
         "    build: { context: .., dockerfile: deploy/Dockerfile }",
         "    user: root",
-        '    command: ["sh", "-c", "python -m deploy.keys && chmod 444 /keys/*.pem"]',
+        '    command: ["sh", "-c", "python -m deploy.keys && chmod 444 /keys/*"]',
         "    environment:",
         "      EBOK_JWT_PRIVATE_KEY_FILE: /keys/jwt-private.pem",
         "      EBOK_JWT_PUBLIC_KEY_FILE: /keys/jwt-public.pem",
+        "      EBOK_SEALING_KEY_FILE: /keys/sealing.key",
         "    volumes: [keys:/keys]",
         # The image's health check probes a service's HTTP port; these two have none.
         "    healthcheck: { disable: true }",

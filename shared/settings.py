@@ -66,6 +66,8 @@ class Settings(_ServiceAddresses):
     # Security
     jwt_private_key_file: Path = ROOT / "var" / "keys" / "jwt-private.pem"
     jwt_public_key_file: Path = ROOT / "var" / "keys" / "jwt-public.pem"
+    # Seals the secrets events carry (shared/sealing.py); identity and notifications read it.
+    sealing_key_file: Path = ROOT / "var" / "keys" / "sealing.key"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     # A session ends this long after its sign-in however often it is refreshed.

@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from shared.auth import generate_keypair
 from shared.logs import configure_logging
+from shared.sealing import generate_sealing_key
 from tests.support.infra import Infra, infrastructure
 from tests.support.stack import Stack, start_stack
 
@@ -25,6 +26,7 @@ def infra() -> Iterator[Infra]:
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
     generate_keypair(directory / "private.pem", directory / "public.pem")
+    generate_sealing_key(directory / "sealing.key")
     return directory
 
 

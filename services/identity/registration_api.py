@@ -30,6 +30,7 @@ from shared.api.identity import (
 from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, SETTINGS
+from shared.sealing import sealer
 from shared.tx import Tx
 
 routes = web.RouteTableDef()
@@ -189,7 +190,9 @@ async def _start_registration(request: web.Request, tx: Tx, applicant: domain.Ap
             email=applicant.email,
             language=applicant.language,
             # In the fragment, the token reaches no server's log and no Referer (docs/web.md).
-            activation_url=f"{settings.public_url.rstrip('/')}/activate#token={token}",
+            activation_url=sealer(settings).seal(
+                f"{settings.public_url.rstrip('/')}/activate#token={token}"
+            ),
             expires_at=expires_at,
         )
     )
@@ -319,7 +322,7 @@ async def _open_account(tx: Tx, registration: asyncpg.Record) -> uuid.UUID:
             email=registration["email"],
             language=registration["language"],
             login=login,
-            one_time_password=password,
+            one_time_password=sealer(tx.settings).seal(password),
         )
     )
     return account_id

@@ -12,7 +12,8 @@ from services.notifications import repository
 from services.notifications.rendering import Renderer
 from shared.envelope import Envelope
 from shared.events import identity
-from shared.messaging.consumer import Subscription
+from shared.messaging.consumer import PermanentError, Subscription
+from shared.sealing import UnsealError, sealer
 from shared.tx import Tx
 
 # Events that ask for an email about someone: they say to whom, and in which language.
@@ -20,10 +21,19 @@ Request = identity.AccountEmail | identity.RegistrationRequested
 
 
 @dataclass(frozen=True)
+class Links:
+    """What a template may need besides the event: the sign-in page, and the key to the
+    sealed secrets the event carries (shared/sealing.py)."""
+
+    login_url: str
+    unseal: Callable[[str], str]
+
+
+@dataclass(frozen=True)
 class Email:
     template: str
     sensitive: bool  # carries a secret: its body is dropped once sent
-    context: Callable[[Any, str], dict[str, Any]]  # (event, login page URL) → template values
+    context: Callable[[Any, Links], dict[str, Any]]  # (event, links) → template values
     reference: Callable[[Any], str]  # what the email is about, echoed in delivery events
 
 
@@ -35,8 +45,8 @@ EMAILS: dict[type[Request], Email] = {
     identity.RegistrationRequested: Email(
         "registration",
         sensitive=True,
-        context=lambda e, _login_url: {
-            "activation_url": e.activation_url,
+        context=lambda e, links: {
+            "activation_url": links.unseal(e.activation_url),
             "expires_at": e.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         },
         reference=lambda e: str(e.registration_id),
@@ -44,19 +54,22 @@ EMAILS: dict[type[Request], Email] = {
     identity.RegistrationRepeated: Email(
         "account-exists",
         sensitive=False,
-        context=lambda e, login_url: {"login": e.login, "login_url": login_url},
+        context=lambda e, links: {"login": e.login, "login_url": links.login_url},
         reference=_account,
     ),
     identity.CredentialsIssued: Email(
         "registration-confirmation",
         sensitive=True,
-        context=lambda e, _login_url: {"login": e.login, "one_time_password": e.one_time_password},
+        context=lambda e, links: {
+            "login": e.login,
+            "one_time_password": links.unseal(e.one_time_password),
+        },
         reference=_account,
     ),
     identity.AccountActivated: Email(
         "account-activation",
         sensitive=False,
-        context=lambda e, login_url: {"login": e.login, "login_url": login_url},
+        context=lambda e, links: {"login": e.login, "login_url": links.login_url},
         reference=_account,
     ),
 }
@@ -71,14 +84,19 @@ def _renderer() -> Renderer:
 async def queue_email(tx: Tx, env: Envelope, event: Request) -> None:
     """Queue the email `event` asks for (once per event: the repository ignores a repeat)."""
     email = EMAILS[type(event)]
-    login_url = f"{tx.settings.public_url.rstrip('/')}/login"
+    links = Links(f"{tx.settings.public_url.rstrip('/')}/login", sealer(tx.settings).unseal)
+    try:
+        context = email.context(event, links)
+    except UnsealError as exc:
+        # Another key sealed it, or it was altered: it can never be read here.
+        raise PermanentError(f"{env.type}: a sealed secret cannot be opened: {exc}") from None
     await repository.queue_email(
         tx.conn,
         source=env,
         template=email.template,
         language=event.language,
         recipient=str(event.email),
-        email=_renderer().render(email.template, event.language, email.context(event, login_url)),
+        email=_renderer().render(email.template, event.language, context),
         sensitive=email.sensitive,
         reference_id=email.reference(event),
     )

@@ -1,7 +1,8 @@
 """Events identity publishes. Those that ask for an email carry what the email must say.
 
 Activation links and one-time passwords travel inside these payloads because the email has to
-carry them; they are never logged, and notifications drops them once the email is sent.
+carry them: sealed (shared/sealing.py), so that the outbox, the queues and any copy hold only
+ciphertext. They are never logged, and notifications drops the rendered email once it is sent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 from pydantic import EmailStr, Field
 
 from shared.events.common import Event, Identifier, Language
+from shared.sealing import SEALED_PATTERN
 
 
 class RegistrationRequested(Event, event="identity.registration.requested"):
@@ -20,7 +22,7 @@ class RegistrationRequested(Event, event="identity.registration.requested"):
     customer_id: Identifier
     email: EmailStr
     language: Language
-    activation_url: str
+    activation_url: str = Field(pattern=SEALED_PATTERN, description="sealed")
     expires_at: datetime
 
 
@@ -38,7 +40,7 @@ class RegistrationRepeated(AccountEmail, event="identity.registration.repeated")
 
 
 class CredentialsIssued(AccountEmail, event="identity.credentials.issued"):
-    one_time_password: str = Field(min_length=8)
+    one_time_password: str = Field(pattern=SEALED_PATTERN, description="sealed")
 
 
 class AccountActivated(AccountEmail, event="identity.account.activated"):

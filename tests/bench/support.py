@@ -16,6 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from shared.auth import generate_keypair
+from shared.sealing import generate_sealing_key
 from shared.settings import ROOT, Settings
 
 
@@ -24,12 +25,14 @@ def bench_environment(**variables: str) -> tuple[dict[str, str], Settings]:
     logs) with `variables` on top, and the Settings they amount to."""
     keys = Path(tempfile.mkdtemp())
     generate_keypair(keys / "private.pem", keys / "public.pem")
+    generate_sealing_key(keys / "sealing.key")
     env = {
         "EBOK_NAMESPACE": f"bench{secrets.token_hex(3)}",
         "EBOK_ENV": "test",
         "EBOK_LOG_LEVEL": "WARNING",
         "EBOK_JWT_PRIVATE_KEY_FILE": str(keys / "private.pem"),
         "EBOK_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem"),
+        "EBOK_SEALING_KEY_FILE": str(keys / "sealing.key"),
         "EBOK_DB_POOL_MAX": "20",
         **{f"EBOK_{name.upper()}": value for name, value in variables.items()},
     }

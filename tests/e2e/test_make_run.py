@@ -40,6 +40,7 @@ async def run_platform(
         "EBOK_AMQP_URL": infra.amqp_url,
         "EBOK_JWT_PRIVATE_KEY_FILE": str(keys / "private.pem"),
         "EBOK_JWT_PUBLIC_KEY_FILE": str(keys / "public.pem"),
+        "EBOK_SEALING_KEY_FILE": str(keys / "sealing.key"),
         "EBOK_QUEUE_TYPE": "classic",
         "EBOK_SMTP_PORT": str(free_port()),
         **{f"EBOK_{name}_PORT": str(port) for name, port in ports.items()},

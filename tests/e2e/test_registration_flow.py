@@ -197,3 +197,28 @@ async def test_the_correlation_id_travels_from_http_through_every_service(stack:
 
 async def _contains(values: object, wanted: str) -> bool:
     return wanted in await values  # type: ignore[operator]
+
+
+async def test_no_secret_is_kept_readable_in_the_outbox(stack: Stack) -> None:
+    """The activation link and the one-time password leave identity sealed: its outbox (and so
+    the broker's queues) hold ciphertext only, while the emails carry the secrets."""
+    account = await registered_account(stack, change_password=False)
+    mails = stack.mailbox.to_address(account.customer.email)
+    token = activation_token(next(m for m in mails if m.template == "registration"))
+    conn = await stack.platform.db("identity")
+    try:
+        bodies = [
+            r["body"]
+            for r in await conn.fetch(
+                "SELECT body FROM outbox WHERE routing_key IN ($1, $2)",
+                "identity.registration.requested",
+                "identity.credentials.issued",
+            )
+        ]
+    finally:
+        await conn.close()
+    mine = [b for b in bodies if account.customer.email in b]
+    assert len(mine) == 2, mine
+    for body in mine:
+        assert token not in body and account.password not in body
+        assert '"sealed:v1:' in body

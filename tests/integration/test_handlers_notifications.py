@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
 
 from services.notifications.handlers import SUBSCRIPTIONS
 from services.notifications.rendering import LANGUAGES, TEMPLATES
 from shared.events import identity as events
+from shared.messaging.consumer import PermanentError
+from shared.sealing import Sealer, sealer
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
 
 LOGIN_URL = "https://ebok.test/login"  # make_settings' public_url
+# Secrets are sealed as identity seals them, with the key of the service's settings.
+Seal = Callable[[str], str]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -39,7 +45,7 @@ class Expected:
     says: tuple[str, ...]  # in both the text and the HTML body
 
 
-def registration_requested(language: str) -> Expected:
+def registration_requested(language: str, seal: Seal) -> Expected:
     suffix = secrets.token_hex(4)
     registration_id = uuid.uuid4()
     link = f"https://ebok.test/activate/{secrets.token_urlsafe(24)}"
@@ -49,7 +55,7 @@ def registration_requested(language: str) -> Expected:
             customer_id=f"C-{suffix}",
             email=f"jan.{suffix}@example.com",
             language=language,  # type: ignore[arg-type]
-            activation_url=link,
+            activation_url=seal(link),
             expires_at=datetime(2026, 12, 1, 18, 30, tzinfo=UTC),
         ),
         "registration",
@@ -72,18 +78,18 @@ def account_email(
     )
 
 
-def registration_repeated(language: str) -> Expected:
+def registration_repeated(language: str, seal: Seal) -> Expected:
     e = account_email(events.RegistrationRepeated, language)
     return Expected(e, "account-exists", str(e.account_id), False, (e.login, LOGIN_URL))
 
 
-def credentials_issued(language: str) -> Expected:
+def credentials_issued(language: str, seal: Seal) -> Expected:
     password = secrets.token_urlsafe(10)
-    e = account_email(events.CredentialsIssued, language, one_time_password=password)
+    e = account_email(events.CredentialsIssued, language, one_time_password=seal(password))
     return Expected(e, "registration-confirmation", str(e.account_id), True, (e.login, password))
 
 
-def account_activated(language: str) -> Expected:
+def account_activated(language: str, seal: Seal) -> Expected:
     e = account_email(events.AccountActivated, language)
     return Expected(e, "account-activation", str(e.account_id), False, (LOGIN_URL,))
 
@@ -106,7 +112,7 @@ def test_every_handler_has_a_case() -> None:
 async def test_an_event_queues_one_email_in_its_language(
     notifications: ServiceHandlers, event_type: str, language: str
 ) -> None:
-    expected = CASES[event_type](language)
+    expected = CASES[event_type](language, sealer(notifications.settings).seal)
     message_id = uuid.uuid4()
     announced = len(await notifications.published())
 
@@ -147,7 +153,7 @@ async def test_an_event_queues_one_email_in_its_language(
 async def test_a_redelivered_event_queues_no_second_email(
     notifications: ServiceHandlers, event_type: str
 ) -> None:
-    expected = CASES[event_type]("pl")
+    expected = CASES[event_type]("pl", sealer(notifications.settings).seal)
 
     await notifications.assert_redelivery_changes_nothing(expected.payload)
     recipient = str(expected.payload.email)
@@ -155,3 +161,31 @@ async def test_a_redelivered_event_queues_no_second_email(
         "SELECT count(*) FROM emails WHERE recipient = $1", recipient
     )
     assert count == 1
+
+
+@pytest.mark.parametrize(
+    "event_type", [events.RegistrationRequested.TYPE, events.CredentialsIssued.TYPE]
+)
+async def test_a_secret_sealed_with_another_key_is_dead_lettered_unread(
+    notifications: ServiceHandlers, event_type: str
+) -> None:
+    other_key = Sealer(Fernet.generate_key())
+    expected = CASES[event_type]("pl", other_key.seal)
+    message_id = uuid.uuid4()
+
+    # PermanentError: the consumer sends the message to the dead-letter queue with this reason.
+    with pytest.raises(PermanentError) as refused:
+        await notifications.deliver(expected.payload, message_id=message_id)
+
+    assert str(refused.value) == (
+        f"{event_type}: a sealed secret cannot be opened: "
+        "the value was sealed with another key, or altered"
+    )
+    assert not await notifications.fetch(
+        "SELECT 1 FROM emails WHERE source_event_id = $1", message_id
+    )
+
+
+def test_the_contract_refuses_an_unsealed_secret() -> None:
+    with pytest.raises(ValidationError, match="one_time_password"):
+        account_email(events.CredentialsIssued, "pl", one_time_password="Plain1234abcd")

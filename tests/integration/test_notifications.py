@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 from deploy.integration_client import IntegrationClient
 from shared.events import identity
+from shared.sealing import sealer
 from tests.support.flows import wait_for_mail
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
@@ -56,7 +57,7 @@ async def test_secrets_are_dropped_from_the_queue_once_sent(stack: Stack) -> Non
         email=address,
         language="uk",
         login="e987654321",
-        one_time_password="Sekret1234abcd",
+        one_time_password=sealer(settings).seal("Sekret1234abcd"),
     )
     async with IntegrationClient(
         settings.amqp_url, settings.namespace, producer="identity", exchange="events"

@@ -38,6 +38,7 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "amqp_url": amqp_url,
         "jwt_private_key_file": keys / "private.pem",
         "jwt_public_key_file": keys / "public.pem",
+        "sealing_key_file": keys / "sealing.key",
         "captcha_test_answer": "TEST1",
         "retry_delays_ms": [100, 300, 1000],
         "queue_type": "classic",
