@@ -75,6 +75,7 @@ class Settings(_ServiceAddresses):
     # How often a service looks for ended sessions besides being told at once (NOTIFY).
     revocation_poll_seconds: float = 1.0
     activation_token_ttl_seconds: int = 48 * 3600
+    one_time_password_ttl_seconds: int = Field(72 * 3600, ge=60)
     captcha_ttl_seconds: int = 300
     captcha_test_answer: SecretStr | None = None
     login_failures_per_window: int = 5

@@ -306,6 +306,7 @@ async def _open_account(tx: Tx, registration: asyncpg.Record) -> uuid.UUID:
             phone=registration["phone"],
             language=registration["language"],
             password_hash=password_hash,
+            one_time_password_ttl_seconds=tx.settings.one_time_password_ttl_seconds,
         ):
             break
     await repository.record_terms_acceptance(

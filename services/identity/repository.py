@@ -197,15 +197,17 @@ async def insert_customer_account(
     phone: str | None,
     language: str,
     password_hash: str,
+    one_time_password_ttl_seconds: int,
 ) -> bool:
     """False when the login is taken (drawn at random: the caller draws again)."""
     try:
         async with conn.transaction():
             await conn.execute(
                 """INSERT INTO accounts (id, customer_id, login, email, phone, language, role,
-                                         status, password_hash, must_change_password)
+                                         status, password_hash, must_change_password,
+                                         one_time_password_expires_at)
                    VALUES ($1, $2, $3, $4, $5, $6, 'customer', 'awaiting_credentials_email',
-                           $7, true)""",
+                           $7, true, now() + make_interval(secs => $8))""",
                 account_id,
                 customer_id,
                 login,
@@ -213,6 +215,7 @@ async def insert_customer_account(
                 phone,
                 language,
                 password_hash,
+                float(one_time_password_ttl_seconds),
             )
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "accounts_login_key":
@@ -254,9 +257,22 @@ async def advance_account_status(
 async def set_password(conn: asyncpg.Connection, account_id: uuid.UUID, password_hash: str) -> None:
     await conn.execute(
         """UPDATE accounts SET password_hash = $2, must_change_password = false,
-               password_changed_at = now() WHERE id = $1""",
+               one_time_password_expires_at = NULL, password_changed_at = now() WHERE id = $1""",
         account_id,
         password_hash,
+    )
+
+
+async def replace_one_time_password(
+    conn: asyncpg.Connection, account_id: uuid.UUID, password_hash: str, ttl_seconds: int
+) -> None:
+    await conn.execute(
+        """UPDATE accounts SET password_hash = $2, must_change_password = true,
+               one_time_password_expires_at = now() + make_interval(secs => $3)
+           WHERE id = $1""",
+        account_id,
+        password_hash,
+        float(ttl_seconds),
     )
 
 

@@ -22,6 +22,7 @@ from shared.auth import Principal
 from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body, problem_response
 from shared.runtime import DB, SETTINGS, authenticate
+from shared.sealing import sealer
 from shared.tx import Tx
 
 routes = web.RouteTableDef()
@@ -127,10 +128,40 @@ async def login(request: web.Request) -> web.Response:
         if refusal is not None:
             title, detail = _LOGIN_REFUSALS[refusal]
             raise Problem(403, title, detail, code=refusal.value)
+        expires = account["one_time_password_expires_at"]
+        if account["must_change_password"] and expires is not None and expires <= datetime.now(UTC):
+            # The person holds the expired password from our email: send them a new one there.
+            async with tx.transaction():
+                await _reissue_one_time_password(tx, account)
+            raise Problem(
+                403,
+                "One-time password expired",
+                "The one-time password has expired; a new one is on its way to the account's "
+                "email address",
+                code="one-time-password-expired",
+            )
         async with tx.transaction():
             tokens = await _issue_tokens(request, tx, account)
     log.info("login", account_id=str(account["id"]))
     return json_response(tokens)
+
+
+async def _reissue_one_time_password(tx: Tx, account: asyncpg.Record) -> None:
+    password = domain.new_one_time_password()
+    password_hash = await asyncio.to_thread(domain.hash_password, password)
+    await repository.replace_one_time_password(
+        tx.conn, account["id"], password_hash, tx.settings.one_time_password_ttl_seconds
+    )
+    await tx.publish(
+        events.CredentialsIssued(
+            account_id=account["id"],
+            email=account["email"],
+            language=account["language"],
+            login=account["login"],
+            one_time_password=sealer(tx.settings).seal(password),
+        )
+    )
+    log.info("one-time password expired; a new one issued", account_id=str(account["id"]))
 
 
 def _invalid_refresh() -> Problem:

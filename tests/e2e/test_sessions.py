@@ -9,7 +9,13 @@ import uuid
 
 import jwt
 
-from tests.support.flows import NEW_PASSWORD, login, registered_account
+from tests.support.flows import (
+    NEW_PASSWORD,
+    credentials,
+    login,
+    registered_account,
+    wait_for_mail,
+)
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
 
@@ -137,3 +143,35 @@ async def test_a_session_ends_at_its_absolute_lifetime(stack: Stack) -> None:
         "POST", "/api/v1/auth/refresh", json={"refresh_token": renewed["refresh_token"]}
     )
     assert status == 401 and problem["type"].endswith("/invalid-refresh")
+
+
+async def test_an_expired_one_time_password_is_refused_and_a_new_one_sent(stack: Stack) -> None:
+    account = await registered_account(stack, change_password=False)
+    conn = await stack.platform.db("identity")
+    try:
+        expires = await conn.fetchval(
+            "SELECT one_time_password_expires_at - now() FROM accounts WHERE login = $1",
+            account.login,
+        )
+        ttl = stack.platform.settings.one_time_password_ttl_seconds
+        assert ttl - 60 < expires.total_seconds() <= ttl
+        # As if the password had been left unused for longer than it lives.
+        await conn.execute(
+            "UPDATE accounts SET one_time_password_expires_at = now() WHERE login = $1",
+            account.login,
+        )
+    finally:
+        await conn.close()
+
+    status, problem = await login(stack, account.login, account.password)
+    assert status == 403 and problem["type"].endswith("/one-time-password-expired"), problem
+    latest = await wait_for_mail(
+        stack, account.customer.email, "registration-confirmation", count=2
+    )
+    login_name, new_password = credentials(latest)
+    assert login_name == account.login and new_password != account.password
+
+    status, _ = await login(stack, account.login, account.password)
+    assert status == 401, "the expired one is gone"
+    status, tokens = await login(stack, account.login, new_password)
+    assert status == 200 and tokens["must_change_password"] is True

@@ -44,6 +44,7 @@ export const en: Messages = {
 
   "problem.invalid-credentials": "Wrong login or password. Check them and try again.",
   "problem.account-not-active": "Your account is not active yet. Sign in once the “Account activation” email arrives.",
+  "problem.one-time-password-expired": "The one-time password has expired. We have sent a new one to your account's email address — sign in with it.",
   "problem.account-locked": "Your account is locked. Please contact the Customer Service Office.",
   "problem.rate-limited": "Too many attempts in a short time.",
   "problem.captcha-failed": "The code from the picture is wrong or has expired. Type the new code.",

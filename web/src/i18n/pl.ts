@@ -43,6 +43,7 @@ export const pl = {
 
   "problem.invalid-credentials": "Nieprawidłowy login lub hasło. Sprawdź dane i spróbuj ponownie.",
   "problem.account-not-active": "Konto nie jest jeszcze aktywne. Zaloguj się, gdy otrzymasz wiadomość „Aktywacja konta”.",
+  "problem.one-time-password-expired": "Hasło jednorazowe wygasło. Nowe wysłaliśmy na adres e-mail konta — zaloguj się nim.",
   "problem.account-locked": "Konto jest zablokowane. Skontaktuj się z Biurem Obsługi Klienta.",
   "problem.rate-limited": "Zbyt wiele prób w krótkim czasie.",
   "problem.captcha-failed": "Kod z obrazka jest nieprawidłowy albo wygasł. Przepisz nowy kod.",

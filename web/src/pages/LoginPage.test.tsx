@@ -36,6 +36,18 @@ describe("sign-in", () => {
     expect((await screen.findByRole("alert")).textContent).toMatch(/Konto nie jest jeszcze aktywne/);
   });
 
+  it("says a new one-time password is on its way when the old one has expired", async () => {
+    endSession(null);
+    fakeFetch(() =>
+      json({ type: "https://e-bok.example/problems/one-time-password-expired", title: "One-time password expired", status: 403 }, 403),
+    );
+    renderAt("/login", "/login", <LoginPage />);
+    await signIn();
+    expect((await screen.findByRole("alert")).textContent).toBe(
+      "Hasło jednorazowe wygasło. Nowe wysłaliśmy na adres e-mail konta — zaloguj się nim.",
+    );
+  });
+
   it("signs in and goes to the forced password change after a one-time password", async () => {
     endSession(null);
     const { calls } = fakeFetch(() =>
