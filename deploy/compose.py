@@ -34,6 +34,8 @@ def render() -> str:
         "EBOK_AMQP_URL": "amqp://guest:guest@rabbitmq:5672/",
         "EBOK_SMTP_HOST": "mailbox",
         "EBOK_SMTP_PORT": str(SMTP_PORT),
+        # The bundled development mailbox speaks plain SMTP; a real relay: set both.
+        "EBOK_SMTP_SECURITY": "${EBOK_SMTP_SECURITY:-none}",
         "EBOK_PUBLIC_URL": f"http://localhost:{public.port}",
         **{
             f"EBOK_{name.upper()}_URL": f"http://{name}:{ports[name]}" for name in GATEWAY_UPSTREAMS

@@ -44,6 +44,13 @@ class Settings(_ServiceAddresses):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_timeout_seconds: float = 10.0
+    # "starttls" (upgrade the connection; required), "tls" (TLS from the start, e.g. port 465) or
+    # "none". Unset: STARTTLS, except in development and test (the local mailbox speaks plain).
+    smtp_security: Literal["none", "starttls", "tls"] | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # A CA bundle to trust for the SMTP server's certificate besides the system's.
+    smtp_ca_file: Path | None = None
     mail_from: str = "e-BOK <ebok@localhost>"
 
     # HTTP
@@ -98,6 +105,12 @@ class Settings(_ServiceAddresses):
         return None if value == "" else value
 
     @model_validator(mode="after")
+    def _smtp_credentials_come_in_pairs(self) -> Settings:
+        if bool(self.smtp_username) != (self.smtp_password is not None):
+            raise ValueError("EBOK_SMTP_USERNAME and EBOK_SMTP_PASSWORD go together")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_test_captcha_in_production(self) -> Settings:
         if self.env == "production" and self.captcha_test_answer is not None:
             raise ValueError(
@@ -105,6 +118,12 @@ class Settings(_ServiceAddresses):
                 "it would let anyone pass every CAPTCHA"
             )
         return self
+
+    @property
+    def smtp_transport_security(self) -> Literal["none", "starttls", "tls"]:
+        if self.smtp_security is not None:
+            return self.smtp_security
+        return "none" if self.env in ("development", "test") else "starttls"
 
     def today(self) -> date:
         """The utility's calendar date: due dates and "overdue" follow it, not UTC."""

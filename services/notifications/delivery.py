@@ -8,9 +8,11 @@ commit can send that one email again (at-least-once, never not at all), and no o
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from typing import Any
 
 import aiosmtplib
 import asyncpg
@@ -48,10 +50,33 @@ def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
     return message
 
 
+def smtp_options(settings: Settings) -> dict[str, Any]:
+    """How to reach the SMTP server: transport security, credentials, timeout."""
+    security = settings.smtp_transport_security
+    options: dict[str, Any] = {
+        "hostname": settings.smtp_host,
+        "port": settings.smtp_port,
+        "timeout": settings.smtp_timeout_seconds,
+        "use_tls": security == "tls",
+        # True: STARTTLS or fail (no silent fallback to plain text); False: never.
+        "start_tls": security == "starttls",
+    }
+    if security != "none":
+        context = ssl.create_default_context()
+        if settings.smtp_ca_file is not None:
+            context.load_verify_locations(cafile=str(settings.smtp_ca_file))
+        options["tls_context"] = context
+    if settings.smtp_username and settings.smtp_password is not None:
+        options["username"] = settings.smtp_username
+        options["password"] = settings.smtp_password.get_secret_value()
+    return options
+
+
 class Mailer:
     def __init__(self, db: Database) -> None:
         self.settings = db.settings
         self.db = db
+        self._smtp = smtp_options(db.settings)
 
     def _retry_delay(self, attempts_so_far: int) -> float | None:
         if attempts_so_far + 1 >= self.settings.email_max_attempts:
@@ -62,24 +87,20 @@ class Mailer:
     async def deliver_due(self) -> bool:
         """Send up to BATCH_SIZE due emails, each in its own transaction; True when there may be
         more waiting."""
+        attempted: list[uuid.UUID] = []  # once per pass, even if it is due again already
         for _ in range(BATCH_SIZE):
             async with self.db.transaction() as tx:
-                row = await repository.claim_next_due(tx.conn)
+                row = await repository.claim_next_due(tx.conn, attempted)
                 if row is None:
                     return False
+                attempted.append(row["id"])
                 await self._deliver(tx, row)
         return True
 
     async def _deliver(self, tx: Tx, row: asyncpg.Record) -> None:
         set_correlation_id(row["correlation_id"])
         try:
-            await aiosmtplib.send(
-                build_message(self.settings, row),
-                hostname=self.settings.smtp_host,
-                port=self.settings.smtp_port,
-                timeout=self.settings.smtp_timeout_seconds,
-                start_tls=False,
-            )
+            await aiosmtplib.send(build_message(self.settings, row), **self._smtp)
         except (aiosmtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             delay = self._retry_delay(row["attempts"])

@@ -46,11 +46,16 @@ async def queue_email(
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
 
 
-async def claim_next_due(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    """Lock the next due email for this transaction; other instances skip it."""
+async def claim_next_due(
+    conn: asyncpg.Connection, besides: list[uuid.UUID]
+) -> asyncpg.Record | None:
+    """Lock the next due email (other than `besides`) for this transaction; other instances
+    skip it."""
     return await conn.fetchrow(
         """SELECT * FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
-           ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED"""
+              AND NOT id = ANY($1::uuid[])
+           ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
+        besides,
     )
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pydantic import SecretStr
 
 from deploy.mailbox import MailStore, start_smtp_server
 from services.notifications.delivery import Mailer
@@ -20,6 +21,7 @@ from shared.events import identity as events
 from shared.tx import Database
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
+from tests.support.tls import make_server_certificate
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -130,3 +132,106 @@ async def test_every_attempt_at_an_email_has_the_same_message_id(
     assert handler.seen[0].endswith("@localhost>"), "at the sender's domain (EBOK_MAIL_FROM)"
     [status] = await notifications.fetch("SELECT status FROM emails WHERE recipient = $1", address)
     assert status[0] == "sent"
+
+
+class _Recording:
+    """Takes every message, noting whether the session was encrypted and authenticated."""
+
+    def __init__(self) -> None:
+        self.sessions: list[tuple[bool, bool, list[str]]] = []
+
+    async def handle_DATA(self, _server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.sessions.append((session.ssl is not None, session.authenticated, envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+def _accept_ebok(
+    _server: SMTP, _session: Session, _envelope: Envelope, _mechanism: str, data: object
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        b"ebok",
+        b"smtp-Secret-9",
+    )
+    return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
+
+
+async def _serve(handler: _Recording, **smtp: object) -> asyncio.Server:
+    return await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler, hostname="127.0.0.1", **smtp),
+        "127.0.0.1",
+        0,  # type: ignore[arg-type]
+    )
+
+
+def _secure_mailer(handlers: ServiceHandlers, port: int, ca_file: Path, password: str) -> Mailer:
+    settings = handlers.settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": "starttls",
+            "smtp_username": "ebok",
+            "smtp_password": SecretStr(password),
+            "smtp_ca_file": ca_file,
+        }
+    )
+    return Mailer(Database(handlers.pool, "notifications", settings))
+
+
+async def test_starttls_and_authentication_when_the_settings_ask(
+    notifications: ServiceHandlers, tmp_path: Path
+) -> None:
+    ca_file, context = make_server_certificate(tmp_path)
+    handler = _Recording()
+    server = await _serve(
+        handler,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_accept_ebok,
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        [refused] = await queue_emails(notifications, 1)
+        await _secure_mailer(notifications, port, ca_file, "wrong-password").deliver_due()
+        [row] = await notifications.fetch(
+            "SELECT status, last_error FROM emails WHERE recipient = $1", refused
+        )
+        assert row["status"] == "pending" and "SMTPAuthenticationError" in row["last_error"]
+        assert "wrong-password" not in row["last_error"]
+
+        await notifications.execute("UPDATE emails SET next_attempt_at = now()")
+        await _secure_mailer(notifications, port, ca_file, "smtp-Secret-9").deliver_due()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert handler.sessions == [(True, True, [refused])]
+
+
+async def test_no_plain_text_fallback_when_starttls_is_asked_for(
+    notifications: ServiceHandlers, tmp_path: Path
+) -> None:
+    ca_file, _context = make_server_certificate(tmp_path)
+    handler = _Recording()
+    server = await _serve(handler)  # offers no STARTTLS
+    port = server.sockets[0].getsockname()[1]
+    try:
+        [address] = await queue_emails(notifications, 1)
+        await _secure_mailer(notifications, port, ca_file, "smtp-Secret-9").deliver_due()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert handler.sessions == []
+    [row] = await notifications.fetch(
+        "SELECT status, last_error FROM emails WHERE recipient = $1", address
+    )
+    assert row["status"] == "pending" and "STARTTLS" in row["last_error"], row["last_error"]
+
+
+def test_starttls_is_the_default_outside_development() -> None:
+    from shared.settings import Settings
+
+    assert Settings(env="production").smtp_transport_security == "starttls"
+    assert Settings(env="development").smtp_transport_security == "none"
+    assert Settings(env="production", smtp_security="tls").smtp_transport_security == "tls"
+    with pytest.raises(ValueError, match="EBOK_SMTP_USERNAME and EBOK_SMTP_PASSWORD go together"):
+        Settings(env="production", smtp_username="ebok")
