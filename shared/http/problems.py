@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any, TypeVar
 
 import orjson
@@ -16,6 +18,14 @@ log = get_logger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 M = TypeVar("M", bound=BaseModel)
+# How deep a request body's arrays and objects may nest: far more than any request model needs,
+# far less than json's decoder can take (it recurses once a level, and a body nested thousands
+# deep would end in RecursionError, a 500, instead of a clear refusal).
+MAX_JSON_DEPTH = 64
+# A JSON string, or an unterminated one to the end of the text: each character is looked at once.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class Problem(Exception):
@@ -82,11 +92,16 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
             code="unsupported-media-type",
         )
     try:
-        raw = await request.json()
+        text = await request.text()
+        if _nests_deeper(text, MAX_JSON_DEPTH):
+            raise _too_deep()
+        raw = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise Problem(
             400, "Malformed JSON", "The request body is not valid JSON", code="malformed-json"
         ) from None
+    except RecursionError:  # should the check above ever miss a way to nest
+        raise _too_deep() from None
     if not isinstance(raw, dict):
         raise Problem(
             400, "Malformed JSON", "The request body must be a JSON object", code="malformed-json"
@@ -95,6 +110,25 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+
+
+def _nests_deeper(text: str, limit: int) -> bool:
+    """Whether the arrays and objects of the JSON `text` nest deeper than `limit` (`[]` is 1
+    deep), found without parsing or recursion, in time linear in the text: strings (also an
+    unterminated last one) are cut out, then the brackets left are counted."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > limit
+
+
+def _too_deep() -> Problem:
+    return Problem(
+        400,
+        "JSON too deep",
+        f"The request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels",
+        code="json-too-deep",
+    )
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
