@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractRobustConnection,
+)
 
 from shared.envelope import Envelope
 from shared.logs import get_logger
@@ -49,6 +55,7 @@ class Broker:
         self.connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
+        self._lost_at: float | None = None  # monotonic time the connection was lost, if it is
 
     async def connect(self) -> None:
         """Connect, retrying until the configured deadline: aio-pika fails fast on the first try."""
@@ -61,12 +68,35 @@ class Broker:
             timeout=self.settings.broker_connect_timeout_seconds,
             errors=(ConnectionError, OSError, aiormq.exceptions.AMQPError),
         )
+        # aio-pika reconnects on its own; these make a lost and a restored connection visible.
+        self.connection.close_callbacks.add(self._on_connection_lost)
+        self.connection.reconnect_callbacks.add(self._on_reconnected)
         self._publish_channel = await self.connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
         self._exchanges = await declare_exchanges(self._publish_channel, self.names)
         self._exchanges[""] = self._publish_channel.default_exchange
-        log.info("broker connected")
+        log.info("broker connected", service=self.service)
+
+    def _on_connection_lost(
+        self, _connection: AbstractConnection, reason: BaseException | None
+    ) -> None:
+        # aio-pika calls this again on every failed reconnection attempt (and logs each attempt
+        # itself): one line per outage is enough.
+        if self._lost_at is not None:
+            return
+        self._lost_at = time.monotonic()
+        log.warning(
+            "broker connection lost",
+            service=self.service,
+            reason=(str(reason) or type(reason).__name__) if reason is not None else "closed",
+            error_type=type(reason).__name__ if reason is not None else None,
+        )
+
+    def _on_reconnected(self, _connection: AbstractConnection) -> None:
+        lost_at, self._lost_at = self._lost_at, None
+        down = round(time.monotonic() - lost_at, 1) if lost_at is not None else None
+        log.info("broker reconnected", service=self.service, down_seconds=down)
 
     async def channel(self, prefetch: int) -> AbstractChannel:
         assert self.connection is not None, "connect() first"
@@ -99,5 +129,8 @@ class Broker:
 
     async def close(self) -> None:
         if self.connection is not None:
+            # Our own close is no lost connection.
+            self.connection.close_callbacks.discard(self._on_connection_lost)
+            self.connection.reconnect_callbacks.discard(self._on_reconnected)
             await self.connection.close()
             self.connection = None
