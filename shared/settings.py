@@ -90,6 +90,16 @@ class Settings(_ServiceAddresses):
     login_window_seconds: int = 900
     registrations_per_window: int = 10
     registration_window_seconds: int = 3600
+    # Failed invoice matches allowed per invoice number and per customer, in this window,
+    # whatever addresses they come from.
+    registration_mismatches_per_invoice: int = 5
+    registration_mismatches_per_customer: int = 10
+    registration_mismatch_window_seconds: int = 24 * 3600
+    # Only an invoice issued within this many days proves a registration.
+    registration_invoice_max_age_days: int = Field(400, ge=1)
+    # After an operator gives an account back (services/identity/reclaim.py), only the address
+    # the ERP has on file may register for the customer, for this many days.
+    reclaim_hold_days: int = Field(30, ge=0)
     captchas_per_window: int = 60
     captcha_window_seconds: int = 600
 

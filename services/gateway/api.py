@@ -56,13 +56,34 @@ def authorize(request: web.Request, access: Access) -> None:
         authenticate(request, password_change=access == "password-change")
 
 
+# Path segments that URL resolution removes or climbs out of (RFC 3986, 5.2.4); percent-encoding
+# leaves dots as they are, so in the upstream URL they would name another path.
+DOT_SEGMENTS = ("", ".", "..")
+
+
+def path_segment(name: str, value: str) -> str:
+    """A path parameter as one segment of the upstream path, or a 400 naming it."""
+    if value in DOT_SEGMENTS:
+        message = f"cannot be {value!r}" if value else "cannot be empty"
+        raise Problem(
+            400,
+            "Invalid path parameter",
+            f"The path parameter {name} {message}",
+            code="invalid-path-parameter",
+            errors=[{"field": name, "message": message, "code": "invalid_path_segment"}],
+        )
+    return quote(value, safe="")
+
+
 def forwarding_handler(route: Route) -> Handler:
     assert route.service
     upstream_path = route.path.removeprefix("/api/v1")
 
     async def handler(request: web.Request) -> web.StreamResponse:
         authorize(request, route.access)
-        path = upstream_path.format(**{k: quote(v, safe="") for k, v in request.match_info.items()})
+        path = upstream_path.format(
+            **{k: path_segment(k, v) for k, v in request.match_info.items()}
+        )
         return await request.app[UPSTREAMS].forward(route.service, path, request)
 
     return handler
@@ -179,7 +200,7 @@ ROUTES: tuple[Route, ...] = (
         body=identity.ActivationLinkRequest,
         response=identity.AcceptedOut,
         status=202,
-        errors=(422, 429),
+        errors=(400, 422, 429),
     ),
     Route(
         "POST",
@@ -267,7 +288,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "billing",
         content_type="application/pdf",
-        errors=(404,),
+        errors=(400, 404),
     ),
     Route(
         "GET",
@@ -276,7 +297,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "billing",
         response=billing.InvoiceDetailOut,
-        errors=(404,),
+        errors=(400, 404),
     ),
     Route(
         "GET",
@@ -322,7 +343,7 @@ ROUTES: tuple[Route, ...] = (
         "metering",
         query=metering.ReadingQuery,
         response=Page[metering.ReadingOut],
-        errors=(404, 422),
+        errors=(400, 404, 422),
     ),
     Route(
         "POST",

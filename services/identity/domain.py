@@ -8,6 +8,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
@@ -117,10 +118,11 @@ def password_problems(
 
 
 class InvoiceOnRecord(NamedTuple):
-    """An invoice from billing's feed: whose it is and its gross amount."""
+    """An invoice from billing's feed: whose it is, its gross amount, when it was issued."""
 
     customer_id: str
     gross: Decimal
+    issued_on: date
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,18 @@ class StartRegistration:
     customer_id: str
 
 
-RegistrationDecision = TermsOutdated | InvoiceNotMatching | TellOwner | StartRegistration
+@dataclass(frozen=True)
+class HeldForHolder:
+    """An operator gave the account back to its holder lately: until the hold ends, only the
+    address the ERP has on file may register; anyone else is answered as usual, and the address
+    on file is told."""
+
+    customer_id: str
+
+
+RegistrationDecision = (
+    TermsOutdated | InvoiceNotMatching | TellOwner | StartRegistration | HeldForHolder
+)
 
 
 def decide_registration(
@@ -165,16 +178,39 @@ def decide_registration(
     invoice: InvoiceOnRecord | None,
     given_amount: Decimal,
     has_account: bool,
+    oldest_accepted: date,
+    given_email: str = "",
+    held_for: str | None = None,
 ) -> RegistrationDecision:
-    """What a registration with a solved CAPTCHA leads to. A wrong invoice number and a wrong
-    amount are one answer, so that neither can be probed on its own."""
+    """What a registration with a solved CAPTCHA leads to (`held_for`: the address on file, while
+    an operator's reclaim holds the customer for it). A wrong invoice number, a wrong
+    amount and an invoice issued before `oldest_accepted` are one answer, so that none can be
+    probed on its own; an old invoice (found in a drawer, a bin, a former tenant's papers) proves
+    nothing about who holds the contract today."""
     if accepted_terms != current_terms:
         return TermsOutdated(current_terms)
-    if invoice is None or not amounts_match(invoice.gross, given_amount):
+    if (
+        invoice is None
+        or not amounts_match(invoice.gross, given_amount)
+        or invoice.issued_on < oldest_accepted
+    ):
         return InvoiceNotMatching()
     if has_account:
         return TellOwner()
+    if held_for is not None and held_for.strip().lower() != given_email.strip().lower():
+        return HeldForHolder(invoice.customer_id)
     return StartRegistration(invoice.customer_id)
+
+
+def mask_email(address: str) -> str:
+    """Enough of an address for its owner to recognise it, not enough to write to it."""
+    local, _, domain_part = address.partition("@")
+    return f"{local[:1]}***@{domain_part}"
+
+
+def customer_to_be_told(on_file: str | None, given: str) -> bool:
+    """Whether the address the ERP has on file hears of a registration made with `given`."""
+    return bool(on_file) and on_file.strip().lower() != given.strip().lower()
 
 
 def may_send_new_activation_link(previous_status: str | None, has_account: bool) -> bool:

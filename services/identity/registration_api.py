@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
@@ -17,6 +18,7 @@ from services.identity.http_support import (
     limit,
     limit_registrations,
     log,
+    too_many,
 )
 from shared.api.identity import (
     AcceptedOut,
@@ -31,6 +33,7 @@ from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, SETTINGS
 from shared.sealing import sealer
+from shared.settings import Settings
 from shared.tx import Tx
 
 routes = web.RouteTableDef()
@@ -129,6 +132,62 @@ def _accepted() -> web.Response:
     return json_response(AcceptedOut(status="accepted", message=ACCEPTED_MESSAGE), status=202)
 
 
+def _mismatch_budgets(
+    settings: Settings, invoice_number: str, invoice: domain.InvoiceOnRecord | None
+) -> list[tuple[str, int]]:
+    """The budgets of failed matches (key, limit) a registration draws on: its invoice
+    number's and, when the number is on record, its customer's — from any address."""
+    budgets = [
+        (
+            f"registration-mismatch-invoice:{invoice_number.strip().upper()}",
+            settings.registration_mismatches_per_invoice,
+        )
+    ]
+    if invoice is not None:
+        budgets.append(
+            (
+                f"registration-mismatch-customer:{invoice.customer_id}",
+                settings.registration_mismatches_per_customer,
+            )
+        )
+    return budgets
+
+
+async def _limit_mismatches(
+    request: web.Request, tx: Tx, invoice_number: str, invoice: domain.InvoiceOnRecord | None
+) -> None:
+    """429 once an invoice number or a customer has had too many failed matches: guessing one
+    customer's amount cannot be spread over many addresses."""
+    window = tx.settings.registration_mismatch_window_seconds
+    for key, most in _mismatch_budgets(tx.settings, invoice_number, invoice):
+        if await repository.rate_limit_count(tx.conn, key, window) >= most:
+            log.warning(
+                "security: registration refused after repeated invoice mismatches",
+                budget=key.split(":", 1)[0],
+                invoice_number=invoice_number,
+                client_ip=client_ip(request),
+            )
+            raise too_many(
+                "Too many failed attempts with this invoice; try again later or contact the "
+                "Customer Service Office",
+                window,
+            )
+
+
+async def _record_mismatch(
+    request: web.Request, tx: Tx, invoice_number: str, invoice: domain.InvoiceOnRecord | None
+) -> None:
+    window = tx.settings.registration_mismatch_window_seconds
+    for key, _most in _mismatch_budgets(tx.settings, invoice_number, invoice):
+        await repository.rate_limit_hit(tx.conn, key, window)
+    log.warning(
+        "security: registration invoice mismatch",
+        invoice_number=invoice_number,
+        invoice_on_record=invoice is not None,
+        client_ip=client_ip(request),
+    )
+
+
 @routes.post("/registrations")
 async def register(request: web.Request) -> web.Response:
     body = await parse_body(request, RegistrationRequest)
@@ -136,11 +195,21 @@ async def register(request: web.Request) -> web.Response:
         await limit_registrations(request, tx.conn)
         # The CAPTCHA is spent whatever happens next: its own short transaction.
         await _check_captcha(request, tx, body.captcha_id, body.captcha_answer)
+        invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
+        await _limit_mismatches(request, tx, body.invoice_number, invoice)
+        oldest = tx.today() - timedelta(days=tx.settings.registration_invoice_max_age_days)
         async with tx.transaction():
             terms = await repository.current_terms(tx.conn)
-            invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
             account = invoice and await repository.account_for_customer(
                 tx.conn, invoice.customer_id
+            )
+            on_file = invoice and await repository.customer_on_file(tx.conn, invoice.customer_id)
+            held = bool(
+                on_file
+                and on_file["email"]
+                and await repository.reclaimed_since(
+                    tx.conn, invoice.customer_id, tx.settings.reclaim_hold_days
+                )
             )
             decision = domain.decide_registration(
                 accepted_terms=body.terms_version,
@@ -148,15 +217,25 @@ async def register(request: web.Request) -> web.Response:
                 invoice=invoice,
                 given_amount=body.invoice_amount,
                 has_account=account is not None,
+                oldest_accepted=oldest,
+                given_email=str(body.email),
+                held_for=on_file["email"] if held else None,
             )
             match decision:
                 case domain.TermsOutdated(current):
                     raise _terms_outdated(body.terms_version, current)
                 case domain.InvoiceNotMatching():
-                    raise _invoice_not_matching()
+                    pass  # recorded below, outside this transaction, which it leaves untouched
                 case domain.TellOwner():
                     await tx.publish(domain.account_email(events.RegistrationRepeated, account))
                     log.info("registration for a customer that has an account")
+                case domain.HeldForHolder(customer_id):
+                    await _notice(tx, customer_id, uuid.uuid4(), str(body.email), body.language)
+                    log.warning(
+                        "security: registration during a reclaim hold, not to the address on file",
+                        customer_id=customer_id,
+                        client_ip=client_ip(request),
+                    )
                 case domain.StartRegistration(customer_id):
                     applicant = domain.Applicant(
                         customer_id,
@@ -167,6 +246,9 @@ async def register(request: web.Request) -> web.Response:
                         body.terms_version,
                     )
                     await _start_registration(request, tx, applicant)
+        if isinstance(decision, domain.InvoiceNotMatching):
+            await _record_mismatch(request, tx, body.invoice_number, invoice)
+            raise _invoice_not_matching()
     return _accepted()
 
 
@@ -196,7 +278,27 @@ async def _start_registration(request: web.Request, tx: Tx, applicant: domain.Ap
             expires_at=expires_at,
         )
     )
+    await _notice(tx, applicant.customer_id, registration_id, applicant.email, applicant.language)
     log.info("registration started", registration_id=str(registration_id))
+
+
+async def _notice(
+    tx: Tx, customer_id: str, reference: uuid.UUID, applicant_email: str, language: str
+) -> None:
+    """Tell the address the ERP has on file of a registration made with another address."""
+    on_file = await repository.customer_on_file(tx.conn, customer_id)
+    if on_file is None or not domain.customer_to_be_told(on_file["email"], applicant_email):
+        return
+    await tx.publish(
+        events.RegistrationNoticed(
+            registration_id=reference,
+            customer_id=customer_id,
+            email=on_file["email"],
+            language=on_file["language"] or language,
+            applicant_email=domain.mask_email(applicant_email),
+            started_at=datetime.now(UTC),
+        )
+    )
 
 
 @routes.post("/registrations/activation-links")
@@ -205,6 +307,7 @@ async def request_activation_link(request: web.Request) -> web.Response:
     body = await parse_body(request, ActivationLinkRequest)
     async with request.app[DB].connection() as tx:
         await limit_registrations(request, tx.conn)
+        await _check_captcha(request, tx, body.captcha_id, body.captcha_answer)
         async with tx.transaction():
             invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
             if invoice is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -58,9 +59,12 @@ async def invoice_on_record(
     conn: asyncpg.Connection, invoice_number: str
 ) -> domain.InvoiceOnRecord | None:
     row = await conn.fetchrow(
-        "SELECT customer_id, gross FROM invoices WHERE invoice_number = $1", invoice_number
+        "SELECT customer_id, gross, issued_on FROM invoices WHERE invoice_number = $1",
+        invoice_number,
     )
-    return domain.InvoiceOnRecord(row["customer_id"], row["gross"]) if row else None
+    return (
+        domain.InvoiceOnRecord(row["customer_id"], row["gross"], row["issued_on"]) if row else None
+    )
 
 
 # --- terms and CAPTCHA ----------------------------------------------------------------------
@@ -173,6 +177,13 @@ async def mark_registration_used(
 
 
 # --- accounts -------------------------------------------------------------------------------
+
+
+async def customer_on_file(conn: asyncpg.Connection, customer_id: str) -> asyncpg.Record | None:
+    """The ERP's data of the customer (email and language on file)."""
+    return await conn.fetchrow(
+        "SELECT customer_id, email, language FROM customers WHERE customer_id = $1", customer_id
+    )
 
 
 async def account_for_customer(conn: asyncpg.Connection, customer_id: str) -> asyncpg.Record:
@@ -347,6 +358,57 @@ async def revoke_account_tokens(conn: asyncpg.Connection, account_id: uuid.UUID)
         account_id,
     )
     return list(dict.fromkeys(r["family_id"] for r in rows))
+
+
+# --- operators' actions ------------------------------------------------------------------------
+
+
+async def account_for_customer_for_update(
+    conn: asyncpg.Connection, customer_id: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM accounts WHERE customer_id = $1 FOR UPDATE", customer_id
+    )
+
+
+async def detach_and_lock_account(conn: asyncpg.Connection, account_id: uuid.UUID) -> None:
+    """The account keeps its history but no longer stands for its customer, and nobody can
+    sign in to it: the customer may register anew."""
+    await conn.execute(
+        "UPDATE accounts SET customer_id = NULL, status = 'locked' WHERE id = $1", account_id
+    )
+
+
+async def record_audit(
+    conn: asyncpg.Connection,
+    *,
+    account_id: uuid.UUID,
+    customer_id: str | None,
+    action: str,
+    operator: str,
+    reason: str,
+    details: dict[str, object],
+) -> int:
+    return await conn.fetchval(
+        """INSERT INTO account_audit (account_id, customer_id, action, operator, reason, details)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id""",
+        account_id,
+        customer_id,
+        action,
+        operator,
+        reason,
+        json.dumps(details),
+    )
+
+
+async def reclaimed_since(conn: asyncpg.Connection, customer_id: str, days: int) -> bool:
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM account_audit
+                           WHERE customer_id = $1 AND action = 'reclaimed'
+                             AND recorded_at > now() - make_interval(days => $2))""",
+        customer_id,
+        days,
+    )
 
 
 # --- rate limits and housekeeping ------------------------------------------------------------

@@ -17,7 +17,7 @@ from shared.sealing import UnsealError, sealer
 from shared.tx import Tx
 
 # Events that ask for an email about someone: they say to whom, and in which language.
-Request = identity.AccountEmail | identity.RegistrationRequested
+Request = identity.AccountEmail | identity.RegistrationRequested | identity.RegistrationNoticed
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,15 @@ EMAILS: dict[type[Request], Email] = {
         context=lambda e, links: {
             "activation_url": links.unseal(e.activation_url),
             "expires_at": e.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        },
+        reference=lambda e: str(e.registration_id),
+    ),
+    identity.RegistrationNoticed: Email(
+        "registration-notice",
+        sensitive=False,
+        context=lambda e, links: {
+            "applicant_email": e.applicant_email,
+            "started_at": e.started_at.strftime("%Y-%m-%d %H:%M UTC"),
         },
         reference=lambda e: str(e.registration_id),
     ),

@@ -44,6 +44,8 @@ class ActivationRequest(Body):
 class ActivationLinkRequest(Body):
     invoice_number: str = Field(min_length=1, max_length=64)
     email: EmailStr
+    captcha_id: uuid.UUID
+    captcha_answer: str = Field(min_length=1, max_length=20)
 
 
 class LoginRequest(Body):

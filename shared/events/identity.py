@@ -26,6 +26,18 @@ class RegistrationRequested(Event, event="identity.registration.requested"):
     expires_at: datetime
 
 
+class RegistrationNoticed(Event, event="identity.registration.noticed"):
+    """A registration was started for a customer with another email address than the one the
+    ERP has on file: the address on file is told, so that the rightful holder learns of it."""
+
+    registration_id: uuid.UUID
+    customer_id: Identifier
+    email: EmailStr  # the address on file
+    language: Language
+    applicant_email: str = Field(description="the address given, masked (j***@example.com)")
+    started_at: datetime
+
+
 class AccountEmail(Event):
     """What every email about an existing account needs: whose, where to, in which language."""
 

@@ -16,6 +16,7 @@ from tests.support.flows import (
     activation_token,
     known_customer,
     login,
+    new_captcha,
     register,
     registered_account,
     wait_for_mail,
@@ -40,7 +41,12 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
     status, _ = await api.request(
         "POST",
         "/api/v1/registrations/activation-links",
-        json={"invoice_number": other.invoice_number, "email": other.email},
+        json={
+            "invoice_number": other.invoice_number,
+            "email": other.email,
+            "captcha_id": await new_captcha(stack),
+            "captcha_answer": "TEST1",
+        },
     )
     assert status == 202
     fresh = activation_token(await wait_for_mail(stack, other.email, "registration", count=2))

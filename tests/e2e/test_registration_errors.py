@@ -173,10 +173,25 @@ async def test_activation_link_invalid_used_superseded_expired(stack: Stack) -> 
     assert status == 410 and problem["type"].endswith("/activation-link-expired")
 
     # A new link can be asked for; it works once, then it is used.
+    link_request = {"invoice_number": customer.invoice_number, "email": customer.email}
+    # Asking for a link takes the same CAPTCHA as registering.
+    status, problem = await stack.api.request(
+        "POST",
+        "/api/v1/registrations/activation-links",
+        json={**link_request, "captcha_id": await new_captcha(stack), "captcha_answer": "WRONG"},
+    )
+    assert status == 400 and problem["type"].endswith("/captcha-failed")
+    status, problem = await stack.api.request(
+        "POST", "/api/v1/registrations/activation-links", json=link_request
+    )
+    assert status == 422 and {e["field"] for e in problem["errors"]} == {
+        "captcha_id",
+        "captcha_answer",
+    }
     status, _ = await stack.api.request(
         "POST",
         "/api/v1/registrations/activation-links",
-        json={"invoice_number": customer.invoice_number, "email": customer.email},
+        json={**link_request, "captcha_id": await new_captcha(stack), "captcha_answer": "TEST1"},
     )
     assert status == 202
     fresh = activation_token(await wait_for_mail(stack, customer.email, "registration", count=3))
@@ -190,7 +205,12 @@ async def test_activation_link_request_reveals_nothing(stack: Stack) -> None:
     status, body = await stack.api.request(
         "POST",
         "/api/v1/registrations/activation-links",
-        json={"invoice_number": "FV/none", "email": "nobody@example.com"},
+        json={
+            "invoice_number": "FV/none",
+            "email": "nobody@example.com",
+            "captcha_id": await new_captcha(stack),
+            "captcha_answer": "TEST1",
+        },
     )
     assert status == 202 and body["status"] == "accepted"
 

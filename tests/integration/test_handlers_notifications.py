@@ -38,7 +38,7 @@ async def notifications(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandle
 class Expected:
     """The email an event must queue."""
 
-    payload: events.AccountEmail | events.RegistrationRequested
+    payload: events.AccountEmail | events.RegistrationRequested | events.RegistrationNoticed
     template: str
     reference_id: str
     sensitive: bool
@@ -62,6 +62,25 @@ def registration_requested(language: str, seal: Seal) -> Expected:
         str(registration_id),
         sensitive=True,
         says=(link, "2026-12-01 18:30 UTC"),
+    )
+
+
+def registration_noticed(language: str, _seal: Seal) -> Expected:
+    suffix = secrets.token_hex(4)
+    registration_id = uuid.uuid4()
+    return Expected(
+        events.RegistrationNoticed(
+            registration_id=registration_id,
+            customer_id=f"C-{suffix}",
+            email=f"on.file.{suffix}@example.com",
+            language=language,  # type: ignore[arg-type]
+            applicant_email="m***@example.org",
+            started_at=datetime(2026, 11, 20, 9, 15, tzinfo=UTC),
+        ),
+        "registration-notice",
+        str(registration_id),
+        sensitive=False,
+        says=("m***@example.org", "2026-11-20 09:15 UTC"),
     )
 
 
@@ -96,6 +115,7 @@ def account_activated(language: str, seal: Seal) -> Expected:
 
 CASES = {
     events.RegistrationRequested.TYPE: registration_requested,
+    events.RegistrationNoticed.TYPE: registration_noticed,
     events.RegistrationRepeated.TYPE: registration_repeated,
     events.CredentialsIssued.TYPE: credentials_issued,
     events.AccountActivated.TYPE: account_activated,

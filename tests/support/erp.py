@@ -30,6 +30,8 @@ def customer_feed(suffix: str | None = None) -> tuple[Customer, list[tuple[str, 
     customer_id = f"C-{suffix}"
     invoice_number = f"FV/2026/{suffix}"
     net, vat = Decimal("100.00"), Decimal("8.00")
+    # Last month's invoice, whenever the tests run: only a recent invoice proves a registration.
+    issued = date.today().replace(day=1) - timedelta(days=1)
     messages: list[tuple[str, object]] = [
         (
             "erp.customer.upserted",
@@ -64,10 +66,10 @@ def customer_feed(suffix: str | None = None) -> tuple[Customer, list[tuple[str, 
                 invoice_number=invoice_number,
                 customer_id=customer_id,
                 contract_number=f"U-{suffix}",
-                issued_on=date(2026, 10, 31),
-                due_on=date(2026, 11, 14),
-                period_from=date(2026, 10, 1),
-                period_to=date(2026, 10, 31),
+                issued_on=issued,
+                due_on=issued + timedelta(days=14),
+                period_from=issued.replace(day=1),
+                period_to=issued,
                 net=net,
                 vat=vat,
                 gross=net + vat,
@@ -257,7 +259,8 @@ async def publish_household(client: IntegrationClient, today: date) -> Household
     ]
     for event_type, payload in messages:
         await client.publish(event_type, payload)  # type: ignore[arg-type]
-    customer = Customer(customer_id, numbers[0], Decimal("100.00"), f"zaneta.{suffix}@example.com")
+    # Registered with the latest invoice: only a recent one proves a registration.
+    customer = Customer(customer_id, numbers[2], Decimal("300.00"), f"zaneta.{suffix}@example.com")
     return Household(customer, contract, meters, numbers, signed_on)
 
 

@@ -365,6 +365,13 @@ export interface components {
              * Format: email
              */
             email: string;
+            /**
+             * Captcha Id
+             * Format: uuid
+             */
+            captcha_id: string;
+            /** Captcha Answer */
+            captcha_answer: string;
         };
         /** ActivationRequest */
         ActivationRequest: {
@@ -1812,6 +1819,15 @@ export interface operations {
                     "application/pdf": string;
                 };
             };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Not authenticated */
             401: {
                 headers: {
@@ -1868,6 +1884,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvoiceDetailOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
             /** @description Not authenticated */
@@ -2145,6 +2170,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_ReadingOut_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
             /** @description Not authenticated */

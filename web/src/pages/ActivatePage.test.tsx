@@ -7,6 +7,13 @@ import ActivatePage, { tokenFrom } from "./ActivatePage";
 
 const TOKEN = "PTkHZ5ILuRlclSnQUgWI63Zpm7qpM_8gR2j5q5YGgW0";
 
+const CAPTCHA = {
+  captcha_id: "00000000-0000-4000-8000-000000000001",
+  image: "data:image/png;base64,AAAA",
+  audio: "data:audio/wav;base64,AAAA",
+  expires_at: "2030-01-01T00:00:00Z",
+};
+
 describe("activation", () => {
   it("reads the token from the fragment and from the query", () => {
     expect(tokenFrom(`#token=${TOKEN}`, "")).toBe(TOKEN);
@@ -30,21 +37,31 @@ describe("activation", () => {
   });
 
   it("explains an expired link and sends a new one", async () => {
-    const { calls } = fakeFetch((call) =>
-      call.path === "/api/v1/registrations/activate"
-        ? json({ type: "https://e-bok.example/problems/activation-link-expired", title: "Activation link expired", status: 410 }, 410)
-        : json({ status: "accepted", message: "ok" }, 202),
-    );
+    const { calls } = fakeFetch((call) => {
+      if (call.path === "/api/v1/registrations/activate") {
+        return json({ type: "https://e-bok.example/problems/activation-link-expired", title: "Activation link expired", status: 410 }, 410);
+      }
+      if (call.path === "/api/v1/captcha") return json(CAPTCHA, 201);
+      return json({ status: "accepted", message: "ok" }, 202);
+    });
     const user = userEvent.setup();
     renderAt(`/activate#token=${TOKEN}-c`, "/activate", <ActivatePage />, "en");
 
     expect(await screen.findByText("This activation link has expired — it is valid for 48 hours.")).toBeTruthy();
     await user.type(screen.getByLabelText("Invoice number"), "FV/2026/10/1001");
     await user.type(screen.getByLabelText("Email address"), "anna@example.com");
+    // The same CAPTCHA as the registration's.
+    await screen.findByTestId("captcha-image");
+    await user.type(screen.getByLabelText("Type the code from the picture or the recording"), "demo1");
     await user.click(screen.getByRole("button", { name: "Send a new link" }));
     expect(await screen.findByText(/a new link is on its way/)).toBeTruthy();
     const request = calls.find((c) => c.path === "/api/v1/registrations/activation-links");
-    expect(JSON.parse(request?.body ?? "{}")).toEqual({ invoice_number: "FV/2026/10/1001", email: "anna@example.com" });
+    expect(JSON.parse(request?.body ?? "{}")).toEqual({
+      invoice_number: "FV/2026/10/1001",
+      email: "anna@example.com",
+      captcha_id: CAPTCHA.captcha_id,
+      captcha_answer: "demo1",
+    });
   });
 
   it("without a token offers a new link", async () => {

@@ -3,6 +3,7 @@ import { Link, useLocation, useNavigate } from "react-router";
 
 import { api } from "../api/client";
 import { problemCode, type Failure } from "../api/problems";
+import { CaptchaFieldset, spentCaptcha, useCaptcha } from "../components/Captcha";
 import { FormAlert, Notice, TextField } from "../components/Form";
 import { PageHeading } from "../components/PageHeading";
 import { Failed, Loading } from "../components/Status";
@@ -47,6 +48,7 @@ export function NewLinkForm() {
   const [sending, setSending] = useState(false);
   const [failure, setFailure] = useState<Failure | null>(null);
   const [sent, setSent] = useState(false);
+  const captcha = useCaptcha();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -54,14 +56,22 @@ export function NewLinkForm() {
     setFailure(null);
     const outcome = await call(
       api.POST("/api/v1/registrations/activation-links", {
-        body: { invoice_number: invoiceNumber.trim(), email: email.trim() },
+        body: { invoice_number: invoiceNumber.trim(), email: email.trim(), ...captcha.fields() },
       }),
     );
     setSending(false);
-    if (outcome.ok) setSent(true);
-    else setFailure(outcome.failure);
+    if (outcome.ok) {
+      setSent(true);
+      return;
+    }
+    setFailure(outcome.failure);
+    if (spentCaptcha(problemCode(outcome.failure), outcome.failure.status)) void captcha.renew();
   };
   const errors = describeFieldErrors(i18n, failure);
+  const captchaErrors = [...(errors.get("captcha_answer") ?? []), ...(errors.get("captcha_id") ?? [])];
+  if (failure && problemCode(failure) === "captcha-failed" && !captchaErrors.length) {
+    captchaErrors.push(t("field.captcha_failed"));
+  }
 
   return (
     <section className="card">
@@ -93,6 +103,7 @@ export function NewLinkForm() {
               autoComplete="email"
               required
             />
+            <CaptchaFieldset control={captcha} errors={captchaErrors} />
             <button type="submit" className="button" disabled={sending}>
               {sending ? t("common.sending") : t("activate.newLinkSubmit")}
             </button>

@@ -1,16 +1,16 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { api } from "../api/client";
 import { problemCode, type Failure } from "../api/problems";
-import type { Captcha } from "../api/types";
+import { CaptchaFieldset, spentCaptcha, useCaptcha } from "../components/Captcha";
 import { FieldErrors, FormAlert, TextField } from "../components/Form";
 import { PageHeading } from "../components/PageHeading";
 import { Failed, Loading } from "../components/Status";
 import { normalizeDecimal } from "../i18n/format";
 import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure, describeFieldErrors } from "../i18n/problems";
-import { call, useLoad, type LoadState } from "../lib/load";
+import { call, useLoad } from "../lib/load";
 
 /** Fields the form shows; an error for any other field goes to the summary. */
 const SHOWN = ["invoice_number", "invoice_amount", "email", "phone", "accept_terms", "terms_version", "captcha_answer", "captcha_id"];
@@ -37,22 +37,11 @@ export default function RegisterPage() {
     () => call(api.GET("/api/v1/terms", { params: { query: { language } } })),
     [language],
   );
-  const [captcha, setCaptcha] = useState<LoadState<Captcha>>({ status: "loading" });
-  const [form, setForm] = useState({ invoice_number: "", invoice_amount: "", email: "", phone: "", captcha_answer: "" });
+  const captcha = useCaptcha();
+  const [form, setForm] = useState({ invoice_number: "", invoice_amount: "", email: "", phone: "" });
   const [accepted, setAccepted] = useState(false);
   const [sending, setSending] = useState(false);
   const [failure, setFailure] = useState<Failure | null>(null);
-
-  const newCaptcha = useCallback(async () => {
-    setCaptcha({ status: "loading" });
-    setForm((previous) => ({ ...previous, captcha_answer: "" }));
-    const outcome = await call(api.POST("/api/v1/captcha"));
-    setCaptcha(outcome.ok ? { status: "ok", data: outcome.data } : { status: "error", failure: outcome.failure });
-  }, []);
-
-  useEffect(() => {
-    void newCaptcha();
-  }, [newCaptcha]);
 
   const set = (name: keyof typeof form) => (event: { target: { value: string } }) =>
     setForm((previous) => ({ ...previous, [name]: event.target.value }));
@@ -70,8 +59,7 @@ export default function RegisterPage() {
           phone: form.phone.trim() || null,
           accept_terms: accepted,
           terms_version: terms.status === "ok" ? terms.data.version : "",
-          captcha_id: captcha.status === "ok" ? captcha.data.captcha_id : "",
-          captcha_answer: form.captcha_answer.trim(),
+          ...captcha.fields(),
           language,
         },
       }),
@@ -87,10 +75,7 @@ export default function RegisterPage() {
       setAccepted(false);
       reloadTerms();
     }
-    // The CAPTCHA is spent by every attempt that got past the validation and the rate limit.
-    if (code !== "validation-failed" && code !== "rate-limited" && outcome.failure.status !== 0) {
-      void newCaptcha();
-    }
+    if (spentCaptcha(code, outcome.failure.status)) void captcha.renew();
   };
 
   const errors = describeFieldErrors(i18n, failure);
@@ -202,36 +187,7 @@ export default function RegisterPage() {
           </div>
         </fieldset>
 
-        <fieldset>
-          <legend>{t("register.captchaHeading")}</legend>
-          {captcha.status === "loading" ? <Loading label={t("register.captchaLoading")} /> : null}
-          {captcha.status === "error" ? <Failed failure={captcha.failure} onRetry={() => void newCaptcha()} /> : null}
-          {captcha.status === "ok" ? (
-            <div className="captcha">
-              <img src={captcha.data.image} alt={t("register.captchaImage")} data-testid="captcha-image" />
-              <div className="captcha-audio">
-                <p id="captcha-audio-label">{t("register.captchaAudio")}</p>
-                <audio controls src={captcha.data.audio} aria-labelledby="captcha-audio-label" data-testid="captcha-audio" />
-              </div>
-            </div>
-          ) : null}
-          <p>
-            <button type="button" className="button button-secondary" onClick={() => void newCaptcha()} data-testid="captcha-new">
-              {t("register.captchaNew")}
-            </button>
-          </p>
-          <TextField
-            id="captcha_answer"
-            label={t("register.captchaAnswer")}
-            value={form.captcha_answer}
-            onChange={set("captcha_answer")}
-            errors={captchaErrors.length ? captchaErrors : undefined}
-            autoComplete="off"
-            autoCapitalize="characters"
-            spellCheck={false}
-            required
-          />
-        </fieldset>
+        <CaptchaFieldset control={captcha} errors={captchaErrors} />
         <button type="submit" className="button" disabled={sending}>
           {sending ? t("register.submitting") : t("register.submit")}
         </button>
