@@ -34,6 +34,22 @@ Handler = Callable[[Tx, Envelope, Any], Awaitable[None]]
 ATTEMPT_HEADER = "x-ebok-attempt"
 
 
+def attempts_so_far(headers: Mapping[str, Any] | None, retries: int) -> int:
+    """The retries a message has had, from its attempt header, within 0..`retries` (at most:
+    give up). Our retry copies carry a whole number; anything else (no header, or what an outside
+    system put there: text, a list, a negative number) counts as none, so a message is retried or
+    dead-lettered as usual and never fails its consumer's error handling."""
+    value = (headers or {}).get(ATTEMPT_HEADER)
+    if isinstance(value, bytes | str):
+        try:
+            value = int(value)
+        except ValueError:  # also for a number too long to convert
+            return 0
+    if not isinstance(value, int) or isinstance(value, bool):
+        return 0
+    return min(max(value, 0), retries)
+
+
 class PermanentError(Exception):
     """Raised by a handler for a message that can never succeed; it is dead-lettered with this."""
 
@@ -196,9 +212,9 @@ class Consumer:
         await self._forward(message, "dead-letter", self.queue_name, copy)
 
     async def _retry_or_give_up(self, message: AbstractIncomingMessage, exc: Exception) -> None:
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
-        error = f"{type(exc).__name__}: {exc}"[:1000]
         delays = self.settings.retry_delays_ms
+        attempt = attempts_so_far(message.headers, len(delays))
+        error = f"{type(exc).__name__}: {exc}"[:1000]
         if attempt >= len(delays):
             await self._dead_letter(message, f"gave up after {attempt + 1} attempts: {error}")
             return
