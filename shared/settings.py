@@ -88,6 +88,10 @@ class Settings(_ServiceAddresses):
     login_failures_per_window: int = 5
     login_failures_per_ip_per_window: int = 100
     login_window_seconds: int = 900
+    # argon2 calls for anonymous and customer requests at once per process (64 MiB each), and
+    # how long one waits for a turn before it is answered 503 busy.
+    password_hash_concurrency: int = Field(8, ge=1, le=256)
+    password_hash_wait_seconds: float = Field(2.0, ge=0, le=60)
     registrations_per_window: int = 10
     registration_window_seconds: int = 3600
     # Failed invoice matches allowed per invoice number and per customer, in this window,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiohttp import web
 
-from services.identity import captcha_media, domain, repository
+from services.identity import captcha_media, domain, hashing_slots, repository
 from services.identity.http_support import (
     ACCEPTED_MESSAGE,
     client_ip,
@@ -396,7 +396,7 @@ async def activate(request: web.Request) -> web.Response:
 async def _open_account(tx: Tx, registration: asyncpg.Record) -> uuid.UUID:
     """The account for an activated registration, with a one-time password sent by email."""
     password = domain.new_one_time_password()
-    password_hash = await asyncio.to_thread(domain.hash_password, password)
+    password_hash = await hashing_slots.run(tx.settings, domain.hash_password, password)
     account_id = uuid.uuid4()
     while True:
         login = domain.new_login()

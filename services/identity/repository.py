@@ -435,6 +435,32 @@ async def rate_limit_count(conn: asyncpg.Connection, key: str, window_seconds: i
     )
 
 
+async def rate_limit_reserve(
+    conn: asyncpg.Connection, key: str, window_seconds: int
+) -> tuple[int, datetime]:
+    """Count one attempt in the current fixed window of `key` before its outcome is known; return
+    the window's count with it and the window, for `rate_limit_give_back`."""
+    row = await conn.fetchrow(
+        """INSERT INTO rate_limits (key, window_start, hits)
+           VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 1)
+           ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+           RETURNING hits, window_start""",
+        key,
+        float(window_seconds),
+    )
+    return row["hits"], row["window_start"]
+
+
+async def rate_limit_give_back(conn: asyncpg.Connection, key: str, window_start: datetime) -> None:
+    """Take back an attempt `rate_limit_reserve` counted, in the window it was counted in."""
+    await conn.execute(
+        """UPDATE rate_limits SET hits = hits - 1
+            WHERE key = $1 AND window_start = $2 AND hits > 0""",
+        key,
+        window_start,
+    )
+
+
 async def delete_expired(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM captchas WHERE expires_at < now() - interval '1 hour'")
     await conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
 
-from services.identity import domain, repository
+from services.identity import domain, hashing_slots, repository
 from services.identity.http_support import SIGNER, client_ip, log, too_many
 from shared.api.identity import (
     LoginRequest,
@@ -101,6 +100,45 @@ def _invalid_credentials() -> Problem:
     )
 
 
+Reserved = list[tuple[str, datetime]]
+
+
+async def _reserve_attempt(
+    conn: asyncpg.Connection, limits: dict[str, int], window: int, detail: str
+) -> Reserved:
+    """Count the attempt as a failure under each limit before its password is checked, each count
+    committed on its own: parallel guesses cannot all pass a count read before any of them is
+    recorded. 429 when a limit is exceeded, with what was counted given back."""
+    reserved: Reserved = []
+    for key, most in limits.items():
+        hits, window_start = await repository.rate_limit_reserve(conn, key, window)
+        reserved.append((key, window_start))
+        if hits > most:
+            await _give_back(conn, reserved)
+            raise too_many(detail, window)
+    return reserved
+
+
+async def _give_back(conn: asyncpg.Connection, reserved: Reserved) -> None:
+    for key, window_start in reserved:
+        await repository.rate_limit_give_back(conn, key, window_start)
+
+
+async def _password_matches(
+    request: web.Request, reserved: Reserved, password_hash: str | None, password: str
+) -> bool:
+    """The password checked in a hashing turn (no connection held meanwhile). A wrong one keeps
+    its reserved count as the recorded failure; an attempt never checked (busy) gives it back."""
+    try:
+        return await hashing_slots.run(
+            request.app[SETTINGS], domain.verify_password, password_hash, password
+        )
+    except Exception:
+        async with request.app[DB].connection() as tx:
+            await _give_back(tx.conn, reserved)
+        raise
+
+
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -112,18 +150,17 @@ async def login(request: web.Request) -> web.Response:
         f"login-failure-ip:{client_ip(request)}": settings.login_failures_per_ip_per_window,
     }
     async with request.app[DB].connection() as tx:
-        for key, limit in limits.items():
-            if await repository.rate_limit_count(tx.conn, key, window) >= limit:
-                raise too_many("Too many failed logins; try again later", window)
-        account = await repository.account_by_login(tx.conn, login_name)
-        ok = await asyncio.to_thread(
-            domain.verify_password, account["password_hash"] if account else None, body.password
+        reserved = await _reserve_attempt(
+            tx.conn, limits, window, "Too many failed logins; try again later"
         )
-        if not ok:
-            for key in limits:
-                await repository.rate_limit_hit(tx.conn, key, window)
-            log.info("login failed")
-            raise _invalid_credentials()
+        account = await repository.account_by_login(tx.conn, login_name)
+    if not await _password_matches(
+        request, reserved, account["password_hash"] if account else None, body.password
+    ):
+        log.info("login failed")
+        raise _invalid_credentials()
+    async with request.app[DB].connection() as tx:
+        await _give_back(tx.conn, reserved)
         refusal = domain.refuse_login(account["status"])
         if refusal is not None:
             title, detail = _LOGIN_REFUSALS[refusal]
@@ -148,7 +185,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def _reissue_one_time_password(tx: Tx, account: asyncpg.Record) -> None:
     password = domain.new_one_time_password()
-    password_hash = await asyncio.to_thread(domain.hash_password, password)
+    password_hash = await hashing_slots.run(tx.settings, domain.hash_password, password)
     await repository.replace_one_time_password(
         tx.conn, account["id"], password_hash, tx.settings.one_time_password_ttl_seconds
     )
@@ -240,51 +277,50 @@ async def change_password(request: web.Request) -> web.Response:
     key = f"password-failure:{principal.account_id}"
     window = settings.login_window_seconds
     async with request.app[DB].connection() as tx:
-        if (
-            await repository.rate_limit_count(tx.conn, key, window)
-            >= settings.login_failures_per_window
-        ):
-            raise too_many("Too many wrong current passwords; try again later", window)
         account = await repository.account_by_id(tx.conn, uuid.UUID(principal.account_id))
         if account is None:
             raise _account_gone()
-        if not await asyncio.to_thread(
-            domain.verify_password, account["password_hash"], body.current_password
-        ):
-            await repository.rate_limit_hit(tx.conn, key, window)
-            raise Problem(
-                422,
-                "Validation failed",
-                "The current password is incorrect",
-                code="validation-failed",
-                errors=[
-                    {
-                        "field": "current_password",
-                        "message": "is incorrect",
-                        "code": "invalid_password",
-                    }
-                ],
-            )
-        problems = domain.password_problems(
-            body.new_password, account["login"], body.current_password
+        reserved = await _reserve_attempt(
+            tx.conn,
+            {key: settings.login_failures_per_window},
+            window,
+            "Too many wrong current passwords; try again later",
         )
-        if problems:
-            raise Problem(
-                422,
-                "Validation failed",
-                "The new password " + "; ".join(p.message for p in problems),
-                code="validation-failed",
-                errors=[
-                    {"field": "new_password", "message": p.message, "code": p.code}
-                    for p in problems
-                ],
-            )
-        new_hash = await asyncio.to_thread(domain.hash_password, body.new_password)
-        async with tx.transaction():
-            await repository.set_password(tx.conn, account["id"], new_hash)
-            ended = await repository.revoke_account_tokens(tx.conn, account["id"])
-            await _sessions_ended(tx, account["id"], ended, "password_changed")
-            account = await repository.account_by_id(tx.conn, account["id"])
-            tokens = await _issue_tokens(request, tx, account)
+    if not await _password_matches(
+        request, reserved, account["password_hash"], body.current_password
+    ):
+        raise Problem(
+            422,
+            "Validation failed",
+            "The current password is incorrect",
+            code="validation-failed",
+            errors=[
+                {
+                    "field": "current_password",
+                    "message": "is incorrect",
+                    "code": "invalid_password",
+                }
+            ],
+        )
+    async with request.app[DB].connection() as tx:
+        await _give_back(tx.conn, reserved)
+    problems = domain.password_problems(body.new_password, account["login"], body.current_password)
+    if problems:
+        raise Problem(
+            422,
+            "Validation failed",
+            "The new password " + "; ".join(p.message for p in problems),
+            code="validation-failed",
+            errors=[
+                {"field": "new_password", "message": p.message, "code": p.code} for p in problems
+            ],
+        )
+    new_hash = await hashing_slots.run(settings, domain.hash_password, body.new_password)
+    async with request.app[DB].transaction() as tx:
+        await repository.set_password(tx.conn, account["id"], new_hash)
+        ended = await repository.revoke_account_tokens(tx.conn, account["id"])
+        await _sessions_ended(tx, account["id"], ended, "password_changed")
+        account = await repository.account_by_id(tx.conn, account["id"])
+        tokens = await _issue_tokens(request, tx, account)
     log.info("password changed", account_id=principal.account_id, at=datetime.now(UTC).isoformat())
     return json_response(tokens)
