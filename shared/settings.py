@@ -84,6 +84,14 @@ class Settings(_ServiceAddresses):
     activation_token_ttl_seconds: int = 48 * 3600
     one_time_password_ttl_seconds: int = Field(72 * 3600, ge=60)
     captcha_ttl_seconds: int = 300
+    # The proof of work before each CAPTCHA (services/identity/proof_of_work.py): how many
+    # numbers a client may have to try (on average half), and how long a challenge lasts.
+    captcha_pow_max_number: int = Field(1_000_000, ge=1, le=100_000_000)
+    captcha_pow_ttl_seconds: int = Field(600, ge=10)
+    # CAPTCHA sounds are made in these worker processes, one at a time each; beyond this many
+    # waiting, a request is answered 503 busy.
+    captcha_audio_processes: int = Field(2, ge=1, le=64)
+    captcha_audio_queue: int = Field(16, ge=0)
     captcha_test_answer: SecretStr | None = None
     login_failures_per_window: int = 5
     login_failures_per_ip_per_window: int = 100

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from services.identity import http_support, registration_api, repository, session_api
+from services.identity.captcha_media import AudioWorkers
 from services.identity.handlers import SUBSCRIPTIONS
 from shared.auth import TokenSigner
-from shared.runtime import DB, background_loop, service_app
+from shared.runtime import DB, SETTINGS, background_loop, service_app
 from shared.settings import Settings
 
 SERVICE = "identity"
@@ -25,6 +26,14 @@ def _housekeeping(app: web.Application) -> Callable[[], Awaitable[bool]]:
     return step
 
 
+async def _audio_workers(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    workers = AudioWorkers(settings.captcha_audio_processes, settings.captcha_audio_queue)
+    app[http_support.AUDIO_WORKERS] = workers
+    yield
+    workers.close()
+
+
 def build_app(settings: Settings) -> web.Application:
     app = service_app(
         settings,
@@ -32,6 +41,7 @@ def build_app(settings: Settings) -> web.Application:
         subscriptions=SUBSCRIPTIONS,
         routes=[registration_api.routes, session_api.routes],
         extra_contexts=[
+            _audio_workers,
             background_loop(
                 "identity-housekeeping",
                 _housekeeping,

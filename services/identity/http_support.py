@@ -6,6 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from services.identity import repository
+from services.identity.captcha_media import AudioWorkers
 from shared.auth import TokenSigner
 from shared.http.problems import Problem
 from shared.logs import get_logger
@@ -14,6 +15,7 @@ from shared.runtime import SETTINGS
 log = get_logger(__name__)
 
 SIGNER = web.AppKey("signer", TokenSigner)
+AUDIO_WORKERS = web.AppKey("audio_workers", AudioWorkers)
 CLIENT_IP_HEADER = "X-Ebok-Client-Ip"
 
 ACCEPTED_MESSAGE = (

@@ -4,16 +4,18 @@ domain.py's; these handlers fetch the facts, apply the decision and answer."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
 
-from services.identity import captcha_media, domain, hashing_slots, repository
+from services.identity import captcha_media, domain, hashing_slots, proof_of_work, repository
 from services.identity.http_support import (
     ACCEPTED_MESSAGE,
+    AUDIO_WORKERS,
     client_ip,
     limit,
     limit_registrations,
@@ -25,6 +27,8 @@ from shared.api.identity import (
     ActivationLinkRequest,
     ActivationRequest,
     CaptchaOut,
+    CaptchaRequest,
+    ChallengeOut,
     RegistrationRequest,
     TermsOut,
     TermsQuery,
@@ -41,9 +45,23 @@ routes = web.RouteTableDef()
 # --- CAPTCHA and terms ----------------------------------------------------------------------
 
 
+@routes.post("/captcha/challenge")
+async def create_challenge(request: web.Request) -> web.Response:
+    """A proof-of-work challenge: one HMAC, no database, no state."""
+    challenge = proof_of_work.new_challenge(request.app[SETTINGS], time.time())
+    return json_response(ChallengeOut(**asdict(challenge)), status=201)
+
+
 @routes.post("/captcha")
 async def create_captcha(request: web.Request) -> web.Response:
+    """A CAPTCHA for a solved proof-of-work challenge (each challenge makes one)."""
     settings = request.app[SETTINGS]
+    body = await parse_body(request, CaptchaRequest)
+    proof = body.proof
+    why = proof_of_work.refuse(settings, **proof.model_dump(), now=time.time())
+    if why is not None:
+        log.warning("security: captcha proof of work refused", reason=why)
+        raise _proof_refused(why)
     async with request.app[DB].connection() as tx:
         await limit(
             tx.conn,
@@ -52,18 +70,74 @@ async def create_captcha(request: web.Request) -> web.Response:
             settings.captcha_window_seconds,
             "Too many CAPTCHAs requested; wait a while",
         )
+        expires = datetime.now(UTC) + timedelta(seconds=settings.captcha_pow_ttl_seconds)
+        if not await repository.spend_challenge(tx.conn, proof.challenge, expires):
+            raise _proof_refused("this challenge has made a CAPTCHA already; ask for a new one")
     answer = domain.new_captcha_answer()
-    image, audio = await asyncio.to_thread(captcha_media.render, answer)
+    image = await asyncio.to_thread(captcha_media.image, answer)
     captcha_id = uuid.uuid4()
     async with request.app[DB].connection() as tx:
         expires_at = await repository.insert_captcha(
             tx.conn,
             captcha_id,
             domain.captcha_digest(str(captcha_id), answer),
+            sealer(settings).seal(answer),
             settings.captcha_ttl_seconds,
         )
-    out = CaptchaOut(captcha_id=captcha_id, image=image, audio=audio, expires_at=expires_at)
+    out = CaptchaOut(
+        captcha_id=captcha_id,
+        image=image,
+        audio_url=f"/api/v1/captcha/{captcha_id}/audio",
+        expires_at=expires_at,
+    )
     return json_response(out, status=201)
+
+
+def _proof_refused(why: str) -> Problem:
+    return Problem(
+        400,
+        "Proof of work refused",
+        f"The proof of work does not hold: {why}",
+        code="proof-of-work-refused",
+    )
+
+
+# A CAPTCHA's sound can be made this many times (a person may reload the player).
+AUDIO_RENDERS = 3
+
+
+@routes.get("/captcha/{captcha_id}/audio")
+async def captcha_audio(request: web.Request) -> web.StreamResponse:
+    try:
+        captcha_id = uuid.UUID(request.match_info["captcha_id"])
+    except ValueError:
+        raise _no_such_captcha() from None
+    async with request.app[DB].connection() as tx:
+        sealed = await repository.captcha_for_audio(tx.conn, captcha_id, AUDIO_RENDERS)
+    if sealed is None:
+        raise _no_such_captcha()
+    try:
+        wav = await request.app[AUDIO_WORKERS].sound(sealer(request.app[SETTINGS]).unseal(sealed))
+    except captcha_media.Busy:
+        raise Problem(
+            503,
+            "Busy",
+            "Too many recordings are being made; try again in a few seconds",
+            code="busy",
+            headers={"Retry-After": "5"},
+        ) from None
+    return web.Response(
+        body=wav, content_type="audio/wav", headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
+def _no_such_captcha() -> Problem:
+    return Problem(
+        404,
+        "Not found",
+        "No such CAPTCHA, or it has expired or been played too often; request a new CAPTCHA",
+        code="not-found",
+    )
 
 
 @routes.get("/terms")

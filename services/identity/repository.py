@@ -89,15 +89,46 @@ async def current_terms_text(conn: asyncpg.Connection, language: str) -> asyncpg
     )
 
 
+async def spend_challenge(conn: asyncpg.Connection, challenge: str, expires_at: datetime) -> bool:
+    """False when the proof-of-work challenge was spent already."""
+    return bool(
+        await conn.fetchval(
+            """INSERT INTO spent_challenges (challenge, expires_at) VALUES ($1, $2)
+               ON CONFLICT (challenge) DO NOTHING RETURNING true""",
+            challenge,
+            expires_at,
+        )
+    )
+
+
 async def insert_captcha(
-    conn: asyncpg.Connection, captcha_id: uuid.UUID, digest: bytes, ttl_seconds: int
+    conn: asyncpg.Connection,
+    captcha_id: uuid.UUID,
+    digest: bytes,
+    answer_sealed: str,
+    ttl_seconds: int,
 ) -> datetime:
     return await conn.fetchval(
-        """INSERT INTO captchas (id, answer_hash, expires_at)
-           VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at""",
+        """INSERT INTO captchas (id, answer_hash, answer_sealed, expires_at)
+           VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING expires_at""",
         captcha_id,
         digest,
+        answer_sealed,
         float(ttl_seconds),
+    )
+
+
+async def captcha_for_audio(
+    conn: asyncpg.Connection, captcha_id: uuid.UUID, most: int
+) -> str | None:
+    """The sealed answer of an unexpired CAPTCHA whose sound was made fewer than `most` times
+    (counting this one), or None."""
+    return await conn.fetchval(
+        """UPDATE captchas SET audio_renders = audio_renders + 1
+            WHERE id = $1 AND expires_at > now() AND audio_renders < $2
+        RETURNING answer_sealed""",
+        captcha_id,
+        most,
     )
 
 
@@ -463,5 +494,6 @@ async def rate_limit_give_back(conn: asyncpg.Connection, key: str, window_start:
 
 async def delete_expired(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM captchas WHERE expires_at < now() - interval '1 hour'")
+    await conn.execute("DELETE FROM spent_challenges WHERE expires_at < now()")
     await conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
     await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '7 days'")

@@ -89,10 +89,35 @@ class PasswordChangeRequest(Body):
     new_password: str = Field(min_length=1, max_length=200)
 
 
+class ChallengeOut(Out):
+    """A proof-of-work challenge (ALTCHA-style): find `number` ≤ `maxnumber` such that
+    SHA-256(`salt` + decimal `number`) is `challenge` (hex), then ask for a CAPTCHA with it."""
+
+    algorithm: Literal["SHA-256"]
+    challenge: str
+    salt: str
+    maxnumber: int
+    signature: str
+
+
+class ProofIn(Body):
+    algorithm: str = Field(max_length=20)
+    challenge: str = Field(pattern=r"^[0-9a-f]{64}$")
+    salt: str = Field(min_length=1, max_length=100)
+    number: int = Field(ge=0)
+    signature: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class CaptchaRequest(Body):
+    proof: ProofIn
+
+
 class CaptchaOut(Out):
     captcha_id: uuid.UUID
     image: str = Field(description="PNG picture as a data URL")
-    audio: str = Field(description="WAV recording of the same characters as a data URL")
+    audio_url: str = Field(
+        description="where the WAV recording of the same characters is made when asked for"
+    )
     expires_at: datetime
 
 

@@ -70,9 +70,21 @@ async def test_self_registration(web: Web, page: Page, shoot: Shoot, lang: str) 
     await expect(terms).to_contain_text(TERMS_WORDS[lang])
     image = page.get_by_test_id("captcha-image")
     await expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
-    await expect(page.get_by_test_id("captcha-audio")).to_have_attribute(
-        "src", re.compile(r"^data:audio/(x-)?wav;base64,")
+    # The picture came after the browser solved the proof of work; the recording is made when
+    # the player asks for it.
+    audio = page.get_by_test_id("captcha-audio")
+    await expect(audio).to_have_attribute(
+        "src", re.compile(r"^/api/v1/captcha/[0-9a-f-]{36}/audio$")
     )
+    wav = await audio.evaluate(
+        """async (player) => {
+            const answer = await fetch(player.src);
+            const bytes = new Uint8Array(await answer.arrayBuffer());
+            return [answer.status, answer.headers.get("content-type"), bytes.length,
+                    String.fromCharCode(...bytes.slice(0, 4))];
+        }"""
+    )
+    assert wav[:2] == [200, "audio/wav"] and wav[2] > 10_000 and wav[3] == "RIFF", wav[:2]
     first_captcha = await image.get_attribute("src")
     await page.get_by_test_id("captcha-new").click()
     await expect(image).not_to_have_attribute("src", first_captcha or "")

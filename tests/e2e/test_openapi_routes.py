@@ -17,6 +17,7 @@ from tests.support.flows import (
     known_customer,
     login,
     new_captcha,
+    new_captcha_out,
     register,
     registered_account,
     wait_for_mail,
@@ -35,6 +36,10 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
 
     status, _ = await api.request("GET", "/api/v1/terms")
     assert status == 200
+    captcha = await new_captcha_out(stack)
+    async with api.session.get(api.base_url + captcha["audio_url"]) as resp:
+        assert resp.status == 200 and resp.content_type == "audio/wav"
+        api.recorded.append(("GET", resp.url.raw_path, resp.status, resp.content_type, None))
     other = await known_customer(stack)
     assert (await register(stack, other))[0] == 202
     await wait_for_mail(stack, other.email, "registration")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.support.flows import known_customer, login, register, registered_account
+from tests.support.flows import known_customer, login, register, registered_account, solved_proof
 from tests.support.infra import Infra
 from tests.support.stack import Stack, start_stack
 
@@ -48,7 +48,9 @@ async def test_registrations_are_limited_per_address(stack: Stack) -> None:
 async def test_captchas_are_limited_per_address(stack: Stack) -> None:
     statuses = []
     for _ in range(15):
-        status, body = await stack.api.request("POST", "/api/v1/captcha")
+        status, body = await stack.api.request(
+            "POST", "/api/v1/captcha", json={"proof": await solved_proof(stack)}
+        )
         statuses.append(status)
         if status == 429:
             assert body["type"].endswith("/rate-limited")

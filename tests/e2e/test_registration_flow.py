@@ -14,9 +14,11 @@ from tests.support.flows import (
     known_customer,
     login,
     new_captcha,
+    new_captcha_out,
     register,
     registered_account,
     registration_body,
+    solved_proof,
     wait_for_mail,
 )
 from tests.support.platform import wait_until
@@ -89,12 +91,42 @@ async def test_customer_registers_activates_and_logs_in(stack: Stack) -> None:
 
 
 async def test_captcha_is_a_real_image_and_sound(stack: Stack) -> None:
-    status, captcha = await stack.api.request("POST", "/api/v1/captcha")
-    assert status == 201
+    captcha = await new_captcha_out(stack)
     png = base64.b64decode(captcha["image"].removeprefix("data:image/png;base64,"))
-    wav = base64.b64decode(captcha["audio"].removeprefix("data:audio/wav;base64,"))
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
-    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 10_000
+    assert captcha["audio_url"] == f"/api/v1/captcha/{captcha['captcha_id']}/audio"
+    for _ in range(3):  # a person may play it again
+        async with stack.api.session.get(stack.api.base_url + captcha["audio_url"]) as resp:
+            wav = await resp.read()
+            assert resp.status == 200 and resp.content_type == "audio/wav"
+        assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 10_000
+    # ...but not made on end: each recording costs a worker process ~180 ms.
+    async with stack.api.session.get(stack.api.base_url + captcha["audio_url"]) as resp:
+        assert resp.status == 404
+
+
+async def test_a_captcha_needs_a_solved_challenge_once(stack: Stack) -> None:
+    status, problem = await stack.api.request("POST", "/api/v1/captcha")
+    assert status == 415 or status == 422, problem
+    proof = await solved_proof(stack)
+    for wrong, reason in (
+        ({"number": proof["number"] + 1}, "the number does not solve the challenge"),
+        ({"signature": "0" * 64}, "the challenge was not issued here"),
+        ({"algorithm": "MD5"}, "the algorithm must be SHA-256"),
+        (
+            {"salt": proof["salt"].replace("expires=", "expires=1")},
+            "the number does not solve the challenge",
+        ),
+    ):
+        status, problem = await stack.api.request(
+            "POST", "/api/v1/captcha", json={"proof": {**proof, **wrong}}
+        )
+        assert status == 400 and problem["type"].endswith("/proof-of-work-refused"), problem
+        assert problem["detail"].endswith(reason), problem
+    status, _ = await stack.api.request("POST", "/api/v1/captcha", json={"proof": proof})
+    assert status == 201
+    status, problem = await stack.api.request("POST", "/api/v1/captcha", json={"proof": proof})
+    assert status == 400 and "made a CAPTCHA already" in problem["detail"]
 
 
 async def test_terms_are_served(stack: Stack) -> None:

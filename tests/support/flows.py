@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from deploy.mailbox import ReceivedMail
+from services.identity import proof_of_work
 from tests.support.erp import Customer, publish_customer
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
@@ -39,10 +40,24 @@ async def known_customer(stack: Stack, customer: Customer | None = None) -> Cust
     return customer
 
 
-async def new_captcha(stack: Stack) -> str:
-    status, captcha = await stack.api.request("POST", "/api/v1/captcha")
+async def solved_proof(stack: Stack) -> dict:
+    """A proof-of-work challenge, solved as the browser solves it."""
+    status, challenge = await stack.api.request("POST", "/api/v1/captcha/challenge")
+    assert status == 201, challenge
+    number = proof_of_work.solve(proof_of_work.Challenge(**challenge))
+    return {**{k: v for k, v in challenge.items() if k != "maxnumber"}, "number": number}
+
+
+async def new_captcha_out(stack: Stack) -> dict:
+    status, captcha = await stack.api.request(
+        "POST", "/api/v1/captcha", json={"proof": await solved_proof(stack)}
+    )
     assert status == 201, captcha
-    return captcha["captcha_id"]
+    return captcha
+
+
+async def new_captcha(stack: Stack) -> str:
+    return (await new_captcha_out(stack))["captcha_id"]
 
 
 def registration_body(customer: Customer, captcha: str, **overrides: object) -> dict:

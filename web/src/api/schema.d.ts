@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/captcha/challenge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A proof-of-work challenge, to solve before asking for a CAPTCHA */
+        post: operations["post_captcha_challenge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/captcha": {
         parameters: {
             query?: never;
@@ -13,8 +30,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a CAPTCHA (image and audio) */
+        /** Create a CAPTCHA (image, and where its recording is made) for a solved challenge */
         post: operations["post_captcha"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/captcha/{captcha_id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The CAPTCHA's characters as a WAV recording (made when asked for) */
+        get: operations["get_captcha_captcha_id_audio"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -438,15 +472,39 @@ export interface components {
              */
             image: string;
             /**
-             * Audio
-             * @description WAV recording of the same characters as a data URL
+             * Audio Url
+             * @description where the WAV recording of the same characters is made when asked for
              */
-            audio: string;
+            audio_url: string;
             /**
              * Expires At
              * Format: date-time
              */
             expires_at: string;
+        };
+        /** CaptchaRequest */
+        CaptchaRequest: {
+            proof: components["schemas"]["ProofIn"];
+        };
+        /**
+         * ChallengeOut
+         * @description A proof-of-work challenge (ALTCHA-style): find `number` ≤ `maxnumber` such that
+         *     SHA-256(`salt` + decimal `number`) is `challenge` (hex), then ask for a CAPTCHA with it.
+         */
+        ChallengeOut: {
+            /**
+             * Algorithm
+             * @constant
+             */
+            algorithm: "SHA-256";
+            /** Challenge */
+            challenge: string;
+            /** Salt */
+            salt: string;
+            /** Maxnumber */
+            maxnumber: number;
+            /** Signature */
+            signature: string;
         };
         /** ContractOut */
         ContractOut: {
@@ -832,6 +890,19 @@ export interface components {
              */
             errors: components["schemas"]["FieldError"][] | null;
         };
+        /** ProofIn */
+        ProofIn: {
+            /** Algorithm */
+            algorithm: string;
+            /** Challenge */
+            challenge: string;
+            /** Salt */
+            salt: string;
+            /** Number */
+            number: number;
+            /** Signature */
+            signature: string;
+        };
         /** ReadingOut */
         ReadingOut: {
             /**
@@ -972,7 +1043,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    post_captcha: {
+    post_captcha_challenge: {
         parameters: {
             query?: never;
             header?: never;
@@ -987,11 +1058,120 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["ChallengeOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_captcha: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaptchaRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": components["schemas"]["CaptchaOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
             /** @description Too many requests */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_captcha_captcha_id_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                captcha_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": string;
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

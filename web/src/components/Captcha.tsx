@@ -1,9 +1,11 @@
 import { useCallback, useEffect, useState } from "react";
 
 import { api } from "../api/client";
+import { networkFailure } from "../api/problems";
 import type { Captcha } from "../api/types";
 import { useI18n } from "../i18n/I18nProvider";
 import { call, type LoadState } from "../lib/load";
+import { solve } from "../lib/proofOfWork";
 import { TextField } from "./Form";
 import { Failed, Loading } from "./Status";
 
@@ -24,7 +26,20 @@ export function useCaptcha(): CaptchaControl {
   const renew = useCallback(async () => {
     setCaptcha({ status: "loading" });
     setAnswer("");
-    const outcome = await call(api.POST("/api/v1/captcha"));
+    // First the proof of work (a second or so of the browser's time), then the CAPTCHA.
+    const challenge = await call(api.POST("/api/v1/captcha/challenge"));
+    if (!challenge.ok) {
+      setCaptcha({ status: "error", failure: challenge.failure });
+      return;
+    }
+    let proof;
+    try {
+      proof = await solve(challenge.data);
+    } catch {
+      setCaptcha({ status: "error", failure: networkFailure });
+      return;
+    }
+    const outcome = await call(api.POST("/api/v1/captcha", { body: { proof } }));
     setCaptcha(outcome.ok ? { status: "ok", data: outcome.data } : { status: "error", failure: outcome.failure });
   }, []);
   useEffect(() => {
@@ -56,7 +71,13 @@ export function CaptchaFieldset({ control, errors }: { control: CaptchaControl; 
           <img src={captcha.data.image} alt={t("register.captchaImage")} data-testid="captcha-image" />
           <div className="captcha-audio">
             <p id="captcha-audio-label">{t("register.captchaAudio")}</p>
-            <audio controls src={captcha.data.audio} aria-labelledby="captcha-audio-label" data-testid="captcha-audio" />
+            <audio
+              controls
+              preload="none"
+              src={captcha.data.audio_url}
+              aria-labelledby="captcha-audio-label"
+              data-testid="captcha-audio"
+            />
           </div>
         </div>
       ) : null}

@@ -60,6 +60,8 @@ export const en: Messages = {
   "problem.reading-exists": "A reading with this date and time is already recorded.",
   "problem.not-found": "Not found — it does not exist or does not belong to your account.",
   "problem.service-unavailable": "The service is temporarily unavailable. Try again in a few minutes.",
+  "problem.proof-of-work-refused": "The security check could not be prepared. Ask for a new code.",
+  "problem.busy": "The server is busy right now.",
   "problem.password-change-required": "First set a password of your own instead of the one-time password.",
   "problem.unauthorized": "Your session has expired. Please sign in again.",
   "problem.invalid-refresh": "Your session has expired. Please sign in again.",

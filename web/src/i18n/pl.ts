@@ -59,6 +59,8 @@ export const pl = {
   "problem.reading-exists": "Odczyt z tą datą i godziną jest już zapisany.",
   "problem.not-found": "Nie znaleziono — ten element nie istnieje albo nie należy do Twojego konta.",
   "problem.service-unavailable": "Usługa jest chwilowo niedostępna. Spróbuj ponownie za kilka minut.",
+  "problem.proof-of-work-refused": "Nie udało się przygotować zabezpieczenia. Poproś o nowy kod.",
+  "problem.busy": "Serwer jest teraz zajęty.",
   "problem.password-change-required": "Najpierw ustaw własne hasło w miejsce hasła jednorazowego.",
   "problem.unauthorized": "Twoja sesja wygasła. Zaloguj się ponownie.",
   "problem.invalid-refresh": "Twoja sesja wygasła. Zaloguj się ponownie.",

@@ -46,3 +46,15 @@ describe("field errors in the reader's language", () => {
     }
   });
 });
+
+describe("problems in the reader's language", () => {
+  it("says how long to wait when the server is busy", async () => {
+    const { describeFailure } = await import("./problems");
+    const busy = {
+      status: 503,
+      retryAfter: 5,
+      problem: { type: "https://e-bok.example/problems/busy", title: "Busy", status: 503, detail: "Too many", instance: null, errors: null },
+    };
+    expect(plain(describeFailure(tools("pl"), busy))).toBe("Serwer jest teraz zajęty. Spróbuj ponownie za 5 sekund.");
+  });
+});

@@ -20,7 +20,7 @@ export function describeFailure({ t, duration }: Tools, failure: Failure): strin
   } else {
     text = t("problem.server", { status: failure.status });
   }
-  if (failure.status === 429 && failure.retryAfter !== null) {
+  if ((failure.status === 429 || failure.status === 503) && failure.retryAfter !== null) {
     text = `${text} ${t("problem.retryAfter", { time: duration(failure.retryAfter) })}`;
   }
   return text;

@@ -60,6 +60,8 @@ export const ru: Messages = {
   "problem.reading-exists": "Показания с такой датой и временем уже записаны.",
   "problem.not-found": "Не найдено — такой записи нет или она не относится к вашей учётной записи.",
   "problem.service-unavailable": "Сервис временно недоступен. Попробуйте ещё раз через несколько минут.",
+  "problem.proof-of-work-refused": "Не удалось подготовить проверку. Запросите новый код.",
+  "problem.busy": "Сервер сейчас занят.",
   "problem.password-change-required": "Сначала установите собственный пароль вместо одноразового.",
   "problem.unauthorized": "Ваш сеанс истёк. Войдите снова.",
   "problem.invalid-refresh": "Ваш сеанс истёк. Войдите снова.",

@@ -60,6 +60,8 @@ export const uk: Messages = {
   "problem.reading-exists": "Показники з такою датою й часом уже записано.",
   "problem.not-found": "Не знайдено — такого запису немає або він не належить до вашого облікового запису.",
   "problem.service-unavailable": "Сервіс тимчасово недоступний. Спробуйте ще раз за кілька хвилин.",
+  "problem.proof-of-work-refused": "Не вдалося підготувати перевірку. Попросіть новий код.",
+  "problem.busy": "Сервер зараз зайнятий.",
   "problem.password-change-required": "Спершу встановіть власний пароль замість одноразового.",
   "problem.unauthorized": "Ваш сеанс завершився. Увійдіть знову.",
   "problem.invalid-refresh": "Ваш сеанс завершився. Увійдіть знову.",

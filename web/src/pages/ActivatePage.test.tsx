@@ -10,7 +10,7 @@ const TOKEN = "PTkHZ5ILuRlclSnQUgWI63Zpm7qpM_8gR2j5q5YGgW0";
 const CAPTCHA = {
   captcha_id: "00000000-0000-4000-8000-000000000001",
   image: "data:image/png;base64,AAAA",
-  audio: "data:audio/wav;base64,AAAA",
+  audio_url: "/api/v1/captcha/00000000-0000-4000-8000-000000000001/audio",
   expires_at: "2030-01-01T00:00:00Z",
 };
 

@@ -2,14 +2,14 @@ import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
-import { fakeFetch, json, renderAt } from "../test/helpers";
+import { CHALLENGE, fakeFetch, json, renderAt } from "../test/helpers";
 import RegisterPage from "./RegisterPage";
 
 const terms = { version: "2026-01", language: "pl", title: "Regulamin e-BOK", text: "1. Pierwszy punkt.\n\n2. Drugi punkt.", published_at: "2026-01-01T00:00:00Z" };
 const captcha = (n: number) => ({
   captcha_id: `00000000-0000-4000-8000-00000000000${n}`,
   image: "data:image/png;base64,AAAA",
-  audio: "data:audio/wav;base64,AAAA",
+  audio_url: "/api/v1/captcha/00000000-0000-4000-8000-000000000001/audio",
   expires_at: "2030-01-01T00:00:00Z",
 });
 
@@ -77,6 +77,17 @@ describe("registration", () => {
     });
     // A validation error does not spend the CAPTCHA.
     expect(captchas).toBe(1);
+    // The CAPTCHA came for a solved proof of work.
+    const asked = JSON.parse(calls.find((c) => c.path === "/api/v1/captcha")?.body ?? "{}");
+    expect(asked).toEqual({
+      proof: {
+        algorithm: "SHA-256",
+        challenge: CHALLENGE.challenge,
+        salt: CHALLENGE.salt,
+        number: 7,
+        signature: CHALLENGE.signature,
+      },
+    });
   });
 
   it("marks both invoice fields when no invoice matches, in English, and gets a new CAPTCHA", async () => {

@@ -1,6 +1,8 @@
 import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { vi } from "vitest";
 
 import type { Language } from "../api/types";
@@ -19,7 +21,17 @@ export interface Call {
   body: string;
 }
 
-/** A fake `fetch` answering by "METHOD /path"; records every request. */
+/** A proof-of-work challenge whose number is 7 (as identity makes them, small). */
+export const CHALLENGE = {
+  algorithm: "SHA-256",
+  salt: "0123456789abcdef01234567?expires=4102444800&",
+  challenge: bytesToHex(sha256(utf8ToBytes("0123456789abcdef01234567?expires=4102444800&7"))),
+  maxnumber: 50,
+  signature: "5".repeat(64),
+} as const;
+
+/** A fake `fetch` answering by "METHOD /path"; records every request. Proof-of-work challenges
+ * (POST /api/v1/captcha/challenge) get CHALLENGE unless `answer` says otherwise. */
 export function fakeFetch(answer: (call: Call) => Response | Promise<Response>) {
   const calls: Call[] = [];
   const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -33,6 +45,7 @@ export function fakeFetch(answer: (call: Call) => Response | Promise<Response>) 
       body: await request.text(),
     };
     calls.push(call);
+    if (call.path === "/api/v1/captcha/challenge") return json(CHALLENGE, 201);
     return answer(call);
   });
   vi.stubGlobal("fetch", fetch);
