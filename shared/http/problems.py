@@ -96,7 +96,8 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         if _nests_deeper(text, MAX_JSON_DEPTH):
             raise _too_deep()
         raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, LookupError):
+        # LookupError: a Content-Type charset Python does not know (e.g. charset=nonexistent)
         raise Problem(
             400, "Malformed JSON", "The request body is not valid JSON", code="malformed-json"
         ) from None

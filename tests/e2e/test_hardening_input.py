@@ -57,6 +57,17 @@ async def test_deeply_nested_json_is_refused_with_a_problem(
     assert problem["instance"] == path
 
 
+async def test_an_unknown_charset_is_malformed_json_not_a_500(stack: Stack) -> None:
+    api = stack.api
+    async with api.session.post(
+        api.base_url + "/api/v1/auth/login",
+        data=b'{"login": "a", "password": "b"}',
+        headers={"Content-Type": "application/json; charset=nonexistent"},
+    ) as resp:
+        problem = await resp.json(content_type=None)
+        assert resp.status == 400 and problem["type"].endswith("/malformed-json"), problem
+
+
 async def test_nesting_up_to_the_limit_is_parsed(stack: Stack) -> None:
     """The limit refuses only what is deeper: a body at it is parsed and validated as usual."""
     status, _, problem = await post_raw(stack, "/api/v1/auth/login", login_nested(MAX_JSON_DEPTH))
