@@ -4,7 +4,10 @@
   handler raising `PermanentError`) goes to the queue's dead-letter queue at once, with the reason
   in the `x-ebok-reason` header;
 - any other failure is retried through the delay queues, then dead-lettered with the last error;
-- a redelivered message whose id the inbox already holds changes nothing.
+- a redelivered message whose id the inbox already holds changes nothing;
+- while the service's database is unreachable, a message is not a failure of its own: it goes
+  back to the queue untouched, and the consumer pauses (takes no messages) until the database
+  answers again, so an outage of any length dead-letters nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import ValidationError
 
@@ -48,6 +52,23 @@ def attempts_so_far(headers: Mapping[str, Any] | None, retries: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         return 0
     return min(max(value, 0), retries)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached (not that this message is wrong)."""
+    return isinstance(
+        exc,
+        OSError  # refused, reset, unreachable
+        | TimeoutError  # no pool connection within the bound (tx.ACQUIRE_TIMEOUT_SECONDS)
+        | asyncpg.PostgresConnectionError  # class 08: connection exceptions
+        | asyncpg.exceptions.OperatorInterventionError  # class 57: shutdown, cannot connect now
+        | asyncpg.exceptions.TooManyConnectionsError
+        | asyncpg.InterfaceError,  # the connection closed under the transaction
+    )
+
+
+# While the database is unreachable: the first probe after this, then up to the last apart.
+PROBE_SECONDS = (0.5, 5.0)
 
 
 class PermanentError(Exception):
@@ -111,9 +132,11 @@ class Consumer:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.db = db
         self._batcher = _Batcher(
             db, self.queue_name, db.settings.consumer_transactions, db.settings.consumer_batch_size
         )
+        self._paused: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._channel = await self.broker.channel(self.settings.amqp_prefetch)
@@ -131,6 +154,9 @@ class Consumer:
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, let in-flight ones finish, then close the channel."""
+        if self._paused is not None:
+            self._paused.cancel()
+            await asyncio.gather(self._paused, return_exceptions=True)
         if self._declared is not None and self._consumer_tag is not None:
             try:
                 await self._declared.queue.cancel(self._consumer_tag)
@@ -172,9 +198,61 @@ class Consumer:
             await self._dead_letter(message, f"{envelope.type} refused: {exc}")
             return
         except Exception as exc:
+            if database_unreachable(exc):
+                await self._back_to_queue(message, exc)
+                return
             await self._retry_or_give_up(message, exc)
             return
         await self._ack(message)
+
+    async def _back_to_queue(self, message: AbstractIncomingMessage, exc: Exception) -> None:
+        """The database is unreachable: the message waits in the queue (no attempt counted)
+        and the consumer pauses until the database answers."""
+        message_outcome(self.queue_name, "requeued")
+        if self._paused is None:
+            log.warning(
+                "database unreachable; consumer paused",
+                queue=self.queue_name,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            self._paused = asyncio.create_task(self._pause(), name=f"{self.queue_name}-paused")
+        try:
+            await message.nack(requeue=True)
+        except PUBLISH_ERRORS:
+            pass  # the channel is gone: the broker requeues unacked messages itself
+
+    async def _pause(self) -> None:
+        """Take no messages until the database answers, then consume again."""
+        if self._declared is not None and self._consumer_tag is not None:
+            try:
+                await self._declared.queue.cancel(self._consumer_tag)
+            except PUBLISH_ERRORS as exc:
+                log.warning("could not pause consumer", queue=self.queue_name, error=str(exc))
+            self._consumer_tag = None
+        started = asyncio.get_running_loop().time()
+        delay, longest = PROBE_SECONDS
+        while not await self._database_answers():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+        down = asyncio.get_running_loop().time() - started
+        while self._declared is not None:
+            try:
+                self._consumer_tag = await self._declared.queue.consume(self._on_message)
+                break
+            except PUBLISH_ERRORS as exc:  # the broker is away too: its reconnect comes first
+                log.warning("could not resume consumer", queue=self.queue_name, error=str(exc))
+                await asyncio.sleep(longest)
+        log.info("database back; consumer resumed", queue=self.queue_name, paused_seconds=down)
+        self._paused = None
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.db.connection() as tx:
+                return await tx.conn.fetchval("SELECT 1") == 1
+        except Exception as exc:
+            if database_unreachable(exc):
+                return False
+            raise
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
         try:
