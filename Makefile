@@ -9,13 +9,27 @@ CHROMIUM  := /usr/bin/chromium
 # e.g. make test PYTEST_ARGS="--ignore=tests/fault" on a machine whose RabbitMQ others use
 PYTEST_ARGS ?=
 
-.PHONY: run test web chromium lint format bench clean
+.PHONY: run test web chromium lint format bench clean lock audit
 
-$(STAMP): pyproject.toml
+# Every Python package at the version and hash requirements-dev.lock names (made by `make lock`
+# from pyproject.toml's pins); then the project itself, without resolving anything again.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+## pin every Python dependency (direct and indirect) with its hashes: requirements.lock (what the
+## services run with, the container image installs it) and requirements-dev.lock (and the tools)
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --custom-compile-command "make lock" -o requirements.lock pyproject.toml
+	$(BIN)/uv pip compile --quiet --generate-hashes --extra dev --python-version 3.11 \
+	  --custom-compile-command "make lock" -o requirements-dev.lock pyproject.toml
+
+## look up the locked Python dependencies in PyPI's vulnerability data (needs PyPI's JSON API)
+audit: $(STAMP)
+	$(BIN)/pip-audit --require-hashes --disable-pip -r requirements-dev.lock
 
 ## set up and start the whole platform with demo data (Ctrl-C stops it)
 run: $(STAMP) web
