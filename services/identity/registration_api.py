@@ -160,6 +160,11 @@ async def _check_captcha(request: web.Request, tx: Tx, captcha_id: uuid.UUID, an
         )
     )
     if not ok:
+        log.warning(
+            "security: captcha failed",
+            client_ip=client_ip(request),
+            captcha_known=stored is not None,
+        )
         raise Problem(
             400,
             "CAPTCHA failed",

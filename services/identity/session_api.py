@@ -115,6 +115,7 @@ async def _reserve_attempt(
         reserved.append((key, window_start))
         if hits > most:
             await _give_back(conn, reserved)
+            log.warning("security: rate limit reached", limit=key.split(":", 1)[0], key=key)
             raise too_many(detail, window)
     return reserved
 
@@ -157,7 +158,12 @@ async def login(request: web.Request) -> web.Response:
     if not await _password_matches(
         request, reserved, account["password_hash"] if account else None, body.password
     ):
-        log.info("login failed")
+        log.warning(
+            "security: login failed",
+            login=login_name,
+            client_ip=client_ip(request),
+            login_exists=account is not None,
+        )
         raise _invalid_credentials()
     async with request.app[DB].connection() as tx:
         await _give_back(tx.conn, reserved)
@@ -229,7 +235,9 @@ async def refresh(request: web.Request) -> web.Response:
             ended = await repository.revoke_family(tx.conn, token["family_id"])
             await _sessions_ended(tx, token["account_id"], ended, "refresh_token_reused")
             log.warning(
-                "refresh token reused; session revoked", account_id=str(token["account_id"])
+                "security: refresh token reused; session revoked",
+                account_id=str(token["account_id"]),
+                client_ip=client_ip(request),
             )
             # Answer without raising, so the revocation commits although the request fails.
             return problem_response(_invalid_refresh(), request.path)
