@@ -34,7 +34,20 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
 def is_browser(request: web.Request) -> bool:
-    return request.headers.get(SESSION_HEADER, "").strip().lower() == SESSION_HEADER_VALUE
+    """Whether a browser keeps this session in the cookie; 400 for any other header value (a
+    client that means something else should learn it, not be answered as a JSON client)."""
+    value = request.headers.get(SESSION_HEADER)
+    if value is None:
+        return False
+    if value.strip().lower() != SESSION_HEADER_VALUE:
+        raise Problem(
+            400,
+            "Invalid session header",
+            f"{SESSION_HEADER} may only be '{SESSION_HEADER_VALUE}' (the browser keeps the "
+            "refresh token in the cookie); leave it out to send the token in the body",
+            code="invalid-session-header",
+        )
+    return True
 
 
 def cookie_secure(public_url: str) -> bool:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.api.common import Out, PageQuery
+from shared.api.common import IsoDay, Out, PageQuery
 from shared.events.common import Amount, InvoiceFigures, InvoiceTerms, ServicePoint
 
 InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
@@ -46,8 +46,12 @@ class InvoiceDetailOut(InvoiceOut):
 
 class InvoiceQuery(PageQuery):
     status: InvoiceStatus | None = None
-    from_: date | None = Field(None, alias="from", description="billing period ends on or after")
-    to: date | None = Field(None, description="billing period starts on or before")
+    from_: IsoDay | None = Field(
+        None, alias="from", description="billing period ends on or after (YYYY-MM-DD)"
+    )
+    to: IsoDay | None = Field(
+        None, description="billing period starts on or before (YYYY-MM-DD); not before `from`"
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

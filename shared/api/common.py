@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+import re
+from datetime import date
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -19,6 +21,18 @@ class Page(Out, Generic[T]):
     page: int = Field(ge=1)
     page_size: int = Field(ge=1)
     total: int = Field(ge=0)
+
+
+def _iso_day(value: object) -> object:
+    """A day in a query as YYYY-MM-DD only: pydantic would also read `0` or `1700000000` as a
+    day since 1970, which a person never means and the document does not promise."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+# A calendar day in a query string (format: date, and nothing else).
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 
 class PageQuery(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from shared.api.common import Out, PageQuery
+from shared.api.common import IsoDay, Out, PageQuery
 from shared.events.common import Address
 
 # Cubic metres travel as decimal strings with three decimals ("123.456").
@@ -47,12 +47,15 @@ class MetersOut(Out):
 
 
 class ReadingQuery(PageQuery):
-    from_: date | None = Field(
+    from_: IsoDay | None = Field(
         None,
         alias="from",
-        description="default and earliest: the day the meter came onto the customer's contract",
+        description="YYYY-MM-DD; default and earliest: the day the meter came onto the "
+        "customer's contract",
     )
-    to: date | None = Field(None, description="latest: the day the meter was removed")
+    to: IsoDay | None = Field(
+        None, description="YYYY-MM-DD, not before `from`; latest: the day the meter was removed"
+    )
     page_size: int = Field(100, ge=1, le=1000)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

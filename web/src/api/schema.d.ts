@@ -1921,9 +1921,9 @@ export interface operations {
                 page?: number;
                 page_size?: number;
                 status?: ("unpaid" | "partly_paid" | "paid" | "overdue") | null;
-                /** @description billing period ends on or after */
+                /** @description billing period ends on or after (YYYY-MM-DD) */
                 from?: string | null;
-                /** @description billing period starts on or before */
+                /** @description billing period starts on or before (YYYY-MM-DD); not before `from` */
                 to?: string | null;
             };
             header?: never;
@@ -2330,9 +2330,9 @@ export interface operations {
             query?: {
                 page?: number;
                 page_size?: number;
-                /** @description default and earliest: the day the meter came onto the customer's contract */
+                /** @description YYYY-MM-DD; default and earliest: the day the meter came onto the customer's contract */
                 from?: string | null;
-                /** @description latest: the day the meter was removed */
+                /** @description YYYY-MM-DD, not before `from`; latest: the day the meter was removed */
                 to?: string | null;
             };
             header?: never;
