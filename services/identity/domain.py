@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn_rs_py import zxcvbn
 
 from shared.events import identity as identity_events
 
@@ -29,6 +30,15 @@ _OTP_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not
 OTP_LENGTH = 14
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
+# zxcvbn's score (0-4): below 3 means fewer than 10^8 guesses, what a list of leaked passwords
+# with a few rules (capitals, digits, years, keyboard walks, l33t) reaches (decision 49).
+MIN_PASSWORD_SCORE = 3
+# zxcvbn's cost grows with the square of the length and, for many l33t characters, far beyond
+# (0.5 s for 128 of them): only the start is judged, under 0.1 s in the worst case. A password
+# whose first 32 characters are not guessable is not a common one.
+_STRENGTH_CHECKED_LENGTH = 32
+# What an attacker who targets this site tries first, besides the login.
+_SITE_WORDS = ("ebok", "e-bok", "wodociagi", "wodociągi", "kanalizacja", "woda")
 
 
 def hash_password(password: str) -> str:
@@ -111,7 +121,17 @@ def password_problems(
         problems.append(
             PasswordProblem("password_same_as_current", "must differ from the current password")
         )
+    if not problems and _too_guessable(password, login):
+        problems.append(PasswordProblem("password_too_common", "is too common or easy to guess"))
     return problems
+
+
+def _too_guessable(password: str, login: str) -> bool:
+    """Whether the password is, or is made from, a common one (zxcvbn's lists of leaked
+    passwords, words, names, keyboard walks, dates), judged offline."""
+    user_inputs = [login, *_SITE_WORDS] if login else list(_SITE_WORDS)
+    estimate = zxcvbn(password[:_STRENGTH_CHECKED_LENGTH], user_inputs)
+    return int(estimate.score) < MIN_PASSWORD_SCORE  # a Score enum, not an int as typed
 
 
 # --- registration ---------------------------------------------------------------------------

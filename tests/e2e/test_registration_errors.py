@@ -264,6 +264,7 @@ async def test_logout_revokes_the_refresh_token(stack: Stack) -> None:
     [
         ("short1", "at least 10", "password_too_short"),
         ("onlyletterslong", "letters and digits", "password_needs_letters_and_digits"),
+        ("Warszawa2024", "too common", "password_too_common"),
     ],
 )
 async def test_weak_new_password_is_refused(

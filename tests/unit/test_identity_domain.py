@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import socket
+import time
 from decimal import Decimal
+
+import pytest
 
 from services.identity import domain
 
@@ -28,6 +32,83 @@ def test_password_policy_names_each_problem() -> None:
         "must have at least 10 characters",
         "must contain both letters and digits",
     ]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Password123",
+        "Qwerty12345",
+        "Warszawa2024",  # a place and a recent year
+        "Krakow2023",
+        "Haslo12345",
+        "1qaz2wsx3edc",  # a keyboard walk
+        "Zaq12wsxcde",
+        "Agnieszka1",  # a name and a digit
+        "P@ssw0rd2025",  # l33t does not hide it
+        "Ebok12345678",  # the site's name
+        "Wodociagi2026",
+    ],
+)
+def test_common_passwords_are_refused(password: str) -> None:
+    problems = domain.password_problems(password, "e123")
+    assert [(p.code, p.message) for p in problems] == [
+        ("password_too_common", "is too common or easy to guess")
+    ]
+
+
+def test_a_password_made_from_the_login_is_refused() -> None:
+    # The login reversed: not contained in it, but an attacker's first guess all the same.
+    assert domain.password_problems("372819405e!x", "e1") == []
+    problems = domain.password_problems("372819405e!x", "e504918273")
+    assert [(p.code, p.message) for p in problems] == [
+        ("password_too_common", "is too common or easy to guess")
+    ]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Kranowka2026!",
+        "Zdroj2026wody",
+        "jasny7Pociag9lata",
+        "Lipa pod oknem 1987",
+        "Zielona herbata 4 razy",
+        "B4kt7qP2xv",  # ten random characters
+        "Tr3s-Kolorowe-Ptaki",
+        "Rower i 2 koła",
+    ],
+)
+def test_reasonable_passwords_and_passphrases_are_accepted(password: str) -> None:
+    assert domain.password_problems(password, "e123456789") == []
+
+
+def test_commonness_is_judged_only_once_the_other_rules_hold() -> None:
+    def codes(password: str, login: str = "e123456789") -> list[str]:
+        return [p.code for p in domain.password_problems(password, login)]
+
+    # Weak in every way, but one clear reason each.
+    assert codes("qwerty1") == ["password_too_short"]
+    assert codes("passwordpassword") == ["password_needs_letters_and_digits"]
+    assert codes("e1234567892024") == ["password_contains_login"]
+    # Only the first characters are judged, so a long password costs no more than a short one.
+    assert codes("Password123" + "x" * 117) == ["password_too_common"]
+    assert codes("jasny7Pociag9lata" + "1" * 111) == []
+
+
+def test_the_commonness_check_is_fast_and_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the password check must not use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    # The worst kind of input for zxcvbn: many l33t characters (0.5 s for 128 of them).
+    hardest = ("4@8({[<3=6&!|1l7+0$5%2x9" * 6)[: domain.MAX_PASSWORD_LENGTH]
+    started = time.perf_counter()
+    judged = domain.password_problems(hardest, "e1")
+    assert domain.password_problems("Kranowka2026!", "e1") == []
+    assert time.perf_counter() - started < 0.25
+    assert [p.code for p in judged] in ([], ["password_too_common"])  # it got that far
 
 
 def test_one_time_passwords_and_tokens_are_random_and_unambiguous() -> None:

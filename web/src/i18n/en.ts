@@ -112,6 +112,7 @@ export const en: Messages = {
   "passwordRule.lettersDigits": "The password must contain both letters and digits.",
   "passwordRule.containsLogin": "The password must not contain your login.",
   "passwordRule.sameAsCurrent": "The new password must differ from the current one.",
+  "passwordRule.tooCommon": "This password is too common or easy to guess. Choose another one, e.g. a few unrelated words and a digit.",
   "passwordRule.mismatch": "The passwords do not match.",
 
   "login.title": "Sign in",
@@ -178,7 +179,7 @@ export const en: Messages = {
   "password.currentForced": "One-time password from the email",
   "password.new": "New password",
   "password.repeat": "Repeat the new password",
-  "password.rules": "10 to 128 characters, letters and digits; it must not contain your login or be the same as the current one.",
+  "password.rules": "10 to 128 characters, letters and digits; it must not contain your login, be the same as the current one or be a common, easily guessed password.",
   "password.submit": "Change password",
   "password.changed": "Your password has been changed.",
   "password.signOut": "Sign out",

@@ -111,6 +111,7 @@ export const pl = {
   "passwordRule.lettersDigits": "Hasło musi zawierać litery i cyfry.",
   "passwordRule.containsLogin": "Hasło nie może zawierać loginu.",
   "passwordRule.sameAsCurrent": "Nowe hasło musi się różnić od obecnego.",
+  "passwordRule.tooCommon": "To hasło jest zbyt popularne lub łatwe do odgadnięcia. Wybierz inne, np. kilka niezwiązanych ze sobą słów i cyfrę.",
   "passwordRule.mismatch": "Hasła nie są takie same.",
 
   "login.title": "Logowanie",
@@ -177,7 +178,7 @@ export const pl = {
   "password.currentForced": "Hasło jednorazowe z wiadomości e-mail",
   "password.new": "Nowe hasło",
   "password.repeat": "Powtórz nowe hasło",
-  "password.rules": "Od 10 do 128 znaków, litery i cyfry; nie może zawierać loginu ani być takie samo jak obecne.",
+  "password.rules": "Od 10 do 128 znaków, litery i cyfry; nie może zawierać loginu, być takie samo jak obecne ani być popularnym, łatwym do odgadnięcia hasłem.",
   "password.submit": "Zmień hasło",
   "password.changed": "Hasło zostało zmienione.",
   "password.signOut": "Wyloguj się",

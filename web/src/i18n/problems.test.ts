@@ -38,6 +38,15 @@ describe("field errors in the reader's language", () => {
     expect(word("password_same_as_current")).toBe(pl.t("passwordRule.sameAsCurrent"));
   });
 
+  it("words a common password in each language, not with the API's English message", () => {
+    const error = { field: "new_password", code: "password_too_common", message: "is too common or easy to guess", params: null };
+    const texts = (["pl", "en", "uk", "ru"] as const).map((language) => describeFieldError(tools(language), error));
+    expect(texts[0]).toBe("To hasło jest zbyt popularne lub łatwe do odgadnięcia. Wybierz inne, np. kilka niezwiązanych ze sobą słów i cyfrę.");
+    expect(texts[1]).toBe(tools("en").t("passwordRule.tooCommon"));
+    expect(new Set(texts).size).toBe(4);
+    expect(texts).not.toContain(error.message);
+  });
+
   it("shows the API's own message for a code it does not know", () => {
     for (const code of ["something_new", "constructor", "toString"]) {
       expect(describeFieldError(tools("uk"), { field: "x", code, message: "as the API wrote it", params: null })).toBe(

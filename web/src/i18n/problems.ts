@@ -48,6 +48,7 @@ const PASSWORD_PROBLEMS = new Map<string, Parameters<Translate>[0]>(Object.entri
   password_needs_letters_and_digits: "passwordRule.lettersDigits",
   password_contains_login: "passwordRule.containsLogin",
   password_same_as_current: "passwordRule.sameAsCurrent",
+  password_too_common: "passwordRule.tooCommon",
 } satisfies Record<string, Parameters<Translate>[0]>));
 
 /** One field error in words: by its code (and field), else the API's own message. */

@@ -112,6 +112,7 @@ export const ru: Messages = {
   "passwordRule.lettersDigits": "Пароль должен содержать и буквы, и цифры.",
   "passwordRule.containsLogin": "Пароль не должен содержать логин.",
   "passwordRule.sameAsCurrent": "Новый пароль должен отличаться от текущего.",
+  "passwordRule.tooCommon": "Этот пароль слишком распространён или его легко угадать. Выберите другой, например несколько не связанных между собой слов и цифру.",
   "passwordRule.mismatch": "Пароли не совпадают.",
 
   "login.title": "Вход",
@@ -178,7 +179,7 @@ export const ru: Messages = {
   "password.currentForced": "Одноразовый пароль из письма",
   "password.new": "Новый пароль",
   "password.repeat": "Повторите новый пароль",
-  "password.rules": "От 10 до 128 символов, буквы и цифры; не должен содержать логин или совпадать с текущим.",
+  "password.rules": "От 10 до 128 символов, буквы и цифры; не должен содержать логин, совпадать с текущим или быть распространённым паролем, который легко угадать.",
   "password.submit": "Сменить пароль",
   "password.changed": "Пароль изменён.",
   "password.signOut": "Выйти",

@@ -112,6 +112,7 @@ export const uk: Messages = {
   "passwordRule.lettersDigits": "Пароль має містити і літери, і цифри.",
   "passwordRule.containsLogin": "Пароль не може містити логін.",
   "passwordRule.sameAsCurrent": "Новий пароль має відрізнятися від поточного.",
+  "passwordRule.tooCommon": "Цей пароль надто поширений або його легко вгадати. Виберіть інший, наприклад кілька не пов’язаних між собою слів і цифру.",
   "passwordRule.mismatch": "Паролі не збігаються.",
 
   "login.title": "Вхід",
@@ -178,7 +179,7 @@ export const uk: Messages = {
   "password.currentForced": "Одноразовий пароль з листа",
   "password.new": "Новий пароль",
   "password.repeat": "Повторіть новий пароль",
-  "password.rules": "Від 10 до 128 символів, літери й цифри; не може містити логін або збігатися з поточним.",
+  "password.rules": "Від 10 до 128 символів, літери й цифри; не може містити логін, збігатися з поточним або бути поширеним паролем, який легко вгадати.",
   "password.submit": "Змінити пароль",
   "password.changed": "Пароль змінено.",
   "password.signOut": "Вийти",
