@@ -14,6 +14,8 @@ from shared.services import GATEWAY_UPSTREAMS, SERVICES
 
 COMPOSE_FILE = Path(__file__).resolve().parent / "compose.yaml"
 SMTP_PORT = 8025
+# What compose says when the caller has not set it (${VAR:?message}).
+UNSET_MESSAGE = "set EBOK_INTERNAL_TOKEN to a random secret of 32+ characters"
 MAILBOX_HTTP_PORT = 8090
 
 
@@ -28,8 +30,14 @@ def render() -> str:
     environment = {
         # Production unless the caller asks for development (see the header).
         "EBOK_ENV": "${EBOK_ENV:-production}",
-        # Inside a container only 0.0.0.0 is reachable from the other containers.
+        # Inside a container only 0.0.0.0 is reachable from the other containers: the internal
+        # services too. Only the public port is published.
         "EBOK_BIND_HOST": "0.0.0.0",
+        "EBOK_INTERNAL_BIND_HOST": "0.0.0.0",
+        # The gateway's credential towards the services: compose refuses to start without it.
+        "EBOK_INTERNAL_TOKEN": "${EBOK_INTERNAL_TOKEN:?" + UNSET_MESSAGE + "}",
+        # Proxies in front of the gateway whose X-Forwarded-For it believes (none by default).
+        "EBOK_TRUSTED_PROXIES": "${EBOK_TRUSTED_PROXIES:-}",
         "EBOK_DATABASE_URL": "postgresql://postgres:ebok@postgres:5432/postgres",
         "EBOK_AMQP_URL": "amqp://guest:guest@rabbitmq:5672/",
         "EBOK_SMTP_HOST": "mailbox",
@@ -49,9 +57,11 @@ def render() -> str:
         "# Generated from shared/services.py by `python -m deploy.compose` (deploy/compose.py):",
         "# edit those, not this file.",
         "# The whole platform in containers (for a machine with Docker):",
-        "#   docker compose -f deploy/compose.yaml up --build",
+        "#   EBOK_INTERNAL_TOKEN=$(openssl rand -base64 32) \\",
+        "#     docker compose -f deploy/compose.yaml up --build",
         "# It runs with EBOK_ENV=production; for a demo whose CAPTCHA also takes a fixed answer:",
         "#   EBOK_ENV=development EBOK_CAPTCHA_TEST_ANSWER=DEMO1 \\",
+        "#     EBOK_INTERNAL_TOKEN=$(openssl rand -base64 32) \\",
         "#     docker compose -f deploy/compose.yaml up --build",
         f"# The {public.name} answers on http://localhost:{public.port}/api/v1,"
         f" the mailbox on http://localhost:{MAILBOX_HTTP_PORT}/.",

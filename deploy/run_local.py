@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -115,6 +116,9 @@ async def main() -> int:
     env.setdefault("EBOK_ENV", "development")
     if env["EBOK_ENV"] != "production":
         env.setdefault("EBOK_CAPTCHA_TEST_ANSWER", DEMO_CAPTCHA_ANSWER)
+    # The gateway's credential towards the services: a new one each run unless given.
+    if not env.get("EBOK_INTERNAL_TOKEN"):
+        env["EBOK_INTERNAL_TOKEN"] = secrets.token_urlsafe(32)
     os.environ.update(env)
     settings = Settings()
 

@@ -247,9 +247,15 @@ def run_service(build: Callable[[Settings], web.Application], service: str) -> N
         settings = Settings()
     except ValueError as exc:
         raise SystemExit(f"{service}: invalid settings: {exc}") from None
+    if problem := settings.start_problem():
+        raise SystemExit(f"{service}: {problem}")
     configure_logging(service, settings.log_level, settings.log_format)
     port = settings.service_port(service)
-    log.info("starting", port=port, namespace=settings.namespace, env=settings.env)
-    web.run_app(
-        build(settings), host=settings.bind_host, port=port, print=None, shutdown_timeout=20
-    )
+    host = settings.service_bind_host(service)
+    log.info("starting", host=host, port=port, namespace=settings.namespace, env=settings.env)
+    if settings.internal_token is None:
+        log.warning(
+            "security: EBOK_INTERNAL_TOKEN is not set: the gateway's calls cannot be told from "
+            "others, so the services key rate limits on the gateway's own address"
+        )
+    web.run_app(build(settings), host=host, port=port, print=None, shutdown_timeout=20)

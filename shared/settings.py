@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, create_model, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.services import SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
+# The shortest EBOK_INTERNAL_TOKEN accepted: `secrets.token_urlsafe(32)` gives 43 characters.
+INTERNAL_TOKEN_MIN_LENGTH = 32
 
 # EBOK_<NAME>_PORT (where the service listens) and EBOK_<NAME>_URL (where the others find it;
 # unset = http://127.0.0.1:<port>) for every registered service, so a new service needs no edit
@@ -54,10 +64,19 @@ class Settings(_ServiceAddresses):
     mail_from: str = "e-BOK <ebok@localhost>"
 
     # HTTP
+    # The gateway (the public entry) listens here; every other service on internal_bind_host.
     bind_host: str = "127.0.0.1"
+    internal_bind_host: str = "127.0.0.1"
     public_url: str = "http://127.0.0.1:8080"
     upstream_timeout_seconds: float = 10.0
-    trust_forwarded_for: bool = False
+    # Proxies in front of the gateway whose X-Forwarded-For it believes: IPs or CIDRs, as a JSON
+    # list or separated by commas. Empty: the client is the TCP peer, whatever headers say.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
+    # Replaced by trusted_proxies; still read only to refuse `true` (see the validator).
+    trust_forwarded_for: bool | None = None
+    # The gateway proves itself to the services with it (X-Ebok-Internal-Token): only then do
+    # they take the client address it passes on. Required in production (start_problem).
+    internal_token: SecretStr | None = None
     # The front end's build (Vite's output) that the gateway serves at /.
     web_dist: Path = ROOT / "web" / "dist"
 
@@ -121,10 +140,44 @@ class Settings(_ServiceAddresses):
     email_max_attempts: int = 30
     email_poll_seconds: float = 1.0
 
-    @field_validator("captcha_test_answer", mode="before")
+    @field_validator("captcha_test_answer", "internal_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("internal_token")
+    @classmethod
+    def _internal_token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < INTERNAL_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"EBOK_INTERNAL_TOKEN must be at least {INTERNAL_TOKEN_MIN_LENGTH} characters, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_as_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    # Field validators rather than model validators: their errors quote only their own value,
+    # never the other settings (secrets among them).
+    @field_validator("trust_forwarded_for")
+    @classmethod
+    def _trust_forwarded_for_is_replaced(cls, value: bool | None) -> bool | None:
+        # Taking it as "trust every peer" would keep the spoofing it was replaced for; ignoring
+        # it would put every client behind the proxy into one rate-limit bucket. Say so instead.
+        if value:
+            raise ValueError(
+                "EBOK_TRUST_FORWARDED_FOR is replaced by EBOK_TRUSTED_PROXIES: list the "
+                "addresses (IPs or CIDRs) of the proxies in front of the gateway instead"
+            )
+        return value
 
     @model_validator(mode="after")
     def _smtp_credentials_come_in_pairs(self) -> Settings:
@@ -140,6 +193,22 @@ class Settings(_ServiceAddresses):
                 "it would let anyone pass every CAPTCHA"
             )
         return self
+
+    def start_problem(self) -> str | None:
+        """Why a service must not start with these settings. Checked when a service starts, not
+        on every load: tools (deploy.keys, the reclaim command) need no internal token."""
+        if self.env == "production" and self.internal_token is None:
+            return (
+                "EBOK_INTERNAL_TOKEN must be set when EBOK_ENV=production: without it the "
+                "services cannot tell the gateway's calls from anyone else's"
+            )
+        return None
+
+    def service_bind_host(self, service: str) -> str:
+        """Where `service` listens: the public entry on EBOK_BIND_HOST, the others on
+        EBOK_INTERNAL_BIND_HOST."""
+        public = next(s.public for s in SERVICES if s.name == service)
+        return self.bind_host if public else self.internal_bind_host
 
     @property
     def smtp_transport_security(self) -> Literal["none", "starttls", "tls"]:

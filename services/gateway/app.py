@@ -28,8 +28,11 @@ async def _upstreams(app: web.Application) -> AsyncIterator[None]:
         timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds),
         connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
     )
+    token = settings.internal_token
     app[UPSTREAMS] = Upstreams(
-        session, {name: settings.service_url(name) for name in GATEWAY_UPSTREAMS}
+        session,
+        {name: settings.service_url(name) for name in GATEWAY_UPSTREAMS},
+        token.get_secret_value() if token is not None else None,
     )
     yield
     await session.close()

@@ -8,7 +8,9 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
+from services.gateway.client_address import client_address
 from shared.api.common import ProblemOut
+from shared.http.internal import CLIENT_IP_HEADER, INTERNAL_TOKEN_HEADER
 from shared.http.middleware import CORRELATION_HEADER
 from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem
 from shared.logs import get_correlation_id, get_logger
@@ -16,8 +18,8 @@ from shared.runtime import SETTINGS
 
 log = get_logger(__name__)
 
-CLIENT_IP_HEADER = "X-Ebok-Client-Ip"
-# Request headers a service may see; everything else stays at the edge.
+# Request headers a service may see; everything else stays at the edge (a caller's own
+# X-Ebok-Client-Ip or X-Ebok-Internal-Token among them).
 FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language")
 # Response headers passed back to the caller.
 FORWARDED_RESPONSE_HEADERS = (
@@ -37,9 +39,16 @@ class UpstreamResponse:
 
 
 class Upstreams:
-    def __init__(self, session: aiohttp.ClientSession, urls: dict[str, str]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        urls: dict[str, str],
+        internal_token: str | None = None,
+    ) -> None:
         self.session = session
         self.urls = urls
+        # On every call: the services believe the client address we pass only with it.
+        self.internal = {INTERNAL_TOKEN_HEADER: internal_token} if internal_token else {}
 
     async def call(
         self,
@@ -52,7 +61,7 @@ class Upstreams:
         params: dict[str, str] | None = None,
     ) -> UpstreamResponse:
         url = self.urls[service] + path
-        sent = {**(headers or {}), CORRELATION_HEADER: get_correlation_id()}
+        sent = {**(headers or {}), CORRELATION_HEADER: get_correlation_id(), **self.internal}
         try:
             async with self.session.request(
                 method, url, data=body, headers=sent, params=params
@@ -109,8 +118,10 @@ def _public_problem(result: UpstreamResponse, public_path: str) -> bytes:
 
 
 def client_ip(request: web.Request) -> str:
-    if request.app[SETTINGS].trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.remote or "unknown"
+    """The client's address: the TCP peer, or behind EBOK_TRUSTED_PROXIES the address the
+    nearest of them saw (services/gateway/client_address.py)."""
+    return client_address(
+        request.remote,
+        request.headers.getall("X-Forwarded-For", []),
+        request.app[SETTINGS].trusted_proxies,
+    )

@@ -8,6 +8,7 @@ from aiohttp import web
 from services.identity import repository
 from services.identity.captcha_media import AudioWorkers
 from shared.auth import TokenSigner
+from shared.http import internal
 from shared.http.problems import Problem
 from shared.logs import get_logger
 from shared.runtime import SETTINGS
@@ -16,7 +17,6 @@ log = get_logger(__name__)
 
 SIGNER = web.AppKey("signer", TokenSigner)
 AUDIO_WORKERS = web.AppKey("audio_workers", AudioWorkers)
-CLIENT_IP_HEADER = "X-Ebok-Client-Ip"
 
 ACCEPTED_MESSAGE = (
     "If the data is correct, an email with an activation link is on its way to the address given."
@@ -24,7 +24,9 @@ ACCEPTED_MESSAGE = (
 
 
 def client_ip(request: web.Request) -> str:
-    return request.headers.get(CLIENT_IP_HEADER) or request.remote or "unknown"
+    """The client's address as the gateway saw it; a caller without the internal token is its
+    TCP peer, whatever header it sends."""
+    return internal.client_ip(request, request.app[SETTINGS])
 
 
 def too_many(detail: str, retry_after: int) -> Problem:

@@ -40,6 +40,8 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "jwt_public_key_file": keys / "public.pem",
         "sealing_key_file": keys / "sealing.key",
         "captcha_test_answer": "TEST1",
+        # The gateway's credential towards the services, as `make run` makes one.
+        "internal_token": secrets.token_urlsafe(32),
         # A light proof of work: the tests solve many (production: 1,000,000).
         "captcha_pow_max_number": 2_000,
         "retry_delays_ms": [100, 300, 1000],

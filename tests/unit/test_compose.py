@@ -23,6 +23,12 @@ def test_compose_runs_every_service_reachable_and_health_checked() -> None:
         env = defined["environment"]
         assert defined["command"] == ["python", "-m", service.module]
         assert env["EBOK_BIND_HOST"] == "0.0.0.0"
+        # In its container an internal service must be reachable by the others; it is not
+        # published (below).
+        assert env["EBOK_INTERNAL_BIND_HOST"] == "0.0.0.0"
+        # The caller's internal token, or compose refuses to start (${VAR:?message}).
+        assert env["EBOK_INTERNAL_TOKEN"].startswith("${EBOK_INTERNAL_TOKEN:?")
+        assert env["EBOK_TRUSTED_PROXIES"] == "${EBOK_TRUSTED_PROXIES:-}"
         # Production unless the caller asks otherwise; no CAPTCHA test answer of its own.
         assert env["EBOK_ENV"] == "${EBOK_ENV:-production}"
         assert env["EBOK_CAPTCHA_TEST_ANSWER"] == "${EBOK_CAPTCHA_TEST_ANSWER:-}"

@@ -85,3 +85,71 @@ def test_every_service_has_its_port_and_url_from_the_environment(
     monkeypatch.setenv(url, f"http://{service.name}.internal:80/")
     assert getattr(Settings(), f"{service.name}_url") == f"http://{service.name}.internal:80/"
     assert Settings().service_url(service.name) == f"http://{service.name}.internal:80"
+
+
+@pytest.mark.parametrize("service", [s.name for s in SERVICES])
+def test_a_service_will_not_start_in_production_without_the_internal_token(service: str) -> None:
+    env = {**os.environ, "EBOK_ENV": "production"}
+    env.pop("EBOK_INTERNAL_TOKEN", None)
+    env.pop("EBOK_CAPTCHA_TEST_ANSWER", None)
+    result = subprocess.run(
+        [sys.executable, "-m", f"services.{service}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "EBOK_INTERNAL_TOKEN must be set when EBOK_ENV=production" in result.stderr
+
+
+def test_the_internal_token_is_secret_long_and_needed_in_production_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = "k" * 43
+    assert Settings(env="production", internal_token=token).start_problem() is None
+    assert "EBOK_INTERNAL_TOKEN" in (Settings(env="production").start_problem() or "")
+    assert Settings(env="development").start_problem() is None
+    assert token not in repr(Settings(internal_token=token))
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(internal_token="short")
+    # An empty value (compose passing an unset variable) is no token at all.
+    monkeypatch.setenv("EBOK_INTERNAL_TOKEN", "")
+    assert Settings().internal_token is None
+
+
+def test_trusted_proxies_from_a_list_or_commas(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().trusted_proxies == []
+    monkeypatch.setenv("EBOK_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5,fd00::/8")
+    assert [str(n) for n in Settings().trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.168.1.5/32",
+        "fd00::/8",
+    ]
+    monkeypatch.setenv("EBOK_TRUSTED_PROXIES", '["172.16.0.0/12"]')
+    assert [str(n) for n in Settings().trusted_proxies] == ["172.16.0.0/12"]
+    monkeypatch.setenv("EBOK_TRUSTED_PROXIES", "")
+    assert Settings().trusted_proxies == []
+    with pytest.raises(ValidationError):
+        Settings(trusted_proxies="10.0.0.1/8")  # host bits set: a typo, not a network
+    with pytest.raises(ValidationError):
+        Settings(trusted_proxies="proxy.internal")
+
+
+def test_trust_forwarded_for_is_replaced_not_silently_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EBOK_TRUST_FORWARDED_FOR", "true")
+    with pytest.raises(ValidationError, match="replaced by EBOK_TRUSTED_PROXIES"):
+        Settings()
+    monkeypatch.setenv("EBOK_TRUST_FORWARDED_FOR", "false")
+    assert Settings().trusted_proxies == []
+
+
+def test_only_the_public_service_listens_on_the_public_bind_host() -> None:
+    s = Settings(bind_host="0.0.0.0")
+    for service in SERVICES:
+        expected = "0.0.0.0" if service.public else "127.0.0.1"
+        assert s.service_bind_host(service.name) == expected, service.name
+    assert Settings(internal_bind_host="10.0.0.5").service_bind_host("identity") == "10.0.0.5"
