@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 from shared.services import GATEWAY_UPSTREAMS, SERVICES
+from shared.settings import Settings
 
 COMPOSE_FILE = Path(__file__).resolve().parent / "compose.yaml"
 SMTP_PORT = 8025
+GATEWAY_OPS_PORT: int = Settings.model_fields["gateway_ops_port"].default
 # What compose says when the caller has not set it (${VAR:?message}).
 UNSET_MESSAGE = "set EBOK_INTERNAL_TOKEN to a random secret of 32+ characters"
 MAILBOX_HTTP_PORT = 8090
@@ -31,9 +33,10 @@ def render() -> str:
         # Production unless the caller asks for development (see the header).
         "EBOK_ENV": "${EBOK_ENV:-production}",
         # Inside a container only 0.0.0.0 is reachable from the other containers: the internal
-        # services too. Only the public port is published.
+        # services and the gateway's operations port too. Only the public port is published.
         "EBOK_BIND_HOST": "0.0.0.0",
         "EBOK_INTERNAL_BIND_HOST": "0.0.0.0",
+        "EBOK_GATEWAY_OPS_PORT": str(GATEWAY_OPS_PORT),
         # The gateway's credential towards the services: compose refuses to start without it.
         "EBOK_INTERNAL_TOKEN": "${EBOK_INTERNAL_TOKEN:?" + UNSET_MESSAGE + "}",
         # Proxies in front of the gateway whose X-Forwarded-For it believes (none by default).
@@ -65,6 +68,8 @@ def render() -> str:
         "#     docker compose -f deploy/compose.yaml up --build",
         f"# The {public.name} answers on http://localhost:{public.port}/api/v1,"
         f" the mailbox on http://localhost:{MAILBOX_HTTP_PORT}/.",
+        f"# Its /health/ready and /metrics answer on port {GATEWAY_OPS_PORT}, not published:",
+        "# for tools on the compose network.",
         "x-service: &service",
         "  build: { context: .., dockerfile: deploy/Dockerfile }",
         "  restart: unless-stopped",

@@ -24,7 +24,7 @@ import asyncpg
 
 from deploy import demo_data
 from deploy.keys import ensure_keys
-from shared.services import SERVICES
+from shared.services import SERVICES, Service
 from shared.settings import ROOT, Settings
 
 MAILBOX_HTTP_PORT = int(os.environ.get("EBOK_MAILBOX_HTTP_PORT", "8090"))
@@ -158,7 +158,7 @@ async def main() -> int:
         for service in SERVICES:
             procs[service.name] = _spawn([sys.executable, "-m", service.module], service.name, env)
         for service in SERVICES:
-            await _wait_ready(settings.service_url(service.name), service.name, procs[service.name])
+            await _wait_ready(_ops_url(settings, service), service.name, procs[service.name])
             say(f"{service.name} ready")
 
         invoices = await demo_data.load(settings)
@@ -192,10 +192,17 @@ async def main() -> int:
     return 0
 
 
+def _ops_url(settings: Settings, service: Service) -> str:
+    """Where `service` answers /health/ready and /metrics: the gateway on its operations port
+    (on the internal bind host), every other service on its only port."""
+    return settings.gateway_ops_url() if service.public else settings.service_url(service.name)
+
+
 def _print_welcome(
     settings: Settings, invoices: list[demo_data.DemoInvoice], mailbox: bool
 ) -> None:
     gateway = settings.service_url("gateway")
+    ops = _ops_url(settings, next(s for s in SERVICES if s.public))
     latest: dict[str, demo_data.DemoInvoice] = {}
     for invoice in invoices:
         latest[invoice.customer_name] = invoice
@@ -206,7 +213,8 @@ def _print_welcome(
         # First: the address a person opens (the gateway serves the web app at /).
         f"  Web app:                {gateway}/" + ("" if built else "   (not built: make web)"),
         f"  Gateway (public API):   {gateway}/api/v1   e.g. curl {gateway}/api/v1/terms",
-        f"  Health:                 {gateway}/health/ready (and each service's /health/ready)",
+        f"  Health, metrics:        {ops}/health/ready, {ops}/metrics"
+        " (the gateway's operations port; each service's on its own port)",
     ]
     for service in SERVICES:
         if not service.public:

@@ -178,7 +178,12 @@ async def broker_ready(app: web.Application) -> bool:
     return BROKER in app and app[BROKER].is_connected
 
 
-def add_health_routes(app: web.Application, checks: dict[str, ReadyCheck]) -> None:
+def add_health_routes(
+    app: web.Application, checks: dict[str, ReadyCheck], *, operations: bool = True
+) -> None:
+    """GET /health/live; with `operations`, also /health/ready (`checks`) and /metrics. The
+    gateway serves those two on its operations port only (services/gateway/app.py)."""
+
     async def live(_request: web.Request) -> web.Response:
         return json_response(HealthOut(status="ok"))
 
@@ -194,8 +199,9 @@ def add_health_routes(app: web.Application, checks: dict[str, ReadyCheck]) -> No
         )
 
     app.router.add_get("/health/live", live)
-    app.router.add_get("/health/ready", ready)
-    app.router.add_get("/metrics", metrics_handler)
+    if operations:
+        app.router.add_get("/health/ready", ready)
+        app.router.add_get("/metrics", metrics_handler)
 
 
 def service_app(

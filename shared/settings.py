@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     SecretStr,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -64,9 +65,12 @@ class Settings(_ServiceAddresses):
     mail_from: str = "e-BOK <ebok@localhost>"
 
     # HTTP
-    # The gateway (the public entry) listens here; every other service on internal_bind_host.
+    # The gateway (the public entry) listens here; every other service, and the gateway's
+    # operations port, on internal_bind_host.
     bind_host: str = "127.0.0.1"
     internal_bind_host: str = "127.0.0.1"
+    # The gateway's readiness and metrics, kept off its public port.
+    gateway_ops_port: int = Field(8180, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     upstream_timeout_seconds: float = 10.0
     # Proxies in front of the gateway whose X-Forwarded-For it believes: IPs or CIDRs, as a JSON
@@ -179,6 +183,13 @@ class Settings(_ServiceAddresses):
             )
         return value
 
+    @field_validator("gateway_ops_port")
+    @classmethod
+    def _ops_port_apart(cls, value: int, info: ValidationInfo) -> int:
+        if value and value == info.data.get("gateway_port"):
+            raise ValueError("EBOK_GATEWAY_OPS_PORT must differ from EBOK_GATEWAY_PORT")
+        return value
+
     @model_validator(mode="after")
     def _smtp_credentials_come_in_pairs(self) -> Settings:
         if bool(self.smtp_username) != (self.smtp_password is not None):
@@ -203,6 +214,14 @@ class Settings(_ServiceAddresses):
                 "services cannot tell the gateway's calls from anyone else's"
             )
         return None
+
+    def gateway_ops_url(self, port: int | None = None) -> str:
+        """Where this machine reaches the gateway's operations listener (on the internal bind
+        host; `port`: the one it took, when EBOK_GATEWAY_OPS_PORT is 0)."""
+        host = self.internal_bind_host
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.gateway_ops_port if port is None else port}"
 
     def service_bind_host(self, service: str) -> str:
         """Where `service` listens: the public entry on EBOK_BIND_HOST, the others on

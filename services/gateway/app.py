@@ -15,11 +15,17 @@ from services.gateway.upstream import Upstreams
 from services.gateway.web_app import add_web_app_routes, security_headers
 from shared.auth import TokenVerifier
 from shared.http.problems import json_response
+from shared.logs import get_logger
 from shared.runtime import SETTINGS, VERIFIER, add_health_routes, new_app
 from shared.services import GATEWAY_UPSTREAMS
 from shared.settings import Settings
 
 SERVICE = "gateway"
+# Where the operations listener (readiness, metrics) took its port: EBOK_GATEWAY_OPS_PORT, or
+# the one the system gave for 0.
+OPS_URL = web.AppKey("ops_url", str)
+
+log = get_logger(__name__)
 
 
 async def _upstreams(app: web.Application) -> AsyncIterator[None]:
@@ -50,6 +56,33 @@ async def _upstreams_ready(app: web.Application) -> bool:
     return all(results)
 
 
+async def _operations(app: web.Application) -> AsyncIterator[None]:
+    """/health/ready and /metrics on a listener of their own on the internal bind host: what
+    the upstreams' readiness says about the inside and what the metrics say about traffic is
+    for the operators' tools, not for the public port. /health/live is on both."""
+    settings = app[SETTINGS]
+    ops = new_app(settings)
+    ops.on_response_prepare.append(security_headers)
+
+    async def upstreams_ready(_ops: web.Application) -> bool:
+        return await _upstreams_ready(app)
+
+    add_health_routes(ops, {"upstreams": upstreams_ready})
+    runner = web.AppRunner(ops, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.internal_bind_host, settings.gateway_ops_port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    host, port = runner.addresses[0][:2]
+    app[OPS_URL] = settings.gateway_ops_url(port)
+    log.info("operations port", host=host, port=port)
+    yield
+    await runner.cleanup()
+
+
 def _handler(route: Route) -> Handler:
     if route.handler is not None:
         return route.handler
@@ -62,6 +95,7 @@ def build_app(settings: Settings) -> web.Application:
     app = new_app(settings)
     app[VERIFIER] = TokenVerifier(settings)
     app.cleanup_ctx.append(_upstreams)
+    app.cleanup_ctx.append(_operations)  # after _upstreams: its readiness asks them
     # A signal rather than a middleware: it also reaches the answers that the problem middleware
     # makes from exceptions, and redirects raised as exceptions.
     app.on_response_prepare.append(security_headers)
@@ -73,6 +107,7 @@ def build_app(settings: Settings) -> web.Application:
         return json_response(document)
 
     app.router.add_get("/api/v1/openapi.json", openapi)
-    add_health_routes(app, {"upstreams": _upstreams_ready})
-    add_web_app_routes(app, settings.web_dist)  # last: the API, health and metrics come first
+    # Liveness only: readiness and metrics are on the operations port (_operations).
+    add_health_routes(app, {}, operations=False)
+    add_web_app_routes(app, settings.web_dist)  # last: the API and health come first
     return app

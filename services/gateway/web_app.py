@@ -30,7 +30,8 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 # index.html and the other files keep their names across builds: revalidate (ETag) every time.
 PAGE_CACHE = "no-cache"
 # Every path except the API's, the health checks' and the metrics': those belong to their own
-# routes only, so that an unknown /api/... path stays a JSON 404 and a wrong method a 405.
+# routes only, so that an unknown /api/... path stays a JSON 404 and a wrong method a 405 (and
+# /health/ready and /metrics, served on the operations port, are 404s here, not the page).
 WEB_PATH = r"/{path:(?!(?:api|health|metrics)(?:/|$)).*}"
 
 

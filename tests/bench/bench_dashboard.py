@@ -44,6 +44,7 @@ async def settled(settings: Settings) -> bool:
 async def main(clients: int, seconds: float) -> None:
     env, settings = bench_environment(
         gateway_port=str(PORTS["gateway"]),
+        gateway_ops_port="18180",  # beside a `make run` platform's 8180
         billing_port=str(PORTS["billing"]),
         metering_port=str(PORTS["metering"]),
         identity_url="http://127.0.0.1:9",  # not called by the dashboard

@@ -1,7 +1,8 @@
 """The client address rate limits key on cannot be chosen by the client: a service believes the
 gateway's X-Ebok-Client-Ip only with the internal token, and the gateway takes the address its
-trusted proxy saw, not the leftmost X-Forwarded-For. Clients connect from loopback addresses of
-their own (127.0.0.2, …) so each is a peer of its own, the test's "proxy" being 127.0.0.1."""
+trusted proxy saw, not the leftmost X-Forwarded-For. Readiness and metrics are off the public
+port. Clients connect from loopback addresses of their own (127.0.0.2, …) so each is a peer of
+its own, the test's "proxy" being 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+from yarl import URL
 
 from shared.http.internal import CLIENT_IP_HEADER, INTERNAL_TOKEN_HEADER
 from shared.logs import configure_logging
@@ -152,3 +154,28 @@ async def test_a_peer_that_is_no_trusted_proxy_is_the_client(stack: Stack) -> No
     assert await post_from("127.0.0.5", url, {"X-Forwarded-For": "198.51.100.30"}) == 400
     budgets = await registration_budgets(stack)
     assert budgets.get("127.0.0.5") == 1 and "198.51.100.30" not in budgets
+
+
+async def test_readiness_and_metrics_are_on_the_operations_port_only(stack: Stack) -> None:
+    public = stack.platform.urls["gateway"]
+    ops = stack.platform.ops_url("gateway")
+    assert URL(ops).port != URL(public).port
+    assert URL(ops).host == stack.platform.settings.internal_bind_host
+    async with aiohttp.ClientSession() as session:
+        for path in ("/metrics", "/health/ready"):
+            async with session.get(public + path) as resp:
+                assert resp.status == 404, path
+                assert resp.content_type == "application/problem+json", path
+        async with session.get(ops + "/health/ready") as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"status": "ok", "checks": {"upstreams": "ok"}}
+        async with session.get(ops + "/metrics") as resp:
+            assert resp.status == 200 and resp.content_type == "text/plain"
+            assert "ebok_http_request_seconds" in await resp.text()
+        # Liveness stays on both: a load balancer probes the listener it sends clients to.
+        for base in (public, ops):
+            async with session.get(base + "/health/live") as resp:
+                assert resp.status == 200, base
+        # The operations port is no second way into the API.
+        async with session.get(ops + "/api/v1/terms") as resp:
+            assert resp.status == 404

@@ -22,7 +22,8 @@ from tests.support.infra import Infra
 from tests.support.platform import Platform, make_settings, wait_until
 from tests.support.stack import free_port
 
-SERVICES = (*(s.name.upper() for s in REGISTERED_SERVICES), "MAILBOX_HTTP")
+# EBOK_<NAME>_PORT for each: the services, the gateway's operations port and the mailbox page.
+SERVICES = (*(s.name.upper() for s in REGISTERED_SERVICES), "GATEWAY_OPS", "MAILBOX_HTTP")
 
 
 async def run_platform(
@@ -87,8 +88,6 @@ async def run_platform(
 async def register_demo_customer(text: str, gateway: str, session: aiohttp.ClientSession) -> None:
     invoice = re.search(r"invoice (FV/\S+)\s+gross (\d+\.\d\d) PLN", text)
     assert invoice, text
-    async with session.get(f"{gateway}/health/ready") as resp:
-        assert resp.status == 200
     # As README.md's "Try it" does: the proof of work solved by deploy.captcha_proof.
     solver = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -119,8 +118,16 @@ async def register_demo_customer(text: str, gateway: str, session: aiohttp.Clien
 async def test_runner_starts_the_platform_with_demo_data(infra: Infra, keys: Path) -> None:
     async def check(text: str, ports: dict[str, int], session: aiohttp.ClientSession) -> None:
         gateway = f"http://127.0.0.1:{ports['GATEWAY']}"
+        ops = f"http://127.0.0.1:{ports['GATEWAY_OPS']}"
         assert f"{gateway}/api/v1" in text
         assert f"http://127.0.0.1:{ports['MAILBOX_HTTP']}/" in text
+        # Readiness and metrics where it says: the operations port, not the public one.
+        assert f"{ops}/health/ready" in text and f"{ops}/metrics" in text
+        for path in ("/health/ready", "/metrics"):
+            async with session.get(ops + path) as resp:
+                assert resp.status == 200, path
+            async with session.get(gateway + path) as resp:
+                assert resp.status == 404, path
         await register_demo_customer(text, gateway, session)
         mailbox = f"http://127.0.0.1:{ports['MAILBOX_HTTP']}/messages.json"
 

@@ -46,7 +46,7 @@ async def test_gateway_answers_503_when_identity_is_down(stack: Stack) -> None:
     assert problem["type"].endswith("/service-unavailable")
     assert "identity" in problem["detail"]
     async with aiohttp.ClientSession() as session:
-        async with session.get(stack.platform.urls["gateway"] + "/health/ready") as resp:
+        async with session.get(stack.platform.ops_url("gateway") + "/health/ready") as resp:
             assert resp.status == 503
             assert (await resp.json())["checks"]["upstreams"] == "failing"
 

@@ -15,6 +15,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from services.gateway.app import OPS_URL
 from shared.db import drop_database
 from shared.messaging.topology import Names
 from shared.runtime import CONSUMER_QUEUES, OUTBOUND_QUEUES
@@ -42,6 +43,8 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "captcha_test_answer": "TEST1",
         # The gateway's credential towards the services, as `make run` makes one.
         "internal_token": secrets.token_urlsafe(32),
+        # The gateway's operations listener on a free port (Platform.ops_url).
+        "gateway_ops_port": 0,
         # A light proof of work: the tests solve many (production: 1,000,000).
         "captcha_pow_max_number": 2_000,
         "retry_delays_ms": [100, 300, 1000],
@@ -89,6 +92,11 @@ class Platform:
         self.runners[name] = runner
         self.apps[name] = app
         self.urls[name] = f"http://127.0.0.1:{port}"
+
+    def ops_url(self, name: str) -> str:
+        """Where `name` answers /health/ready and /metrics: the gateway on its operations port,
+        the others on their only one."""
+        return self.apps[name].get(OPS_URL) or self.urls[name]
 
     async def stop_service(self, name: str) -> None:
         runner = self.runners.pop(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from deploy.compose import COMPOSE_FILE, main, render
+from deploy.compose import COMPOSE_FILE, GATEWAY_OPS_PORT, main, render
 from shared.services import GATEWAY_UPSTREAMS, SERVICES
 
 
@@ -24,8 +24,9 @@ def test_compose_runs_every_service_reachable_and_health_checked() -> None:
         assert defined["command"] == ["python", "-m", service.module]
         assert env["EBOK_BIND_HOST"] == "0.0.0.0"
         # In its container an internal service must be reachable by the others; it is not
-        # published (below).
+        # published (below), and neither is the gateway's operations port.
         assert env["EBOK_INTERNAL_BIND_HOST"] == "0.0.0.0"
+        assert env["EBOK_GATEWAY_OPS_PORT"] == str(GATEWAY_OPS_PORT)
         # The caller's internal token, or compose refuses to start (${VAR:?message}).
         assert env["EBOK_INTERNAL_TOKEN"].startswith("${EBOK_INTERNAL_TOKEN:?")
         assert env["EBOK_TRUSTED_PROXIES"] == "${EBOK_TRUSTED_PROXIES:-}"

@@ -153,3 +153,7 @@ def test_only_the_public_service_listens_on_the_public_bind_host() -> None:
         expected = "0.0.0.0" if service.public else "127.0.0.1"
         assert s.service_bind_host(service.name) == expected, service.name
     assert Settings(internal_bind_host="10.0.0.5").service_bind_host("identity") == "10.0.0.5"
+    assert Settings().gateway_ops_url() == "http://127.0.0.1:8180"
+    assert Settings(internal_bind_host="0.0.0.0").gateway_ops_url(9) == "http://127.0.0.1:9"
+    with pytest.raises(ValidationError, match="must differ"):
+        Settings(gateway_ops_port=8080)
