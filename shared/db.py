@@ -7,6 +7,7 @@ import re
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -45,15 +46,107 @@ async def drop_database(settings: Settings, database: str) -> None:
     conn = await asyncpg.connect(settings.database_dsn("postgres"))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        for role in (owner_role(database), app_role(database)):
+            await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await conn.close()
 
 
-async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
+def owner_role(database: str) -> str:
+    """Owns the database's schema and tables; no one logs in as it (migrations SET ROLE)."""
+    return f"{database}_owner"
+
+
+def app_role(database: str) -> str:
+    """What the service runs as: reads and writes rows, changes no schema, sees no other
+    service's database."""
+    return f"{database}_app"
+
+
+async def migrate(
+    settings: Settings, service: str, components: list[tuple[str, Path]]
+) -> dict[str, list[str]]:
+    """Make the service's database ready, as EBOK_DATABASE_URL's role (which creates databases
+    and roles): the database, its owner role (which every migration runs as, so that it owns
+    what it creates), the numbered migrations of each component, and the service's
+    least-privileged login role with rights on rows only. Returns what was applied."""
     database = settings.database_name(service)
     await ensure_database(settings, database)
+    owner, app = owner_role(database), app_role(database)
+    password = settings.database_app_password
+    admin = await asyncpg.connect(settings.database_dsn(database), timeout=10)
+    try:
+        lock_key = zlib.crc32(f"ebok-roles:{database}".encode())
+        await admin.execute("SELECT pg_advisory_lock($1)", lock_key)
+        try:
+            for role, login in ((owner, False), (app, True)):
+                if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                    try:
+                        await admin.execute(
+                            f'CREATE ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}'
+                        )
+                    except asyncpg.DuplicateObjectError:
+                        pass
+            if password is not None:
+                # A password cannot be a bound parameter of ALTER ROLE: quote it as a literal.
+                literal = await admin.fetchval(
+                    "SELECT quote_literal($1)", password.get_secret_value()
+                )
+                await admin.execute(f'ALTER ROLE "{app}" PASSWORD {literal}')
+            await admin.execute(f'GRANT "{owner}" TO CURRENT_USER')
+            await admin.execute(f'ALTER DATABASE "{database}" OWNER TO "{owner}"')
+            await admin.execute(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
+            await admin.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{app}"')
+            await admin.execute(f'ALTER SCHEMA public OWNER TO "{owner}"')
+            await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            # What older versions created as EBOK_DATABASE_URL's role passes to the owner.
+            for kind, name in await admin.fetch(
+                """SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                              ELSE 'TABLE' END, c.relname
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v')
+                      AND pg_get_userbyid(c.relowner) <> $1
+                      AND NOT (c.relkind = 'S' AND EXISTS (
+                          SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'a'))""",
+                owner,
+            ):
+                await admin.execute(f'ALTER {kind} public."{name}" OWNER TO "{owner}"')
+        finally:
+            await admin.execute("SELECT pg_advisory_unlock($1)", lock_key)
+        await admin.execute(f'SET ROLE "{owner}"')
+        applied = {
+            component: await apply_migrations(admin, component, directory)
+            for component, directory in components
+        }
+        await admin.execute(f'GRANT USAGE ON SCHEMA public TO "{app}"')
+        await admin.execute(
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app}"'
+        )
+        await admin.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app}"')
+        await admin.execute("RESET ROLE")
+    finally:
+        await admin.close()
+    return applied
+
+
+def app_dsn(settings: Settings, service: str) -> str:
+    """The service's database as its least-privileged role (EBOK_DATABASE_APP_PASSWORD)."""
+    database = settings.database_name(service)
+    parts = urlsplit(settings.database_dsn(database))
+    host = parts.hostname or "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    credentials = quote(app_role(database), safe="")
+    if settings.database_app_password is not None:
+        credentials += ":" + quote(settings.database_app_password.get_secret_value(), safe="")
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}{port}"))
+
+
+async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
+    """A pool on the service's database as its least-privileged role (after `migrate`)."""
     pool = await asyncpg.create_pool(
-        settings.database_dsn(database),
+        app_dsn(settings, service),
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         command_timeout=30,
@@ -83,43 +176,48 @@ def _migration_files(directory: Path) -> list[Path]:
     return files
 
 
-async def apply_migrations(pool: asyncpg.Pool, component: str, directory: Path) -> list[str]:
+async def apply_migrations(
+    target: asyncpg.Pool | asyncpg.Connection, component: str, directory: Path
+) -> list[str]:
     """Apply the numbered .sql files of `directory` not applied yet, each in its own transaction.
 
     An advisory lock keeps two instances starting together from racing.
     """
+    if isinstance(target, asyncpg.Pool):
+        async with target.acquire() as conn:
+            return await apply_migrations(conn, component, directory)
+    conn = target
     applied: list[str] = []
     lock_key = zlib.crc32(f"ebok-migrations:{component}".encode())
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
-        try:
-            await conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       component text NOT NULL,
-                       version text NOT NULL,
-                       applied_at timestamptz NOT NULL DEFAULT now(),
-                       PRIMARY KEY (component, version))"""
+    await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   component text NOT NULL,
+                   version text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (component, version))"""
+        )
+        done = {
+            r["version"]
+            for r in await conn.fetch(
+                "SELECT version FROM schema_migrations WHERE component = $1", component
             )
-            done = {
-                r["version"]
-                for r in await conn.fetch(
-                    "SELECT version FROM schema_migrations WHERE component = $1", component
+        }
+        for path in _migration_files(directory):
+            if path.name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(path.read_text(encoding="utf-8"))
+                await conn.execute(
+                    "INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
+                    component,
+                    path.name,
                 )
-            }
-            for path in _migration_files(directory):
-                if path.name in done:
-                    continue
-                async with conn.transaction():
-                    await conn.execute(path.read_text(encoding="utf-8"))
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
-                        component,
-                        path.name,
-                    )
-                applied.append(path.name)
-                log.info("migration applied", component=component, migration=path.name)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+            applied.append(path.name)
+            log.info("migration applied", component=component, migration=path.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
     return applied
 
 

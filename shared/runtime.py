@@ -15,7 +15,7 @@ from aiohttp import web
 from shared import sessions
 from shared.api.common import HealthOut
 from shared.auth import Principal, TokenVerifier
-from shared.db import SHARED_MIGRATIONS, Notifier, apply_migrations, create_pool, run_loop
+from shared.db import SHARED_MIGRATIONS, Notifier, app_dsn, create_pool, migrate, run_loop
 from shared.events.common import Event
 from shared.http.middleware import correlation_middleware
 from shared.http.problems import json_response, problem_middleware
@@ -59,9 +59,9 @@ def new_app(settings: Settings) -> web.Application:
 
 def database(service: str, migrations: Path) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(app[SETTINGS], service)
-        await apply_migrations(pool, "shared", SHARED_MIGRATIONS)
-        await apply_migrations(pool, service, migrations)
+        settings = app[SETTINGS]
+        await migrate(settings, service, [("shared", SHARED_MIGRATIONS), (service, migrations)])
+        pool = await create_pool(settings, service)
         app[POOL] = pool
         app[DB] = Database(pool, service, app[SETTINGS])
         yield
@@ -91,8 +91,7 @@ def background_loop(
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        database_name = settings.database_name(app[SERVICE])
-        notifier = Notifier(settings.database_dsn(database_name), notify_channel)
+        notifier = Notifier(app_dsn(settings, app[SERVICE]), notify_channel)
         stop = asyncio.Event()
         task = asyncio.create_task(
             run_loop(name, step_factory(app), notifier, poll_seconds(settings), stop),

@@ -49,7 +49,12 @@ class Settings(_ServiceAddresses):
 
     # Infrastructure
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # A role that creates the services' databases and roles and runs their migrations (as each
+    # database's owner role); the services themselves run as `<namespace>_<service>_app`, which
+    # may only read and write rows (shared/db.py `migrate`).
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # The password of the services' `…_app` roles (unset: none, for trust or peer authentication).
+    database_app_password: SecretStr | None = None
     db_pool_min: int = 1
     db_pool_max: int = 10
     smtp_host: str = "127.0.0.1"

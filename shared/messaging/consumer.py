@@ -198,7 +198,9 @@ class Consumer:
             await self._dead_letter(message, f"{envelope.type} refused: {exc}")
             return
         except Exception as exc:
-            if database_unreachable(exc):
+            # Whether the database is away is asked of the database itself: a handler's own
+            # ConnectionError (another system it calls) must go the usual way, retries and all.
+            if database_unreachable(exc) and not await self._database_answers():
                 await self._back_to_queue(message, exc)
                 return
             await self._retry_or_give_up(message, exc)

@@ -18,7 +18,7 @@ import pytest_asyncio
 from prometheus_client import REGISTRY
 
 from deploy.integration_client import IntegrationClient
-from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool, drop_database
+from shared.db import SHARED_MIGRATIONS, create_pool, drop_database, migrate
 from shared.envelope import Envelope, new_envelope
 from shared.events import erp
 from shared.messaging.broker import Broker
@@ -70,8 +70,8 @@ async def probe(infra: Infra, keys: Path) -> AsyncIterator[Probe]:
         retry_delays_ms=RETRY_DELAYS_MS,
         consumer_batch_size=1,
     )
+    await migrate(settings, SERVICE, [("shared", SHARED_MIGRATIONS)])
     pool = await create_pool(settings, SERVICE)
-    await apply_migrations(pool, "shared", SHARED_MIGRATIONS)
     broker = Broker(settings, SERVICE)
     await broker.connect()
     async with IntegrationClient(settings.amqp_url, settings.namespace) as client:

@@ -17,7 +17,7 @@ import pytest_asyncio
 from prometheus_client import REGISTRY
 
 from deploy.integration_client import IntegrationClient
-from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool, drop_database
+from shared.db import SHARED_MIGRATIONS, create_pool, drop_database, migrate
 from shared.envelope import Envelope
 from shared.events import erp
 from shared.messaging.broker import Broker
@@ -83,8 +83,8 @@ async def probe(infra: Infra, keys: Path) -> AsyncIterator[Probe]:
     settings = make_settings(
         infra.database_url, infra.amqp_url, keys, retry_delays_ms=[50, 100, 200]
     )
+    await migrate(settings, SERVICE, [("shared", SHARED_MIGRATIONS)])
     pool = await create_pool(settings, SERVICE)
-    await apply_migrations(pool, "shared", SHARED_MIGRATIONS)
     broker = Broker(settings, SERVICE)
     await broker.connect()
     async with IntegrationClient(settings.amqp_url, settings.namespace) as client:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 
 from deploy.mailbox import MailStore, start_smtp_server
 from services.notifications.delivery import Mailer
+from shared.db import owner_role
 from shared.events import identity as events
 from shared.tx import Database
 from tests.support.handlers import ServiceHandlers
@@ -37,6 +39,17 @@ async def mailbox() -> AsyncIterator[tuple[MailStore, int]]:
     yield store, server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
+
+
+async def as_owner(handlers: ServiceHandlers, sql: str) -> None:
+    conn = await asyncpg.connect(handlers.settings.service_dsn("notifications"))
+    try:
+        await conn.execute(
+            f'SET ROLE "{owner_role(handlers.settings.database_name("notifications"))}"'
+        )
+        await conn.execute(sql)
+    finally:
+        await conn.close()
 
 
 def mailer(handlers: ServiceHandlers, port: int) -> Mailer:
@@ -67,7 +80,9 @@ async def test_a_crash_after_the_hand_over_repeats_no_email_sent_before_it(
     first, second, third = await queue_emails(notifications, 3)
     # The process dies right after the SMTP server has taken the second email: here, its
     # "sent" mark fails, which rolls back whatever that transaction holds.
-    await notifications.execute(
+    # (as the database's owner: the service's own role may not change the schema)
+    await as_owner(
+        notifications,
         f"""CREATE FUNCTION crash() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
               IF NEW.status = 'sent' AND NEW.recipient = '{second}' THEN
@@ -75,11 +90,11 @@ async def test_a_crash_after_the_hand_over_repeats_no_email_sent_before_it(
               END IF;
               RETURN NEW;
             END $$;
-            CREATE TRIGGER crash BEFORE UPDATE ON emails FOR EACH ROW EXECUTE FUNCTION crash();"""
+            CREATE TRIGGER crash BEFORE UPDATE ON emails FOR EACH ROW EXECUTE FUNCTION crash();""",
     )
     with pytest.raises(Exception, match="the process died"):
         await mailer(notifications, port).deliver_due()
-    await notifications.execute("DROP TRIGGER crash ON emails; DROP FUNCTION crash();")
+    await as_owner(notifications, "DROP TRIGGER crash ON emails; DROP FUNCTION crash();")
 
     # After the restart: what was not marked sent goes out again.
     await mailer(notifications, port).deliver_due()

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool, drop_database
+from shared.db import SHARED_MIGRATIONS, create_pool, drop_database, migrate
 from shared.envelope import Envelope
 from shared.events.common import Event
 from shared.messaging import consumer
@@ -56,10 +56,13 @@ class ServiceHandlers:
         """The service's database in a fresh namespace, migrated as the service migrates it;
         dropped afterwards."""
         settings = make_settings(infra.database_url, infra.amqp_url, keys)
+        await migrate(
+            settings,
+            service,
+            [("shared", SHARED_MIGRATIONS), (service, SERVICES_DIR / service / "migrations")],
+        )
         pool = await create_pool(settings, service)
         try:
-            await apply_migrations(pool, "shared", SHARED_MIGRATIONS)
-            await apply_migrations(pool, service, SERVICES_DIR / service / "migrations")
             module = importlib.import_module(f"services.{service}.handlers")
             yield cls(service, settings, pool, tuple(module.SUBSCRIPTIONS))
         finally:

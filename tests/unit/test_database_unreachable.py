@@ -20,7 +20,8 @@ from shared.messaging.consumer import database_unreachable
         asyncpg.InterfaceError("connection is closed"),
     ],
 )
-def test_an_unreachable_database_is_not_the_messages_fault(exc: BaseException) -> None:
+def test_these_may_say_the_database_is_away(exc: BaseException) -> None:
+    # (the consumer then asks the database itself before it pauses)
     assert database_unreachable(exc)
 
 
