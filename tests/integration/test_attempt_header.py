@@ -7,28 +7,23 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aio_pika
-import asyncpg
 import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from deploy.integration_client import IntegrationClient
-from shared.db import SHARED_MIGRATIONS, create_pool, drop_database, migrate
 from shared.envelope import Envelope, new_envelope
 from shared.events import erp
-from shared.messaging.broker import Broker
 from shared.messaging.consumer import ATTEMPT_HEADER, Consumer, Subscription, attempts_so_far
 from shared.messaging.topology import REASON_HEADER, Names
-from shared.settings import Settings
 from shared.tx import Database, Tx
+from tests.support.consumer_probe import Probe, consumer_probe
 from tests.support.erp import address
 from tests.support.infra import Infra
-from tests.support.platform import make_settings, wait_until
+from tests.support.platform import wait_until
 
 SERVICE = "attempts"
 RETRY_DELAYS_MS = [50, 100, 200]
@@ -50,52 +45,14 @@ GARBAGE: dict[str, tuple[Any, int]] = {
 }
 
 
-@dataclass
-class Probe:
-    settings: Settings
-    pool: asyncpg.Pool
-    broker: Broker
-    client: IntegrationClient
-    consumers: list[Consumer] = field(default_factory=list)
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def probe(infra: Infra, keys: Path) -> AsyncIterator[Probe]:
     # One message a transaction, so that the handler runs exactly once an attempt (a failed batch
     # runs its messages again one by one).
-    settings = make_settings(
-        infra.database_url,
-        infra.amqp_url,
-        keys,
-        retry_delays_ms=RETRY_DELAYS_MS,
-        consumer_batch_size=1,
-    )
-    await migrate(settings, SERVICE, [("shared", SHARED_MIGRATIONS)])
-    pool = await create_pool(settings, SERVICE)
-    broker = Broker(settings, SERVICE)
-    await broker.connect()
-    async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
-        probe = Probe(settings, pool, broker, client)
-        try:
-            yield probe
-        finally:
-            for consumer in probe.consumers:
-                await consumer.stop()
-            channel = await broker.channel(1)
-            for consumer in probe.consumers:
-                q = consumer.queue_name
-                for name in [
-                    q,
-                    Names.dead_letter_queue(q),
-                    *(Names.retry_queue(q, i) for i in range(RETRIES)),
-                ]:
-                    await channel.queue_delete(name)
-            for name in ("events", "integration"):
-                await channel.exchange_delete(broker.names.exchange(name))
-            await channel.exchange_delete(broker.names.dead_letter_exchange)
-            await broker.close()
-            await pool.close()
-            await drop_database(settings, settings.database_name(SERVICE))
+    async with consumer_probe(
+        infra, keys, SERVICE, retry_delays_ms=RETRY_DELAYS_MS, consumer_batch_size=1
+    ) as running:
+        yield running
 
 
 def customer_message(customer_id: str, attempt: Any) -> aio_pika.Message:

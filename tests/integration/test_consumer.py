@@ -6,51 +6,30 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import aio_pika
-import asyncpg
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from deploy.integration_client import IntegrationClient
-from shared.db import SHARED_MIGRATIONS, create_pool, drop_database, migrate
 from shared.envelope import Envelope
 from shared.events import erp
-from shared.messaging.broker import Broker
-from shared.messaging.consumer import Consumer, PermanentError, Subscription
+from shared.messaging.consumer import PermanentError
 from shared.messaging.outbox import OutboxRelay, add_to_outbox
 from shared.messaging.topology import REASON_HEADER, Names
-from shared.settings import Settings
-from shared.tx import Database, Tx
+from shared.tx import Tx
+from tests.support.consumer_probe import Probe as BaseProbe
+from tests.support.consumer_probe import consumer_probe
 from tests.support.erp import address
 from tests.support.infra import Infra
-from tests.support.platform import make_settings, wait_until
+from tests.support.platform import wait_until
 
 SERVICE = "probe"
 
 
-@dataclass
-class Probe:
-    settings: Settings
-    pool: asyncpg.Pool
-    broker: Broker
-    client: IntegrationClient
-    consumers: list[Consumer] = field(default_factory=list)
-
-    async def consume(self, purpose: str, handler) -> Consumer:
-        consumer = Consumer(
-            Database(self.pool, SERVICE, self.settings),
-            self.broker,
-            Subscription(purpose, {erp.CustomerUpserted: handler}),
-        )
-        await consumer.start()
-        self.consumers.append(consumer)
-        return consumer
-
+class Probe(BaseProbe):
     async def dead_letters(
         self, queue: str, count: int = 1
     ) -> list[aio_pika.abc.AbstractIncomingMessage]:
@@ -80,35 +59,8 @@ def outcome(queue: str, name: str) -> float:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def probe(infra: Infra, keys: Path) -> AsyncIterator[Probe]:
-    settings = make_settings(
-        infra.database_url, infra.amqp_url, keys, retry_delays_ms=[50, 100, 200]
-    )
-    await migrate(settings, SERVICE, [("shared", SHARED_MIGRATIONS)])
-    pool = await create_pool(settings, SERVICE)
-    broker = Broker(settings, SERVICE)
-    await broker.connect()
-    async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
-        probe = Probe(settings, pool, broker, client)
-        try:
-            yield probe
-        finally:
-            for consumer in probe.consumers:
-                await consumer.stop()
-            channel = await broker.channel(1)
-            for consumer in probe.consumers:
-                q = consumer.queue_name
-                for name in [
-                    q,
-                    Names.dead_letter_queue(q),
-                    *(Names.retry_queue(q, i) for i in range(3)),
-                ]:
-                    await channel.queue_delete(name)
-            for name in ("events", "integration"):
-                await channel.exchange_delete(broker.names.exchange(name))
-            await channel.exchange_delete(broker.names.dead_letter_exchange)
-            await broker.close()
-            await pool.close()
-            await drop_database(settings, settings.database_name(SERVICE))
+    async with consumer_probe(infra, keys, SERVICE, retry_delays_ms=[50, 100, 200]) as base:
+        yield Probe(**vars(base))
 
 
 async def test_handled_once_and_recorded_in_inbox(probe: Probe) -> None:
