@@ -63,8 +63,14 @@ DOT_SEGMENTS = ("", ".", "..")
 
 def path_segment(name: str, value: str) -> str:
     """A path parameter as one segment of the upstream path, or a 400 naming it."""
-    if value in DOT_SEGMENTS:
-        message = f"cannot be {value!r}" if value else "cannot be empty"
+    if value in DOT_SEGMENTS or "\x00" in value:
+        message = (
+            "must not contain a NUL character"
+            if "\x00" in value
+            else f"cannot be {value!r}"
+            if value
+            else "cannot be empty"
+        )
         raise Problem(
             400,
             "Invalid path parameter",

@@ -107,10 +107,41 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise Problem(
             400, "Malformed JSON", "The request body must be a JSON object", code="malformed-json"
         )
+    _refuse_nul(_nul_fields(raw))
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+
+
+def _nul_fields(value: object, where: str = "") -> list[str]:
+    """The fields whose text holds a NUL character (U+0000), which no text field may carry and
+    PostgreSQL cannot store; the body is at most 64 levels deep here."""
+    if isinstance(value, str):
+        return [where or "(body)"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            found += [path] if "\x00" in key else _nul_fields(item, path)
+        return found
+    if isinstance(value, list):
+        return [f for n, item in enumerate(value) for f in _nul_fields(item, f"{where}.{n}")]
+    return []
+
+
+def _refuse_nul(fields: list[str]) -> None:
+    if fields:
+        raise Problem(
+            422,
+            "Validation failed",
+            f"Invalid or missing fields: {', '.join(fields)}",
+            code="validation-failed",
+            errors=[
+                {"field": f, "message": "must not contain a NUL character", "code": "nul_character"}
+                for f in fields
+            ],
+        )
 
 
 def _nests_deeper(text: str, limit: int) -> bool:
@@ -133,6 +164,7 @@ def _too_deep() -> Problem:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
+    _refuse_nul([name for name, value in request.query.items() if "\x00" in name + value])
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:

@@ -69,7 +69,9 @@ def web_dist() -> Path:
     return path
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+# Package-scoped: the platform and the browser go when the browser tests are done, so their
+# ~25 PostgreSQL connections are not held through the rest of the suite.
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def web(infra: Infra, keys: Path, web_dist: Path) -> AsyncIterator[Web]:
     async for stack in start_stack(infra, keys, web_dist=str(web_dist)):
         base_url = stack.platform.urls["gateway"]
@@ -85,13 +87,13 @@ async def web(infra: Infra, keys: Path, web_dist: Path) -> AsyncIterator[Web]:
         yield Web(stack, base_url)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def playwright() -> AsyncIterator[Playwright]:
     async with async_playwright() as running:
         yield running
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -168,13 +170,13 @@ def shoot(request: pytest.FixtureRequest) -> Iterator[Shoot]:
     assert not too_wide, "\n".join(too_wide)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def resident(web: Web) -> Resident:
     """A registered customer with a year of readings, shared by the tests that only look."""
     return await make_resident(web.stack)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def neighbour(web: Web) -> Household:
     """Another customer, whose invoices billing holds."""
     return await fed_household(web.stack)

@@ -170,3 +170,20 @@ async def test_every_response_matches_the_openapi_document(stack: Stack) -> None
     assert status == 200
     recorded = [r for r in stack.api.recorded if "openapi.json" not in r[1]]
     assert OpenApi(document).check_all(recorded) >= 1
+
+
+async def test_a_nul_character_is_a_validation_problem_not_a_500(stack: Stack) -> None:
+    # PostgreSQL cannot store U+0000: schemathesis found it as a 500 on the login.
+    status, problem = await stack.api.request(
+        "POST", "/api/v1/auth/login", json={"login": "\x00¢Á\x84", "password": "x"}
+    )
+    assert status == 422, problem
+    assert problem["errors"] == [
+        {"field": "login", "message": "must not contain a NUL character", "code": "nul_character"}
+    ]
+    account = await registered_account(stack)
+    token = await access_token(stack, account)
+    status, problem = await stack.api.request("GET", "/api/v1/invoices?status=%00", token=token)
+    assert status == 422 and problem["errors"][0]["code"] == "nul_character"
+    status, problem = await stack.api.request("GET", "/api/v1/invoices/a%00b", token=token)
+    assert status == 400 and problem["type"].endswith("/invalid-path-parameter")

@@ -31,7 +31,7 @@ GUESSES = 30
 DAY = 86_400
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")  # one stack at a time: each holds ~25 connections
 async def stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
     async for running in start_stack(
         infra, keys, login_failures_per_window=LIMIT, login_window_seconds=DAY
@@ -39,7 +39,7 @@ async def stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
         yield running
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")  # one stack at a time: each holds ~25 connections
 async def address_stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
     async for running in start_stack(
         infra, keys, login_failures_per_ip_per_window=ADDRESS_LIMIT, login_window_seconds=DAY
@@ -47,7 +47,7 @@ async def address_stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
         yield running
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")  # one stack at a time: each holds ~25 connections
 async def busy_stack(infra: Infra, keys: Path) -> AsyncIterator[Stack]:
     async for running in start_stack(
         infra, keys, password_hash_concurrency=1, password_hash_wait_seconds=0.01

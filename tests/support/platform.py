@@ -49,6 +49,8 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "captcha_pow_max_number": 2_000,
         "retry_delays_ms": [100, 300, 1000],
         "queue_type": "classic",
+        # Several platforms run at once in a test session; PostgreSQL has 100 connections.
+        "db_pool_max": 4,
         "outbox_poll_seconds": 0.5,
         "email_poll_seconds": 0.2,
         "email_retry_base_seconds": 0.2,
