@@ -1,7 +1,14 @@
-"""Access tokens: short-lived EdDSA-signed JWTs. Identity signs; every service verifies."""
+"""Access tokens: short-lived EdDSA-signed JWTs. Identity signs; every service verifies.
+
+Each token names its key in the `kid` header (the RFC 7638 thumbprint of the public key), so a
+verifier can hold the current public key and, during a rotation, previous ones
+(docs/operations.md, "Keys")."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -11,7 +18,10 @@ from typing import Any
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from shared.http.problems import Problem
 from shared.settings import Settings
@@ -52,21 +62,75 @@ def generate_keypair(private_path: Path, public_path: Path) -> None:
     )
 
 
-def _read_key(path: Path, what: str) -> bytes:
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The key's `kid`: its RFC 7638 JWK thumbprint (SHA-256 of the canonical JWK, base64url)."""
+    x = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    # The required members only, sorted, without whitespace (RFC 7638, section 3).
+    jwk = {"crv": "Ed25519", "kty": "OKP", "x": _base64url(x)}
+    canonical = json.dumps(jwk, separators=(",", ":"), sort_keys=True)
+    return _base64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _read_key(path: Path, what: str, setting: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
         raise RuntimeError(
-            f"{what} not found at {path}: set EBOK_JWT_{what.upper().replace(' ', '_')}_FILE "
+            f"{what} not found at {path}: set {setting} "
             "or run `python -m deploy.keys` to create a development pair"
         ) from None
 
 
-class TokenSigner:
-    def __init__(self, settings: Settings) -> None:
-        self._key = serialization.load_pem_private_key(
-            _read_key(settings.jwt_private_key_file, "private key"), password=None
+def _load_public_key(path: Path, what: str, setting: str) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(_read_key(path, what, setting))
+    if not isinstance(key, Ed25519PublicKey):
+        raise RuntimeError(f"{what} at {path} ({setting}) is not an Ed25519 key")
+    return key
+
+
+def accepted_keys(settings: Settings) -> tuple[str, dict[str, Ed25519PublicKey]]:
+    """The current public key's `kid`, and every public key tokens may be signed with, by
+    `kid`: the current one and, during a rotation, the previous ones."""
+    current = _load_public_key(
+        settings.jwt_public_key_file, "public key", "EBOK_JWT_PUBLIC_KEY_FILE"
+    )
+    keys = {
+        key_id(key): key
+        for key in (
+            _load_public_key(path, "previous public key", "EBOK_JWT_PREVIOUS_PUBLIC_KEY_FILES")
+            for path in settings.jwt_previous_public_key_files
         )
+    }
+    keys[key_id(current)] = current
+    return key_id(current), keys
+
+
+class TokenSigner:
+    """Signs with the current private key, naming its public key in the `kid` header."""
+
+    def __init__(self, settings: Settings) -> None:
+        key = serialization.load_pem_private_key(
+            _read_key(settings.jwt_private_key_file, "private key", "EBOK_JWT_PRIVATE_KEY_FILE"),
+            password=None,
+        )
+        if not isinstance(key, Ed25519PrivateKey):
+            raise RuntimeError(
+                f"private key at {settings.jwt_private_key_file} (EBOK_JWT_PRIVATE_KEY_FILE) "
+                "is not an Ed25519 key"
+            )
+        self._key = key
+        self.kid = key_id(key.public_key())
+        # A rotation step done in the wrong order would issue tokens that nobody accepts.
+        if self.kid not in accepted_keys(settings)[1]:
+            raise RuntimeError(
+                "the private key (EBOK_JWT_PRIVATE_KEY_FILE) matches neither "
+                "EBOK_JWT_PUBLIC_KEY_FILE nor EBOK_JWT_PREVIOUS_PUBLIC_KEY_FILES: "
+                "the tokens it signed would be refused"
+            )
         self._ttl = settings.access_token_ttl_seconds
 
     def issue(self, principal: Principal, not_after: float | None = None) -> tuple[str, int]:
@@ -89,19 +153,20 @@ class TokenSigner:
         }
         if principal.session_id is not None:
             claims["sid"] = principal.session_id
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM), ttl
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
+        return token, ttl
 
 
 class TokenVerifier:
-    """Verifies access tokens. A token already verified is remembered until it expires: the same
-    bytes carry the same signed claims, so only the expiry needs checking again."""
+    """Verifies access tokens with the key their `kid` names, among the current and previous
+    public keys; a token without `kid` (issued before tokens had one) with the current key only.
+    A token already verified is remembered until it expires: the same bytes carry the same
+    signed claims, so only the expiry needs checking again."""
 
     CACHE_SIZE = 50_000
 
     def __init__(self, settings: Settings) -> None:
-        self._key = serialization.load_pem_public_key(
-            _read_key(settings.jwt_public_key_file, "public key")
-        )
+        self._current_kid, self._keys = accepted_keys(settings)
         self._verified: dict[str, tuple[Principal, int]] = {}
         # Ended sessions → when their last access token expires (shared/sessions.py feeds it).
         self._revoked: dict[str, float] = {}
@@ -132,9 +197,13 @@ class TokenVerifier:
 
     def _verify_signature(self, token: str) -> tuple[Principal, int]:
         try:
+            kid = jwt.get_unverified_header(token).get("kid", self._current_kid)
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise jwt.InvalidTokenError("no such key")
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,

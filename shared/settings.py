@@ -101,6 +101,9 @@ class Settings(_ServiceAddresses):
     # Security
     jwt_private_key_file: Path = ROOT / "var" / "keys" / "jwt-private.pem"
     jwt_public_key_file: Path = ROOT / "var" / "keys" / "jwt-public.pem"
+    # Public keys still accepted during a rotation (docs/operations.md, "Keys"): a JSON list or
+    # paths separated by commas. Tokens name their key in `kid`.
+    jwt_previous_public_key_files: Annotated[list[Path], NoDecode] = []
     # Seals the secrets events carry (shared/sealing.py); identity and notifications read it.
     sealing_key_file: Path = ROOT / "var" / "keys" / "sealing.key"
     access_token_ttl_seconds: int = 900
@@ -148,6 +151,16 @@ class Settings(_ServiceAddresses):
     email_retry_max_seconds: float = 900.0
     email_max_attempts: int = 30
     email_poll_seconds: float = 1.0
+
+    @field_validator("jwt_previous_public_key_files", mode="before")
+    @classmethod
+    def _paths_from_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @field_validator("captcha_test_answer", "internal_token", mode="before")
     @classmethod
