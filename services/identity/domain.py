@@ -31,7 +31,7 @@ OTP_LENGTH = 14
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 # zxcvbn's score (0-4): below 3 means fewer than 10^8 guesses, what a list of leaked passwords
-# with a few rules (capitals, digits, years, keyboard walks, l33t) reaches (decision 49).
+# with a few rules (capitals, digits, years, keyboard walks, l33t) reaches (decision 48).
 MIN_PASSWORD_SCORE = 3
 # zxcvbn's cost grows with the square of the length and, for many l33t characters, far beyond
 # (0.5 s for 128 of them): only the start is judged, under 0.1 s in the worst case. A password
