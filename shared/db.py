@@ -228,7 +228,8 @@ class Notifier:
     drops, the loop still runs on the polling interval and the listener is re-established.
     """
 
-    def __init__(self, dsn: str, channel: str) -> None:
+    def __init__(self, dsn: str, channel: str | None) -> None:
+        """`channel` None: polling only (no connection of its own)."""
         self._dsn = dsn
         self._channel = channel
         self._event = asyncio.Event()
@@ -238,7 +239,7 @@ class Notifier:
         self._event.set()
 
     async def _ensure_listening(self) -> None:
-        if self._conn is not None and not self._conn.is_closed():
+        if self._channel is None or (self._conn is not None and not self._conn.is_closed()):
             return
         try:
             self._conn = await asyncpg.connect(self._dsn, timeout=5)

@@ -25,6 +25,7 @@ from shared.messaging.consumer import Consumer, Subscription
 from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
 from shared.messaging.topology import Names, declare_outbound_queue
 from shared.metrics import metrics_handler
+from shared.retention import Purger
 from shared.settings import Settings
 from shared.tx import Database
 
@@ -84,7 +85,7 @@ def broker(service: str) -> Context:
 def background_loop(
     name: str,
     step_factory: Callable[[web.Application], Callable[[], Awaitable[bool]]],
-    notify_channel: str,
+    notify_channel: str | None,
     poll_seconds: Callable[[Settings], float],
 ) -> Context:
     """Run a step function in a loop, woken by NOTIFY on `notify_channel` or by polling."""
@@ -117,6 +118,15 @@ def outbox_relay() -> Context:
         lambda app: OutboxRelay(app[POOL], app[BROKER]).publish_batch,
         NOTIFY_CHANNEL,
         lambda s: s.outbox_poll_seconds,
+    )
+
+
+def retention() -> Context:
+    return background_loop(
+        "retention",
+        lambda app: Purger(app[POOL], app[SETTINGS]).step,
+        None,  # it polls: no LISTEN connection of its own
+        lambda s: s.retention_poll_seconds,
     )
 
 
@@ -235,6 +245,7 @@ def service_app(
             database(service, migrations),
             broker(service),
             outbox_relay(),
+            retention(),
             outbound_queues(outbound or {}),
             *extra_contexts,
             consumers(subscriptions),

@@ -96,6 +96,11 @@ class Settings(_ServiceAddresses):
     queue_type: Literal["quorum", "classic"] = "quorum"
     retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
     outbox_poll_seconds: float = 1.0
+    # How long handled inbox rows and published outbox rows are kept (shared/retention.py), and
+    # how often a service looks for old ones.
+    inbox_retention_days: int = Field(14, ge=1)
+    outbox_retention_days: int = Field(7, ge=1)
+    retention_poll_seconds: float = 300.0
     broker_connect_timeout_seconds: float = 60.0
 
     # Security
