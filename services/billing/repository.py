@@ -213,15 +213,19 @@ INVOICE_JSON_COLUMNS = f"""i.invoice_number, i.contract_number, i.issued_on, i.d
     {STATUS_SQL} AS status"""
 
 
-# A customer's contracts with their service points, as JSON objects ($1 customer ids).
+# A customer's contracts with their service points, as JSON objects ($1 customer ids). The
+# service points are looked up per contract (by its index), not joined: a generic plan for
+# `= ANY($1)` expects many customers and hash-joined the whole service_points table.
 CONTRACTS_JSON = """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
-                  coalesce(json_agg(json_build_object(
-                      'service_point_id', sp.service_point_id, 'address', sp.address,
-                      'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
-                      FILTER (WHERE sp.service_point_id IS NOT NULL), '[]') AS service_points
-             FROM contracts c LEFT JOIN service_points sp USING (contract_number)
-            WHERE c.customer_id = ANY($1::text[])
-            GROUP BY c.contract_number"""
+                  coalesce((SELECT json_agg(json_build_object(
+                                'service_point_id', sp.service_point_id,
+                                'address', sp.address,
+                                'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
+                              FROM service_points sp
+                             WHERE sp.contract_number = c.contract_number), '[]')
+                      AS service_points
+             FROM contracts c
+            WHERE c.customer_id = ANY($1::text[])"""
 
 
 async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> str:
@@ -360,13 +364,8 @@ async def notes_page(
     )
 
 
-async def summary(
-    conn: asyncpg.Connection, customer_ids: list[str], today: date, invoices: int
-) -> asyncpg.Record:
-    """The dashboard's billing part in one round trip: balance figures, the latest invoices and
-    the contracts (the last two as JSON arrays)."""
-    return await conn.fetchrow(
-        f"""WITH {BALANCE_PARTS},
+# $1 customer ids, $2 today, $3 how many latest invoices.
+SUMMARY_SQL = f"""WITH {BALANCE_PARTS},
            latest AS (SELECT {INVOICE_JSON_COLUMNS} FROM invoices i
                        WHERE i.customer_id = ANY($1::text[])
                        ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
@@ -376,8 +375,12 @@ async def summary(
                                    '[]') FROM latest) AS latest_invoices,
                   (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
                                    '[]') FROM agreements) AS contracts
-             FROM inv, pay, nts""",
-        customer_ids,
-        today,
-        invoices,
-    )
+             FROM inv, pay, nts"""
+
+
+async def summary(
+    conn: asyncpg.Connection, customer_ids: list[str], today: date, invoices: int
+) -> asyncpg.Record:
+    """The dashboard's billing part in one round trip: balance figures, the latest invoices and
+    the contracts (the last two as JSON arrays)."""
+    return await conn.fetchrow(SUMMARY_SQL, customer_ids, today, invoices)
