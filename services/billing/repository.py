@@ -214,8 +214,9 @@ INVOICE_JSON_COLUMNS = f"""i.invoice_number, i.contract_number, i.issued_on, i.d
 
 
 # A customer's contracts with their service points, as JSON objects ($1 customer ids). The
-# service points are looked up per contract (by its index), not joined: a generic plan for
-# `= ANY($1)` expects many customers and hash-joined the whole service_points table.
+# contracts are joined to the caller's customer ids and the service points looked up per
+# contract, each by its index: generic plans for `= ANY($1)` expect many customers and scanned
+# the whole contracts and service_points tables.
 CONTRACTS_JSON = """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
                   coalesce((SELECT json_agg(json_build_object(
                                 'service_point_id', sp.service_point_id,
@@ -224,8 +225,10 @@ CONTRACTS_JSON = """SELECT c.contract_number, c.customer_id, c.signed_on, c.stat
                               FROM service_points sp
                              WHERE sp.contract_number = c.contract_number), '[]')
                       AS service_points
-             FROM contracts c
-            WHERE c.customer_id = ANY($1::text[])"""
+             FROM unnest($1::text[]) AS mine (customer_id),
+                  -- OFFSET 0 keeps the subquery a lookup per customer id (by its index)
+                  LATERAL (SELECT * FROM contracts WHERE customer_id = mine.customer_id
+                           OFFSET 0) c"""
 
 
 async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> str:

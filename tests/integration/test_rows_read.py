@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest_asyncio
@@ -68,3 +69,71 @@ async def test_the_dashboard_summary_reads_one_customers_service_points(
     assert read <= 10, (
         f"{read} service point rows read for one customer: {json.dumps(scans)[:2000]}"
     )
+
+
+async def rows_read(conn, call) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The rows `call` read from each table, from PostgreSQL's own counters on the service's
+    pooled connection: pg_stat_xact_user_tables before and after it, in one transaction (the
+    view also holds what earlier statements of the backend have not flushed yet)."""
+
+    async def counts() -> dict[str, int]:
+        rows = await conn.fetch(
+            """SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
+                 FROM pg_stat_xact_user_tables"""
+        )
+        return {r["relname"]: r["n"] for r in rows}
+
+    async with conn.transaction():
+        before = await counts()
+        await call(conn)
+        after = await counts()
+    return {t: n - before.get(t, 0) for t, n in after.items() if n - before.get(t, 0)}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def billing_lists(billing: ServiceHandlers) -> ServiceHandlers:
+    await billing.execute(
+        """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
+                                 period_from, period_to, net, vat, gross)
+           SELECT 'FV/' || n || '/' || k, 'C-' || n, 'U-' || n, DATE '2026-01-01' + k * 30,
+                  DATE '2026-01-15' + k * 30, DATE '2026-01-01', DATE '2026-01-31', 100, 8, 108
+             FROM generate_series(1, $1) n, generate_series(1, 3) k""",
+        OTHERS + 1,
+    )
+    await billing.execute(
+        """INSERT INTO payments (booking_id, customer_id, booked_on, amount, channel)
+           SELECT 'B-' || n, 'C-' || n, DATE '2026-02-01', 50, 'transfer'
+             FROM generate_series(1, $1) n""",
+        OTHERS + 1,
+    )
+    await billing.execute(
+        """INSERT INTO notes (note_number, customer_id, kind, issued_on, amount, description)
+           SELECT 'NO-' || n, 'C-' || n, 'interest', DATE '2026-03-01', 1, 'Odsetki'
+             FROM generate_series(1, $1) n""",
+        OTHERS + 1,
+    )
+    await billing.execute("ANALYZE")
+    return billing
+
+
+async def test_every_billing_view_reads_only_its_customers_rows(
+    billing_lists: ServiceHandlers,
+) -> None:
+    from services.billing import repository
+
+    me, today = ["C-777"], date(2026, 11, 26)
+    views = {
+        "summary": lambda c: repository.summary(c, me, today, 5),
+        "contracts": lambda c: repository.contracts(c, me),
+        "balance": lambda c: repository.balance(c, me, today),
+        "invoices": lambda c: repository.invoices_page(
+            c, me, today, status=None, period_from=None, period_to=None, limit=20, offset=0
+        ),
+        "payments": lambda c: repository.payments_page(c, me, 20, 0),
+        "notes": lambda c: repository.notes_page(c, me, 20, 0),
+    }
+    async with billing_lists.pool.acquire() as conn:
+        for name, call in views.items():
+            await call(conn)  # prepared (generic plan) before it is measured
+            read = await rows_read(conn, call)
+            assert sum(read.values()) <= 40, f"{name} read {read} for one customer"
