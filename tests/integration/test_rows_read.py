@@ -1,12 +1,13 @@
-"""A customer's dashboard reads that customer's rows, not everyone's: with tens of thousands of
-other customers on record, the billing summary's generic plan (the services force generic
-plans) touches a bounded number of service points."""
+"""A customer's views read that customer's rows, not everyone's: with 20,000 other customers on
+record, every billing and metering query behind a customer's view — under the generic plans the
+services force — reads a bounded number of rows, counted by PostgreSQL itself
+(pg_stat_xact_user_tables) or read from the plan."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest_asyncio
@@ -136,4 +137,44 @@ async def test_every_billing_view_reads_only_its_customers_rows(
         for name, call in views.items():
             await call(conn)  # prepared (generic plan) before it is measured
             read = await rows_read(conn, call)
+            assert sum(read.values()) <= 40, f"{name} read {read} for one customer"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def metering(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    async with ServiceHandlers.open("metering", infra, keys) as handlers:
+        await handlers.execute(
+            """INSERT INTO meters (meter_number, service_point_id, customer_id, contract_number,
+                                   address, contract_signed_on, installed_on)
+               SELECT 'M-' || n, 'SP-' || n, 'C-' || n, 'U-' || n, '{}'::jsonb,
+                      DATE '2020-01-01', DATE '2020-01-01'
+                 FROM generate_series(1, $1) n""",
+            OTHERS + 1,
+        )
+        await handlers.execute(
+            """INSERT INTO readings (meter_number, read_at, value, source)
+               SELECT 'M-' || n, TIMESTAMPTZ '2026-01-01' + make_interval(days => d), d, 'remote'
+                 FROM generate_series(1, $1) n, generate_series(1, 10) d""",
+            OTHERS + 1,
+        )
+        await handlers.execute("ANALYZE")
+        yield handlers
+
+
+async def test_every_metering_view_reads_only_its_customers_rows(
+    metering: ServiceHandlers,
+) -> None:
+    from services.metering import repository
+
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    views = {
+        "meters": lambda c: repository.customer_meters(c, ["C-777"]),
+        "meter": lambda c: repository.customer_meter(c, ["C-777"], "M-777"),
+        "readings": lambda c: repository.readings_page(c, "M-777", start, start, None, 100, 0),
+    }
+    async with metering.pool.acquire() as conn:
+        for name, call in views.items():
+            await call(conn)
+            read = await rows_read(conn, call)
+            # the meter's 10 readings, each with the one before it, and counted once
             assert sum(read.values()) <= 40, f"{name} read {read} for one customer"
