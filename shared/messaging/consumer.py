@@ -248,13 +248,15 @@ class Consumer:
         self._paused = None
 
     async def _database_answers(self) -> bool:
+        """Whether the database answers a query now. Any failure is a no (a database that is
+        starting up may refuse in ways of its own), so a paused consumer never stops probing."""
         try:
             async with self.db.connection() as tx:
                 return await tx.conn.fetchval("SELECT 1") == 1
         except Exception as exc:
-            if database_unreachable(exc):
-                return False
-            raise
+            if not database_unreachable(exc):
+                log.warning("database probe failed", queue=self.queue_name, error=repr(exc)[:300])
+            return False
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
         try:
