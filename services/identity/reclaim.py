@@ -17,11 +17,9 @@ import argparse
 import asyncio
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-from services.identity import domain, repository
+from services.identity import domain, ended_sessions, repository
 from shared.db import create_pool
-from shared.events import identity as events
 from shared.logs import configure_logging, get_logger
 from shared.settings import Settings
 from shared.tx import Database
@@ -62,18 +60,7 @@ async def reclaim_account(
                 "sessions_ended": len(ended),
             },
         )
-        if ended:
-            valid_until = datetime.now(UTC) + timedelta(
-                seconds=tx.settings.access_token_ttl_seconds
-            )
-            await tx.publish(
-                events.SessionRevoked(
-                    account_id=account["id"],
-                    session_ids=ended,
-                    reason="operator",
-                    valid_until=valid_until,
-                )
-            )
+        await ended_sessions.announce(tx, account["id"], ended, "operator")
     log.warning(
         "security: account reclaimed by an operator",
         account_id=str(account["id"]),

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
 
-from services.identity import domain, hashing_slots, repository
+from services.identity import domain, ended_sessions, hashing_slots, repository
 from services.identity.http_support import SIGNER, client_ip, log, too_many
 from shared.api.identity import (
     LoginRequest,
@@ -62,24 +62,6 @@ async def _issue_tokens(
         refresh_token=refresh_token,
         must_change_password=account["must_change_password"],
     )
-
-
-async def _sessions_ended(
-    tx: Tx, account_id: uuid.UUID, session_ids: list[uuid.UUID], reason: str
-) -> None:
-    """Tell every service to refuse the ended sessions' access tokens from now on."""
-    if not session_ids:
-        return
-    valid_until = datetime.now(UTC) + timedelta(seconds=tx.settings.access_token_ttl_seconds)
-    await tx.publish(
-        events.SessionRevoked(
-            account_id=account_id,
-            session_ids=session_ids,
-            reason=reason,  # type: ignore[arg-type]
-            valid_until=valid_until,
-        )
-    )
-    log.info("sessions ended", account_id=str(account_id), reason=reason, count=len(session_ids))
 
 
 _LOGIN_REFUSALS = {
@@ -233,7 +215,7 @@ async def refresh(request: web.Request) -> web.Response:
         if token["used_at"] is not None:
             # A rotated token came back: someone holds a copy. End the whole session.
             ended = await repository.revoke_family(tx.conn, token["family_id"])
-            await _sessions_ended(tx, token["account_id"], ended, "refresh_token_reused")
+            await ended_sessions.announce(tx, token["account_id"], ended, "refresh_token_reused")
             log.warning(
                 "security: refresh token reused; session revoked",
                 account_id=str(token["account_id"]),
@@ -256,7 +238,7 @@ async def logout(request: web.Request) -> web.Response:
         token = await _stored(tx, body)
         if token is not None:
             ended = await repository.revoke_family(tx.conn, token["family_id"])
-            await _sessions_ended(tx, token["account_id"], ended, "logout")
+            await ended_sessions.announce(tx, token["account_id"], ended, "logout")
     return web.Response(status=204)
 
 
@@ -327,7 +309,7 @@ async def change_password(request: web.Request) -> web.Response:
     async with request.app[DB].transaction() as tx:
         await repository.set_password(tx.conn, account["id"], new_hash)
         ended = await repository.revoke_account_tokens(tx.conn, account["id"])
-        await _sessions_ended(tx, account["id"], ended, "password_changed")
+        await ended_sessions.announce(tx, account["id"], ended, "password_changed")
         account = await repository.account_by_id(tx.conn, account["id"])
         tokens = await _issue_tokens(request, tx, account)
     log.info("password changed", account_id=principal.account_id, at=datetime.now(UTC).isoformat())
