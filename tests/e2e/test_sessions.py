@@ -34,6 +34,11 @@ async def refused_everywhere(stack: Stack, token: str) -> bool:
     return set((await answers(stack, token)).values()) == {401}
 
 
+async def wait_refused(stack: Stack, token: str, what: str) -> None:
+    """Every service refuses `token` within REVOKED_WITHIN."""
+    await wait_until(lambda: refused_everywhere(stack, token), timeout=REVOKED_WITHIN, what=what)
+
+
 async def test_logout_ends_that_session_everywhere_and_no_other(stack: Stack) -> None:
     account = await registered_account(stack)
     _, first = await login(stack, account.login, account.password)
@@ -45,10 +50,8 @@ async def test_logout_ends_that_session_everywhere_and_no_other(stack: Stack) ->
         "POST", "/api/v1/auth/logout", json={"refresh_token": first["refresh_token"]}
     )
     assert status == 204
-    await wait_until(
-        lambda: refused_everywhere(stack, first["access_token"]),
-        timeout=REVOKED_WITHIN,
-        what="the logged-out session's access token to be refused",
+    await wait_refused(
+        stack, first["access_token"], "the logged-out session's access token to be refused"
     )
     status, problem = await stack.api.request(
         "GET", "/api/v1/invoices", token=first["access_token"]
@@ -77,10 +80,10 @@ async def test_a_password_change_ends_every_other_session(stack: Stack) -> None:
     )
     assert status == 200, renewed
     for ended in (phone, laptop):
-        await wait_until(
-            lambda t=ended["access_token"]: refused_everywhere(stack, t),
-            timeout=REVOKED_WITHIN,
-            what="the sessions from before the password change to be refused",
+        await wait_refused(
+            stack,
+            ended["access_token"],
+            "the sessions from before the password change to be refused",
         )
         status, _ = await stack.api.request(
             "POST", "/api/v1/auth/refresh", json={"refresh_token": ended["refresh_token"]}
@@ -101,10 +104,8 @@ async def test_a_reused_refresh_token_ends_the_session_everywhere(stack: Stack) 
         "POST", "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert status == 401
-    await wait_until(
-        lambda: refused_everywhere(stack, rotated["access_token"]),
-        timeout=REVOKED_WITHIN,
-        what="the session with a reused refresh token to be refused",
+    await wait_refused(
+        stack, rotated["access_token"], "the session with a reused refresh token to be refused"
     )
 
 

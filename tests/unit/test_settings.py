@@ -28,9 +28,15 @@ def test_production_refuses_the_captcha_test_answer() -> None:
     assert Settings(env="development", captcha_test_answer="X").captcha_test_answer is not None
 
 
-@pytest.mark.parametrize("service", [s.name for s in SERVICES])
-def test_a_service_will_not_start_in_production_with_a_test_captcha(service: str) -> None:
-    env = {**os.environ, "EBOK_ENV": "production", "EBOK_CAPTCHA_TEST_ANSWER": "X"}
+def started_in_production(service: str, changes: dict[str, str | None]) -> str:
+    """Start `python -m services.<service>` with EBOK_ENV=production and `changes` to the
+    environment (None: unset); it must refuse to start: its stderr."""
+    env = {**os.environ, "EBOK_ENV": "production"}
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     result = subprocess.run(
         [sys.executable, "-m", f"services.{service}"],
         cwd=ROOT,
@@ -39,8 +45,14 @@ def test_a_service_will_not_start_in_production_with_a_test_captcha(service: str
         text=True,
         timeout=60,
     )
-    assert result.returncode != 0
-    assert "EBOK_CAPTCHA_TEST_ANSWER must not be set" in result.stderr
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+@pytest.mark.parametrize("service", [s.name for s in SERVICES])
+def test_a_service_will_not_start_in_production_with_a_test_captcha(service: str) -> None:
+    refusal = started_in_production(service, {"EBOK_CAPTCHA_TEST_ANSWER": "X"})
+    assert "EBOK_CAPTCHA_TEST_ANSWER must not be set" in refusal
 
 
 def test_each_service_gets_its_own_database_on_the_server() -> None:
@@ -89,19 +101,10 @@ def test_every_service_has_its_port_and_url_from_the_environment(
 
 @pytest.mark.parametrize("service", [s.name for s in SERVICES])
 def test_a_service_will_not_start_in_production_without_the_internal_token(service: str) -> None:
-    env = {**os.environ, "EBOK_ENV": "production"}
-    env.pop("EBOK_INTERNAL_TOKEN", None)
-    env.pop("EBOK_CAPTCHA_TEST_ANSWER", None)
-    result = subprocess.run(
-        [sys.executable, "-m", f"services.{service}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    refusal = started_in_production(
+        service, {"EBOK_INTERNAL_TOKEN": None, "EBOK_CAPTCHA_TEST_ANSWER": None}
     )
-    assert result.returncode != 0
-    assert "EBOK_INTERNAL_TOKEN must be set when EBOK_ENV=production" in result.stderr
+    assert "EBOK_INTERNAL_TOKEN must be set when EBOK_ENV=production" in refusal
 
 
 def test_the_internal_token_is_secret_long_and_needed_in_production_only(
