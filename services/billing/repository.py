@@ -60,21 +60,41 @@ async def upsert_contract(conn: asyncpg.Connection, c: erp.ContractUpserted) -> 
 
 
 async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> str | None:
-    """Store the invoice and its lines; return the customer it was issued to before, if it was.
+    """Store the invoice and its lines (one statement); return the customer it was issued to
+    before, if it was.
 
     `before` reads the row as it was before this statement (one snapshot for the whole
-    statement); the upsert itself locks the row."""
-    previous = await conn.fetchval(
-        """WITH before AS (SELECT customer_id FROM invoices WHERE invoice_number = $1)
-           INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
-                                 period_from, period_to, net, vat, gross)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-           ON CONFLICT (invoice_number) DO UPDATE SET
-               customer_id = EXCLUDED.customer_id, contract_number = EXCLUDED.contract_number,
-               issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on,
-               period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to,
-               net = EXCLUDED.net, vat = EXCLUDED.vat, gross = EXCLUDED.gross
-           RETURNING (SELECT customer_id FROM before)""",
+    statement); the upsert itself locks the row. Lines are upserted by position and those past
+    the new last one deleted (rows apart, so no row is changed twice in the statement); the
+    lines' foreign key is checked at the end of the statement, after the invoice is in."""
+    lines = i.lines
+    return await conn.fetchval(
+        """WITH before AS (SELECT customer_id FROM invoices WHERE invoice_number = $1),
+           invoice AS (
+               INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on,
+                                     due_on, period_from, period_to, net, vat, gross)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               ON CONFLICT (invoice_number) DO UPDATE SET
+                   customer_id = EXCLUDED.customer_id, contract_number = EXCLUDED.contract_number,
+                   issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on,
+                   period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to,
+                   net = EXCLUDED.net, vat = EXCLUDED.vat, gross = EXCLUDED.gross
+               RETURNING 1),
+           stale AS (
+               DELETE FROM invoice_lines
+                WHERE invoice_number = $1 AND position > cardinality($11::text[])),
+           lines AS (
+               INSERT INTO invoice_lines (invoice_number, position, description, quantity, unit,
+                                          unit_price, net, vat_rate)
+               SELECT $1, n::integer, d, q, u, p, t, v
+                 FROM unnest($11::text[], $12::numeric[], $13::text[], $14::numeric[],
+                             $15::numeric[], $16::numeric[])
+                      WITH ORDINALITY AS l(d, q, u, p, t, v, n)
+               ON CONFLICT (invoice_number, position) DO UPDATE SET
+                   description = EXCLUDED.description, quantity = EXCLUDED.quantity,
+                   unit = EXCLUDED.unit, unit_price = EXCLUDED.unit_price, net = EXCLUDED.net,
+                   vat_rate = EXCLUDED.vat_rate)
+           SELECT customer_id FROM before""",
         i.invoice_number,
         i.customer_id,
         i.contract_number,
@@ -85,27 +105,13 @@ async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> str 
         i.net,
         i.vat,
         i.gross,
+        [line.description for line in lines],
+        [line.quantity for line in lines],
+        [line.unit for line in lines],
+        [line.unit_price for line in lines],
+        [line.net for line in lines],
+        [line.vat_rate for line in lines],
     )
-    await conn.execute("DELETE FROM invoice_lines WHERE invoice_number = $1", i.invoice_number)
-    await conn.executemany(
-        """INSERT INTO invoice_lines (invoice_number, position, description, quantity, unit,
-                                      unit_price, net, vat_rate)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        [
-            (
-                i.invoice_number,
-                n,
-                line.description,
-                line.quantity,
-                line.unit,
-                line.unit_price,
-                line.net,
-                line.vat_rate,
-            )
-            for n, line in enumerate(i.lines, start=1)
-        ],
-    )
-    return previous
 
 
 async def upsert_payment(conn: asyncpg.Connection, p: erp.PaymentBooked) -> str | None:
@@ -152,35 +158,54 @@ async def upsert_note(conn: asyncpg.Connection, n: erp.NoteIssued) -> asyncpg.Re
 # --- settlement (handlers.settle) -----------------------------------------------------------
 
 
-async def lock_settlement(conn: asyncpg.Connection, customer_id: str) -> None:
-    """One customer's settlement at a time, whichever message touches it."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('settle:' || $1))", customer_id)
+async def lock_settlements(conn: asyncpg.Connection, customer_ids: list[str]) -> None:
+    """One settlement of a customer at a time, whichever transaction settles it. The locks are
+    taken in one order (by key) in every transaction, so two of them cannot deadlock."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(k)
+             FROM (SELECT DISTINCT hashtext('settle:' || c) AS k
+                     FROM unnest($1::text[]) AS c ORDER BY k) AS keys""",
+        customer_ids,
+    )
 
 
-async def invoices_to_settle(conn: asyncpg.Connection, customer_id: str) -> list[domain.InvoiceDue]:
-    return [
-        domain.InvoiceDue(r["invoice_number"], r["due_on"], r["issued_on"], r["gross"])
-        for r in await conn.fetch(
-            "SELECT invoice_number, due_on, issued_on, gross FROM invoices WHERE customer_id = $1",
-            customer_id,
+# Rows of the given customers only, each looked up by its index (LATERAL … OFFSET 0: a generic
+# plan for `customer_id = ANY($1)` may expect many customers and scan the whole table).
+async def invoices_to_settle(
+    conn: asyncpg.Connection, customer_ids: list[str]
+) -> dict[str, list[domain.InvoiceDue]]:
+    due: dict[str, list[domain.InvoiceDue]] = {c: [] for c in customer_ids}
+    for r in await conn.fetch(
+        """SELECT i.customer_id, i.invoice_number, i.due_on, i.issued_on, i.gross
+             FROM unnest($1::text[]) AS mine (customer_id),
+                  LATERAL (SELECT * FROM invoices WHERE customer_id = mine.customer_id
+                           OFFSET 0) AS i""",
+        customer_ids,
+    ):
+        due[r["customer_id"]].append(
+            domain.InvoiceDue(r["invoice_number"], r["due_on"], r["issued_on"], r["gross"])
         )
-    ]
+    return due
 
 
-async def credits(conn: asyncpg.Connection, customer_id: str) -> list[domain.Credit]:
-    """Payments and credit notes, in the order they were booked."""
-    return [
-        domain.Credit(r["amount"], r["invoice_number"])
-        for r in await conn.fetch(
-            """SELECT amount, invoice_number, booked_on AS on_day, booking_id AS ref
-                 FROM payments WHERE customer_id = $1
-               UNION ALL
-               SELECT amount, invoice_number, issued_on, note_number FROM notes
-                WHERE customer_id = $1 AND kind = 'credit'
-               ORDER BY on_day, ref""",
-            customer_id,
-        )
-    ]
+async def credits(
+    conn: asyncpg.Connection, customer_ids: list[str]
+) -> dict[str, list[domain.Credit]]:
+    """Each customer's payments and credit notes, in the order they were booked."""
+    found: dict[str, list[domain.Credit]] = {c: [] for c in customer_ids}
+    for r in await conn.fetch(
+        """SELECT mine.customer_id, x.amount, x.invoice_number
+             FROM unnest($1::text[]) AS mine (customer_id),
+                  LATERAL (SELECT amount, invoice_number, booked_on AS on_day, booking_id AS ref
+                             FROM payments WHERE customer_id = mine.customer_id
+                           UNION ALL
+                           SELECT amount, invoice_number, issued_on, note_number FROM notes
+                            WHERE customer_id = mine.customer_id AND kind = 'credit'
+                           ORDER BY on_day, ref) AS x""",
+        customer_ids,
+    ):
+        found[r["customer_id"]].append(domain.Credit(r["amount"], r["invoice_number"]))
+    return found
 
 
 async def set_paid(conn: asyncpg.Connection, paid: dict[str, Decimal]) -> None:

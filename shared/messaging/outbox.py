@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
@@ -20,6 +22,55 @@ NOTIFY_CHANNEL = "ebok_outbox"
 BATCH_SIZE = 200
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """An event on its way into the outbox table."""
+
+    envelope: Envelope
+    exchange: str
+    routing_key: str
+    headers: dict[str, str] | None = None
+
+
+def outbox_row(
+    payload: Event,
+    producer: str,
+    *,
+    exchange: ExchangeName | Literal["dead-letter"] | None = None,
+    routing_key: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> OutboxRow:
+    """The outbox row of an event. Its type and exchange come from its payload model; dead
+    letters name their own (`<queue>` on the dead-letter exchange)."""
+    envelope = new_envelope(payload.TYPE, payload, producer)
+    return OutboxRow(
+        envelope, exchange or payload.EXCHANGE, routing_key or envelope.type, headers
+    )
+
+
+async def write_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:
+    """Write `rows` in their order with one statement, and wake the relay; call inside the
+    transaction that makes the change they announce (units of work do: `Tx.publish`)."""
+    if not rows:
+        return
+    await conn.execute(
+        """WITH written AS (
+               INSERT INTO outbox (message_id, exchange, routing_key, body, headers)
+               SELECT m, e, k, b, h::jsonb
+                 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+                      WITH ORDINALITY AS r(m, e, k, b, h, n)
+                ORDER BY n
+               RETURNING 1)
+           SELECT pg_notify($6, '')""",
+        [r.envelope.id for r in rows],
+        [r.exchange for r in rows],
+        [r.routing_key for r in rows],
+        [r.envelope.model_dump_json() for r in rows],
+        [json.dumps(r.headers) if r.headers else None for r in rows],
+        NOTIFY_CHANNEL,
+    )
+
+
 async def add_to_outbox(
     conn: asyncpg.Connection,
     payload: Event,
@@ -29,22 +80,10 @@ async def add_to_outbox(
     routing_key: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Envelope:
-    """Record an event to publish; call inside the transaction that makes the change.
-
-    The event's type and exchange come from its payload model; dead letters name their own
-    (`<queue>` on the dead-letter exchange). Handlers call this through `Tx.publish`."""
-    envelope = new_envelope(payload.TYPE, payload, producer)
-    await conn.execute(
-        """INSERT INTO outbox (message_id, exchange, routing_key, body, headers)
-           VALUES ($1, $2, $3, $4, $5)""",
-        envelope.id,
-        exchange or payload.EXCHANGE,
-        routing_key or envelope.type,
-        envelope.model_dump_json(),
-        json.dumps(headers) if headers else None,
-    )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
-    return envelope
+    """Record one event to publish at once; call inside the transaction that makes the change."""
+    row = outbox_row(payload, producer, exchange=exchange, routing_key=routing_key, headers=headers)
+    await write_outbox(conn, [row])
+    return row.envelope
 
 
 def _retry_delay_seconds(attempts: int) -> float:

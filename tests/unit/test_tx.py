@@ -23,9 +23,13 @@ class FakeConnection:
         return "INSERT 0 1"
 
 
-def tx(in_transaction: bool, queue: str | None = None) -> tuple[Tx, FakeConnection]:
+def tx(
+    in_transaction: bool, queue: str | None = None, *, unit_of_transaction: bool = False
+) -> tuple[Tx, FakeConnection]:
+    """A Tx as `Database.connection()` makes it, or as `Database.transaction()` does."""
     conn = FakeConnection(in_transaction)
-    return Tx(conn, "billing", Settings(), queue), conn  # type: ignore[arg-type]
+    outbox = [] if unit_of_transaction else None
+    return Tx(conn, "billing", Settings(), queue, outbox), conn  # type: ignore[arg-type]
 
 
 EVENT = CustomerChanged(customer_id="C1", name="Anna")
@@ -42,7 +46,43 @@ async def test_publish_writes_the_event_to_the_outbox_as_its_type() -> None:
     unit, conn = tx(in_transaction=True)
     envelope = await unit.publish(EVENT)
     assert (envelope.type, envelope.producer) == ("billing.customer.upserted", "billing")
-    assert conn.executed[0].lstrip().startswith("INSERT INTO outbox")
+    assert "INSERT INTO outbox" in conn.executed[0]
+
+
+async def test_a_unit_of_transaction_writes_its_events_with_one_statement_when_it_finishes() -> (
+    None
+):
+    unit, conn = tx(in_transaction=True, unit_of_transaction=True)
+    await unit.publish(EVENT)
+    await unit.publish(EVENT)
+    assert conn.executed == []
+    await unit.finish()
+    assert len(conn.executed) == 1 and "INSERT INTO outbox" in conn.executed[0]
+
+
+async def test_before_commit_work_runs_once_with_every_key_sorted_before_the_events() -> None:
+    unit, conn = tx(in_transaction=True, unit_of_transaction=True)
+    calls: list[list[str]] = []
+
+    async def settle(t: Tx, keys: list[str]) -> None:
+        calls.append(keys)
+        await t.publish(EVENT)  # what it publishes goes out with the rest
+
+    for key in ("C2", "C1", "C2"):
+        unit.before_commit(settle, key)
+    await unit.publish(EVENT)
+    await unit.finish()
+    assert calls == [["C1", "C2"]]
+    assert len(conn.executed) == 1
+
+
+async def test_before_commit_needs_a_unit_of_transaction() -> None:
+    unit, _conn = tx(in_transaction=True)
+
+    async def settle(_t: Tx, _keys: list[str]) -> None: ...
+
+    with pytest.raises(RuntimeError, match=r"Database\.transaction"):
+        unit.before_commit(settle, "C1")
 
 
 async def test_dead_letter_needs_the_queue_of_a_message_handler() -> None:

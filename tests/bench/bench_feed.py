@@ -1,0 +1,197 @@
+"""ERP messages per second end to end: into billing, with identity's and metering's projections.
+
+    .venv/bin/python -m tests.bench.bench_feed [--customers 1000] [--order customer|type]
+
+Billing, identity and metering run as separate processes (as in production). The feed of
+`--customers` customers is published to the integration exchange as the ERP would send it: per
+customer its customer record, its contract (one service point and meter), twelve monthly invoices
+and six payments (20 messages). `--order customer` sends them customer by customer (the ERP's
+order, the one where the per-customer settlement is contended), `--order type` all customers,
+then all contracts, then all invoices, then all payments. The clock runs from the first message
+published until billing has handled every message and identity and metering hold every customer,
+contract and invoice the feed implies; the rate of billing alone is printed too. Removes its
+databases and queues afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import aio_pika
+import asyncpg
+
+from deploy.integration_client import IntegrationClient
+from shared.envelope import new_envelope
+from shared.events import erp
+from shared.messaging.broker import envelope_message
+from shared.settings import ROOT
+from tests.bench.support import bench_environment, spawn, stop, wait_ready
+from tests.support.platform import Platform
+
+LOGS = ROOT / "var" / "bench"
+PORTS = {"billing": 18402, "identity": 18401, "metering": 18404}
+PER_CUSTOMER = 20
+ADDRESS = erp.Address(street="Długa", building="7", postal_code="00-238", city="Warszawa")
+
+
+def customer_feed(n: int) -> list[tuple[str, erp.Feed]]:
+    """The 20 messages of customer `n`: customer, contract, 12 invoices, 6 payments."""
+    cid = f"B-{n:07d}"
+    contract = f"U/{cid}"
+    feed: list[tuple[str, erp.Feed]] = [
+        (
+            "erp.customer.upserted",
+            erp.CustomerUpserted(
+                customer_id=cid,
+                name=f"Klient {n}",
+                kind="person",
+                email=f"c{n}@example.com",
+                address=ADDRESS,
+                language="pl",
+            ),
+        ),
+        (
+            "erp.contract.upserted",
+            erp.ContractUpserted(
+                contract_number=contract,
+                customer_id=cid,
+                signed_on=date(2020, 1, 1),
+                status="active",
+                service_points=[
+                    erp.ServicePoint(
+                        service_point_id=f"SP-{cid}", address=ADDRESS, meter_number=f"M-{cid}"
+                    )
+                ],
+            ),
+        ),
+    ]
+    for month in range(1, 13):
+        period_from = date(2025, month, 1)
+        period_to = (period_from + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        net = Decimal(100 + n % 50 + month).quantize(Decimal("0.01"))
+        vat = (net * Decimal("0.08")).quantize(Decimal("0.01"))
+        number = f"FV/2025/{month:02d}/{cid}"
+        feed.append(
+            (
+                "erp.invoice.issued",
+                erp.InvoiceIssued(
+                    invoice_number=number,
+                    customer_id=cid,
+                    contract_number=contract,
+                    issued_on=period_to + timedelta(days=1),
+                    due_on=period_to + timedelta(days=15),
+                    period_from=period_from,
+                    period_to=period_to,
+                    net=net,
+                    vat=vat,
+                    gross=net + vat,
+                ),
+            )
+        )
+        if month % 2:
+            feed.append(
+                (
+                    "erp.payment.booked",
+                    erp.PaymentBooked(
+                        booking_id=f"WB/{number}",
+                        customer_id=cid,
+                        booked_on=period_to + timedelta(days=10),
+                        amount=net + vat,
+                        invoice_number=number if month % 4 == 1 else None,
+                        channel="bank transfer",
+                    ),
+                )
+            )
+    return feed
+
+
+def messages(customers: int, order: str) -> list[tuple[str, aio_pika.Message]]:
+    feeds = [customer_feed(n) for n in range(customers)]
+    if order == "type":
+        rank = {"erp.customer.upserted": 0, "erp.contract.upserted": 1, "erp.invoice.issued": 2}
+        flat = sorted(
+            (m for feed in feeds for m in feed), key=lambda m: rank.get(m[0], 3)
+        )  # stable: within a type, customer by customer
+    else:
+        flat = [m for feed in feeds for m in feed]
+    return [
+        (event_type, envelope_message(new_envelope(event_type, payload, "erp")))
+        for event_type, payload in flat
+    ]
+
+
+async def counts(conns: dict[str, asyncpg.Connection]) -> tuple[int, int, int, int]:
+    billed = await conns["billing"].fetchval("SELECT count(*) FROM inbox")
+    customers = await conns["identity"].fetchval("SELECT count(*) FROM customers")
+    invoices = await conns["identity"].fetchval("SELECT count(*) FROM invoices")
+    meters = await conns["metering"].fetchval("SELECT count(*) FROM meters")
+    return billed, customers, invoices, meters
+
+
+async def main(customers: int, order: str) -> None:
+    env, settings = bench_environment(
+        **{f"{name}_port": str(port) for name, port in PORTS.items()}
+    )
+    platform = Platform(settings)
+    procs = [spawn(f"services.{name}", env, LOGS / f"feed-{name}.log") for name in PORTS]
+    try:
+        for port in PORTS.values():
+            await wait_ready(f"http://127.0.0.1:{port}/health/ready")
+        feed = messages(customers, order)
+        conns = {
+            name: await asyncpg.connect(settings.service_dsn(name)) for name in PORTS
+        }
+        try:
+            billing_done = None
+            started = time.perf_counter()
+            async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
+                for i in range(0, len(feed), 1000):
+                    await asyncio.gather(
+                        *(client.publish_raw(rk, m) for rk, m in feed[i : i + 1000])
+                    )
+            published = time.perf_counter() - started
+            want = (len(feed), customers, customers * 12, customers)
+            last_report = started
+            while True:
+                got = await counts(conns)
+                now = time.perf_counter()
+                if billing_done is None and got[0] >= want[0]:
+                    billing_done = now - started
+                if all(g >= w for g, w in zip(got, want, strict=True)):
+                    done = now - started
+                    break
+                if now - last_report > 5:
+                    print(f"  {now - started:6.1f} s: billing {got[0]}/{want[0]}, "
+                          f"identity invoices {got[2]}/{want[2]}, meters {got[3]}/{want[3]}")
+                    last_report = now
+                if now - started > 1800:
+                    raise SystemExit(f"not done after 30 min: {got} of {want}")
+                await asyncio.sleep(0.05)
+        finally:
+            for conn in conns.values():
+                await conn.close()
+    finally:
+        stop(procs)
+        await platform.remove_namespace()
+    assert billing_done is not None
+    print(
+        f"ERP feed benchmark: {customers} customers x {PER_CUSTOMER} messages = {len(feed)}, "
+        f"order by {order}, prefetch {settings.amqp_prefetch}, "
+        f"{settings.consumer_transactions} transactions x batches of "
+        f"{settings.consumer_batch_size}"
+    )
+    print(f"published in {published:6.2f} s ({len(feed) / published:8.0f} msg/s)")
+    print(f"billing      {len(feed) / billing_done:8.0f} msg/s ({billing_done:6.2f} s)")
+    print(f"end to end   {len(feed) / done:8.0f} msg/s ({done:6.2f} s, projections included)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--order", choices=("customer", "type"), default="customer")
+    args = parser.parse_args()
+    asyncio.run(main(args.customers, args.order))
