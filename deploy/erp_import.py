@@ -1,0 +1,72 @@
+"""The first load of a utility: every service's importer over one ERP export (docs/bulk-load.md).
+
+    python -m deploy.erp_import <export-dir> [--restart] [--only billing,metering] [--json]
+
+Each service loads its own tables (services/<name>/bulk_load.py, also runnable alone, each with
+its own database credentials); this runs billing, identity and metering one after the other.
+Exit status 0: every line loaded; 2: some lines were rejected (see rejects-<service>.jsonl),
+everything else loaded; 1: the load failed (run it again to go on from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from services.billing import bulk_load as billing
+from services.identity import bulk_load as identity
+from services.metering import bulk_load as metering
+from shared.bulk.load import (
+    Options,
+    Summary,
+    add_arguments,
+    options_from,
+    print_summaries,
+    run_command,
+)
+from shared.settings import Settings
+
+LOADERS = {"billing": billing.load, "identity": identity.load, "metering": metering.load}
+
+
+async def load_all(
+    settings: Settings,
+    directory: Path,
+    options: Options | None = None,
+    *,
+    services: list[str] | None = None,
+    options_for: dict[str, Options] | None = None,
+) -> list[Summary]:
+    """Load each service's tables from the export in `directory`, one service after another."""
+    summaries = []
+    for service in services or list(LOADERS):
+        chosen = (options_for or {}).get(service, options or Options())
+        summaries.append(await LOADERS[service](settings, directory, chosen))
+    return summaries
+
+
+async def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The first load of a utility from its ERP export.")
+    add_arguments(parser)
+    parser.add_argument(
+        "--only",
+        default=",".join(LOADERS),
+        help="the services to load, separated by commas (default: all)",
+    )
+    args: Any = parser.parse_args(argv)
+    services = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(services) - set(LOADERS))
+    if unknown:
+        parser.error(f"unknown services: {', '.join(unknown)}")
+    summaries = await load_all(
+        Settings(),
+        args.directory,
+        services=services,
+        options_for={s: options_from(args, s) for s in services},
+    )
+    return print_summaries(summaries, as_json=args.json)
+
+
+if __name__ == "__main__":
+    run_command(_main)
