@@ -20,7 +20,7 @@ and how a chunk of records becomes rows of its tables) and the steps that finish
 - ends with ANALYZE of the tables it loaded.
 
 Nothing goes to the outbox: the first load announces nothing; each service loads its own
-projection from the same export (decision 52).
+projection from the same export (decision 51).
 """
 
 from __future__ import annotations
