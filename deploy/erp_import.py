@@ -5,8 +5,9 @@
 Each service loads its own tables (services/<name>/bulk_load.py, also runnable alone, each with
 its own database credentials); this runs billing, identity and metering one after the other, or
 with `--parallel` each in a process of its own at the same time.
-Exit status 0: every line loaded; 2: some lines were rejected (see rejects-<service>.jsonl),
-everything else loaded; 1: the load failed (run it again to go on from its last checkpoint).
+Exit status 0: every line loaded; 3: some lines were rejected (see rejects-<service>.jsonl),
+everything else loaded; 1: the load failed (run it again to go on from its last checkpoint);
+2: the command line was wrong.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from services.billing import bulk_load as billing
 from services.identity import bulk_load as identity
 from services.metering import bulk_load as metering
 from shared.bulk.load import (
+    REJECTED,
     Options,
     Summary,
     add_arguments,
     options_from,
-    print_summaries,
+    render_summaries,
     run_command,
 )
 from shared.settings import Settings
@@ -50,7 +52,7 @@ async def load_all(
     return summaries
 
 
-async def _main(argv: list[str] | None = None) -> int:
+async def _main(settings: Settings) -> tuple[int, str]:
     parser = argparse.ArgumentParser(description="The first load of a utility from its ERP export.")
     add_arguments(parser)
     parser.add_argument(
@@ -63,7 +65,7 @@ async def _main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run each service's importer in a process of its own, all at once",
     )
-    args: Any = parser.parse_args(argv)
+    args: Any = parser.parse_args()
     services = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(services) - set(LOADERS))
     if unknown:
@@ -71,15 +73,15 @@ async def _main(argv: list[str] | None = None) -> int:
     if args.parallel:
         return await _in_processes(args, services)
     summaries = await load_all(
-        Settings(),
+        settings,
         args.directory,
         services=services,
         options_for={s: options_from(args, s) for s in services},
     )
-    return print_summaries(summaries, as_json=args.json)
+    return render_summaries(summaries, as_json=args.json)
 
 
-async def _in_processes(args: Any, services: list[str]) -> int:
+async def _in_processes(args: Any, services: list[str]) -> tuple[int, str]:
     """Each importer as `python -m services.<name>.bulk_load`, at once; their progress goes
     to our standard error as they write it, their summaries to our standard output in order."""
     flags = ["--chunk-lines", str(args.chunk_lines), "--json"]
@@ -98,22 +100,21 @@ async def _in_processes(args: Any, services: list[str]) -> int:
     ]
     outputs = await asyncio.gather(*(child.communicate() for child in children))
     summaries = [item for out, _ in outputs for item in json.loads(out or b"[]")]
-    if args.json:
-        print(json.dumps(summaries, indent=2))
-    else:
-        for s in summaries:
-            print(f"{s['service']}: {s['seconds']:.0f} s, {s['rejected']:,} rejected")
-            for p in s["phases"]:
-                print(f"  {p['phase']}: {p['state']}, {p['lines']:,} lines ({p['seconds']:.0f} s)")
-                for table, c in p["tables"].items():
-                    print(
-                        f"    {table}: {c['inserted']:,} inserted, {c['updated']:,} updated, "
-                        f"{c['deleted']:,} deleted"
-                    )
+    lines = [json.dumps(summaries, indent=2)] if args.json else []
+    for s in [] if args.json else summaries:
+        lines.append(f"{s['service']}: {s['seconds']:.0f} s, {s['rejected']:,} rejected")
+        for p in s["phases"]:
+            lines.append(
+                f"  {p['phase']}: {p['state']}, {p['lines']:,} lines ({p['seconds']:.0f} s)"
+            )
+            lines += [
+                f"    {table}: {c['inserted']:,} inserted, {c['updated']:,} updated, "
+                f"{c['deleted']:,} deleted"
+                for table, c in p["tables"].items()
+            ]
     codes = [child.returncode for child in children]
-    if any(code not in (0, 2) for code in codes):
-        return 1
-    return 2 if 2 in codes else 0
+    code = 1 if any(c not in (0, REJECTED) for c in codes) else REJECTED if REJECTED in codes else 0
+    return code, "\n".join(lines)
 
 
 if __name__ == "__main__":

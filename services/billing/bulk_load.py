@@ -27,7 +27,7 @@ from shared.bulk.load import (
     add_arguments,
     deleted,
     options_from,
-    print_summaries,
+    render_summaries,
     run_command,
     run_load,
     stage,
@@ -439,12 +439,12 @@ async def load(settings: Settings, directory: Path, options: Options | None = No
     )
 
 
-async def _main(argv: list[str] | None = None) -> int:
+async def _main(settings: Settings) -> tuple[int, str]:
     parser = argparse.ArgumentParser(description="Billing's first load from the ERP's export.")
     add_arguments(parser)
-    args: Any = parser.parse_args(argv)
-    summary = await load(Settings(), args.directory, options_from(args, SERVICE))
-    return print_summaries([summary], as_json=args.json)
+    args: Any = parser.parse_args()
+    summary = await load(settings, args.directory, options_from(args, SERVICE))
+    return render_summaries([summary], as_json=args.json)
 
 
 if __name__ == "__main__":

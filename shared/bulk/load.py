@@ -26,6 +26,7 @@ projection from the same export (decision 51).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -42,11 +43,14 @@ from pydantic import ValidationError
 
 from shared.db import SHARED_MIGRATIONS, migrate, owner_role
 from shared.events.common import Contract
+from shared.logs import configure_logging
 from shared.messaging.consumer import describe_validation_error
 from shared.settings import ROOT, Settings
 
 BULK_MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_CHUNK_LINES = 20_000
+# The exit status of a load that rejected lines and loaded the rest (2 is a wrong command line).
+REJECTED = 3
 # A rejected line is kept in the rejects file up to this many characters.
 REJECTED_TEXT_MAX = 2_000
 
@@ -706,16 +710,22 @@ def options_from(args: Any, service: str) -> Options:
     )
 
 
-def print_summaries(summaries: Sequence[Summary], *, as_json: bool) -> int:
-    """Print the summaries; the exit status: 0 when every line was loaded, 2 when some were
-    rejected (everything else was loaded)."""
+def render_summaries(summaries: Sequence[Summary], *, as_json: bool) -> tuple[int, str]:
+    """The summaries as text (or JSON), and the exit status: 0 when every line was loaded,
+    REJECTED when some were rejected (everything else was loaded)."""
     if as_json:
-        print(json.dumps([s.as_dict() for s in summaries], indent=2))
+        text = json.dumps([s.as_dict() for s in summaries], indent=2)
     else:
-        for s in summaries:
-            print(s.render())
-    return 2 if any(s.rejected for s in summaries) else 0
+        text = "\n".join(s.render() for s in summaries)
+    return (REJECTED if any(s.rejected for s in summaries) else 0), text
 
 
-def run_command(main: Callable[[], Awaitable[int]]) -> None:
-    sys.exit(asyncio.run(main()))
+def run_command(main: Callable[[Settings], Awaitable[tuple[int, str]]]) -> None:
+    """Run an importer's command: logs and progress on standard error, the summary alone on
+    standard output, the exit status from `main`."""
+    settings = Settings()
+    configure_logging("bulk-load", settings.log_level, settings.log_format)
+    with contextlib.redirect_stdout(sys.stderr):  # the logs print to sys.stdout of the moment
+        code, text = asyncio.run(main(settings))
+    print(text)
+    sys.exit(code)

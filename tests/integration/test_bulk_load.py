@@ -5,7 +5,11 @@ load goes on from its last checkpoint, and the loaded tables are analyzed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -18,7 +22,7 @@ import pytest_asyncio
 from deploy.erp_export_sample import write_export
 from deploy.erp_import import load_all
 from services.billing import bulk_load as billing_load
-from shared.bulk.load import LoadInterrupted, Options, Summary, print_summaries
+from shared.bulk.load import LoadInterrupted, Options, Summary, render_summaries
 from shared.db import drop_database
 from shared.events import erp
 from shared.settings import Settings
@@ -206,7 +210,7 @@ async def test_bad_lines_are_rejected_with_reasons_and_the_rest_loads(
 
     [summary] = await load_all(settings, directory, quick(chunk_lines=4), services=["billing"])
     assert summary.rejected == 6
-    assert print_summaries([summary], as_json=True) == 2  # the exit status says so
+    assert render_summaries([summary], as_json=True)[0] == 3  # the exit status says so
     rejects = [
         json.loads(line)
         for line in (directory / "rejects-billing.jsonl").read_text(encoding="utf-8").splitlines()
@@ -281,3 +285,41 @@ async def test_the_loaded_tables_are_analyzed(export: Path, settings: Settings) 
         assert summary.analyzed
         assert {r["relname"] for r in analyzed} == set(summary.analyzed)
         assert all(r["last_analyze"] is not None for r in analyzed), summary.service
+
+
+async def test_the_command_reports_progress_and_says_when_lines_were_rejected(
+    export: Path, settings: Settings, tmp_path: Path
+) -> None:
+    directory = tmp_path / "export"
+    directory.mkdir()
+    for name in FEED:
+        (directory / name).write_bytes((export / name).read_bytes())
+    with (directory / "payments.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"booking_id": "B-1", "customer_id": "C00000001"}\n')
+    env = {
+        **os.environ,
+        "EBOK_ENV": "test",
+        "EBOK_NAMESPACE": settings.namespace,
+        "EBOK_DATABASE_URL": settings.database_url,
+        "EBOK_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "deploy.erp_import", str(directory), "--parallel"]
+    process = await asyncio.create_subprocess_exec(
+        *command, "--chunk-lines", "200", env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode == 3, err.decode()
+    progress = err.decode()
+    for service in SERVICES:
+        assert f"{service} contracts.jsonl: {CUSTOMERS:,} lines (100.0 %)" in progress
+    summary = out.decode()
+    assert "billing: " in summary and "1 rejected" in summary
+    assert f"invoices: {CUSTOMERS * 12:,} inserted" in summary
+    [reject] = (directory / "rejects-billing.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(reject)["line"] == CUSTOMERS * 6 + 1
+
+    # Run again: nothing left to do, and the rejected line is still reported.
+    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=PIPE, stderr=PIPE)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    assert process.returncode == 3
+    assert "already loaded" in out.decode()
