@@ -62,6 +62,11 @@ CREATE TEMP TABLE IF NOT EXISTS stage_payments (
 CREATE TEMP TABLE IF NOT EXISTS stage_notes (
     note_number text, customer_id text, kind text, issued_on date, amount numeric,
     description text, invoice_number text) ON COMMIT DELETE ROWS;
+-- what the anti-joins look up (joins go by index: shared/bulk/load.py)
+CREATE INDEX IF NOT EXISTS stage_service_points_key
+    ON stage_service_points (service_point_id, contract_number);
+CREATE INDEX IF NOT EXISTS stage_invoice_lines_key
+    ON stage_invoice_lines (invoice_number, position);
 """
 
 CUSTOMER_COLUMNS = (

@@ -42,6 +42,9 @@ CREATE TEMP TABLE IF NOT EXISTS stage_service_points (
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_invoices (
     invoice_number text, customer_id text, gross numeric, issued_on date) ON COMMIT DELETE ROWS;
+-- what the anti-join looks up (joins go by index: shared/bulk/load.py)
+CREATE INDEX IF NOT EXISTS stage_service_points_key
+    ON stage_service_points (service_point_id, contract_number);
 """
 
 CUSTOMER_COLUMNS = ("customer_id", "name", "email", "language")

@@ -36,6 +36,8 @@ _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_meters (
     meter_number text, service_point_id text, customer_id text, contract_number text,
     address text, signed_on date, terminated boolean, installed_on date) ON COMMIT DELETE ROWS;
+-- what the anti-join looks up (joins go by index: shared/bulk/load.py)
+CREATE INDEX IF NOT EXISTS stage_meters_key ON stage_meters (contract_number, meter_number);
 """
 STAGE_COLUMNS = (
     "meter_number",
