@@ -381,4 +381,14 @@ ROUTES: tuple[Route, ...] = (
         status=201,
         errors=(404, 409, 422),
     ),
+    Route(
+        "GET",
+        "/api/v1/meters/{meter_number}/consumption",
+        "Consumption per hour, day or month of the utility's calendar, for a chart",
+        "customer",
+        "metering",
+        query=metering.ConsumptionQuery,
+        response=metering.ConsumptionOut,
+        errors=(400, 404, 422),
+    ),
 )

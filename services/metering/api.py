@@ -6,36 +6,43 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import TypeAdapter
 
 from services.metering import domain, repository
 from shared.api.common import Page
-from shared.api.metering import MeterOut, MetersOut, ReadingOut, ReadingQuery, SelfReadingIn
+from shared.api.metering import (
+    ConsumptionOut,
+    ConsumptionPointOut,
+    ConsumptionQuery,
+    MeterOut,
+    MetersOut,
+    ReadingOut,
+    ReadingQuery,
+    SelfReadingIn,
+)
 from shared.events import metering
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, authenticate
 
 routes = web.RouteTableDef()
 _METERS = TypeAdapter(list[MeterOut])
+_POINTS = TypeAdapter(list[ConsumptionPointOut])
 
 
 def _not_found() -> Problem:
     return Problem(404, "Not found", "No such meter on your account", code="not-found")
 
 
-def _refused(refusal: domain.Refusal) -> Problem:
+def _refused(
+    refusal: domain.Refusal, title: str = "Reading refused", code: str = "reading-refused"
+) -> Problem:
     error = {"field": refusal.field, "message": refusal.message, "code": refusal.code}
     if refusal.params:
         error["params"] = refusal.params
-    return Problem(
-        422,
-        "Reading refused",
-        f"{refusal.field}: {refusal.message}",
-        code="reading-refused",
-        errors=[error],
-    )
+    return Problem(422, title, f"{refusal.field}: {refusal.message}", code=code, errors=[error])
 
 
 def _reading_out(
@@ -140,3 +147,50 @@ async def readings(request: web.Request) -> web.Response:
         total=total,
     )
     return json_response(page)
+
+
+@routes.get("/meters/{meter_number}/consumption")
+async def consumption(request: web.Request) -> web.Response:
+    """How much water went through the meter per hour, day or month of the utility's calendar,
+    within the customer's period on it (docs/api.md)."""
+    principal = authenticate(request)
+    query = parse_query(request, ConsumptionQuery)
+    async with request.app[DB].connection() as tx:
+        meter = await repository.customer_meter(
+            tx.conn, list(principal.customer_ids), request.match_info["meter_number"]
+        )
+        if meter is None:
+            raise _not_found()
+        zone = ZoneInfo(tx.settings.timezone)
+        period = domain.Period(meter["installed_on"], meter["removed_on"])
+        series = domain.consumption_series(
+            period, query.granularity, query.from_, query.to, tx.today(), zone
+        )
+        if isinstance(series, domain.Refusal):
+            raise _refused(series, "Validation failed", "validation-failed")
+        since, until = period.window(None, None)
+        rows = await repository.consumption(
+            tx.conn, meter["meter_number"], since, until, series.edges
+        )
+    points = _POINTS.validate_python(
+        [
+            {
+                "start": r["start_at"].astimezone(zone),
+                "consumption": r["consumption"],
+                "estimated": r["estimated"],
+            }
+            for r in rows
+        ]
+    )
+    measured = [p.consumption for p in points if p.consumption is not None]
+    return json_response(
+        ConsumptionOut(
+            meter_number=meter["meter_number"],
+            granularity=query.granularity,
+            time_zone=tx.settings.timezone,
+            first_day=series.first_day,
+            last_day=series.last_day,
+            total=sum(measured) if measured else None,
+            points=points,
+        )
+    )

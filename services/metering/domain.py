@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from math import ceil
+from zoneinfo import ZoneInfo
+
+from shared.api.metering import MAX_BUCKETS, Granularity
 
 # A reading may be stamped a little ahead of the server's clock (the customer's clock drifts).
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -90,3 +94,60 @@ def refuse_self_reading(
             {"last_read_at": last.read_at.isoformat()},
         )
     return None
+
+
+@dataclass(frozen=True)
+class Series:
+    """The buckets of a consumption series: the whole hours, days or months of the utility's
+    calendar that hold the days from `first_day` to `last_day`, given by their edges (UTC
+    moments, one more than the buckets). No days, no buckets."""
+
+    first_day: date | None
+    last_day: date | None
+    edges: tuple[datetime, ...]
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def consumption_series(
+    period: Period,
+    granularity: Granularity,
+    from_: date | None,
+    to: date | None,
+    today: date,
+    zone: ZoneInfo,
+) -> Series | Refusal:
+    """The whole buckets that hold the asked days, once those are clamped to the customer's
+    period on the meter and to today (nothing has been used later); or why not: more than
+    MAX_BUCKETS of them."""
+    first = max(from_ or period.first_day, period.first_day)
+    last = min(d for d in (to, period.last_day, today) if d is not None)
+    if first > last:
+        return Series(None, None, ())
+    if granularity == "month":
+        count = (last.year - first.year) * 12 + last.month - first.month + 1
+    elif granularity == "day":
+        count = (last - first).days + 1
+    else:  # an hour is an hour of time: a day of the clock change has 23 or 25 of them
+        hours = _midnight(last + timedelta(days=1), zone) - _midnight(first, zone)
+        count = ceil(hours / timedelta(hours=1))
+    if count > MAX_BUCKETS:
+        return Refusal(
+            "from",
+            "range_too_long",
+            f"{count} {granularity}s from {first} to {last}: a series has at most {MAX_BUCKETS}; "
+            "ask for a later 'from', an earlier 'to' or a coarser granularity",
+            {"buckets": str(count), "max_buckets": str(MAX_BUCKETS), "granularity": granularity},
+        )
+    if granularity == "month":
+        month = first.year * 12 + first.month - 1
+        days = [date((month + n) // 12, (month + n) % 12 + 1, 1) for n in range(count + 1)]
+        edges = [_midnight(day, zone) for day in days]
+    elif granularity == "day":
+        edges = [_midnight(first + timedelta(days=n), zone) for n in range(count + 1)]
+    else:
+        start, end = _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
+        edges = [start + timedelta(hours=n) for n in range(count)] + [end]
+    return Series(first, last, tuple(edges))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -189,3 +190,69 @@ async def insert_self_reading(
             submitted_by,
         )
     )
+
+
+# The register at each edge of the buckets, and so the consumption of each bucket: every edge
+# looks up the reading at or before it and the one at or after it (an index probe each, LIMIT 1)
+# and interpolates between them in time; an edge outside the span of the holder's readings is held
+# at its first or last one. Rows read: two per edge and two for the span, however many readings
+# the meter has inside or outside the range. The registers are rounded to the litre before they
+# are subtracted, so the buckets add up to the rise between the edges of the whole series.
+CONSUMPTION_SQL = """
+WITH span AS MATERIALIZED (
+    SELECT (SELECT read_at FROM readings
+             WHERE meter_number = $1 AND read_at >= $2::timestamptz
+               AND read_at <= coalesce($3::timestamptz, 'infinity')
+             ORDER BY read_at LIMIT 1) AS first_at,
+           (SELECT read_at FROM readings
+             WHERE meter_number = $1 AND read_at >= $2::timestamptz
+               AND read_at <= coalesce($3::timestamptz, 'infinity')
+             ORDER BY read_at DESC LIMIT 1) AS last_at
+), edges AS (
+    SELECT e.n, e.at, s.first_at, s.last_at,
+           least(greatest(e.at, s.first_at), s.last_at) AS held
+      FROM unnest($4::timestamptz[]) WITH ORDINALITY AS e(at, n), span s
+), registers AS (
+    SELECT e.n, e.at, e.first_at, e.last_at, hi.read_at AS next_at,
+           round(CASE WHEN hi.read_at = lo.read_at THEN lo.value
+                      ELSE lo.value + (hi.value - lo.value)
+                                      * extract(epoch FROM e.held - lo.read_at)
+                                      / extract(epoch FROM hi.read_at - lo.read_at)
+                 END, 3) AS register
+      FROM edges e
+      LEFT JOIN LATERAL (
+          SELECT read_at, value FROM readings
+           WHERE meter_number = $1 AND read_at >= e.first_at AND read_at <= e.held
+           ORDER BY read_at DESC LIMIT 1) lo ON true
+      LEFT JOIN LATERAL (
+          SELECT read_at, value FROM readings
+           WHERE meter_number = $1 AND read_at >= e.held AND read_at <= e.last_at
+           ORDER BY read_at LIMIT 1) hi ON true
+), buckets AS (
+    SELECT n, at AS start_at, lead(at) OVER w AS end_at, register,
+           lead(register) OVER w AS end_register, next_at,
+           -- the holder's readings cover some of the bucket
+           first_at < lead(at) OVER w AND last_at > at AS covered
+      FROM registers WINDOW w AS (ORDER BY n)
+)
+SELECT start_at, CASE WHEN covered THEN end_register - register END AS consumption,
+       coalesce(covered AND next_at >= end_at, false) AS estimated
+  FROM buckets
+ WHERE end_at IS NOT NULL
+ ORDER BY n"""
+
+
+async def consumption(
+    conn: asyncpg.Connection,
+    meter_number: str,
+    period_start: datetime,
+    period_end: datetime | None,
+    edges: Sequence[datetime],
+) -> list[asyncpg.Record]:
+    """Each bucket between consecutive `edges` with the rise of the meter's register over it
+    (`consumption`, None where the readings of [period_start, period_end] cover no part of it)
+    and whether no reading lies within it (`estimated`). Readings outside the period belong to
+    another holder of the meter and are not looked at."""
+    if len(edges) < 2:
+        return []
+    return await conn.fetch(CONSUMPTION_SQL, meter_number, period_start, period_end, list(edges))

@@ -6,7 +6,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from shared.api.common import IsoDay, Out, PageQuery
 from shared.events.common import Address
@@ -72,3 +82,70 @@ class SelfReadingIn(BaseModel):
 
     value: CubicMetres
     read_at: AwareDatetime
+
+
+# How much water went through a meter over a while: signed (a reading that corrects an estimate
+# downwards makes a negative one), three decimals.
+Consumption = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: f"{v:.3f}", return_type=str, when_used="json"),
+]
+Granularity = Literal["hour", "day", "month"]
+# The most buckets one consumption series answers (docs/decisions.md, "A consumption series"):
+# beyond that the caller asks for a coarser granularity or a shorter range.
+MAX_BUCKETS = 400
+
+
+class ConsumptionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    granularity: Granularity = Field(
+        "month",
+        description="hour, day or month (days and months of the utility's calendar); at most "
+        f"{MAX_BUCKETS} of them in the range",
+    )
+    from_: IsoDay | None = Field(
+        None,
+        alias="from",
+        description="YYYY-MM-DD, a day of the utility's calendar; default and earliest: the day "
+        "the meter came onto the customer's contract",
+    )
+    to: IsoDay | None = Field(
+        None,
+        description="YYYY-MM-DD, not before `from`; default and latest: today (in the utility's "
+        "calendar) or the day the meter was removed",
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_from(cls, to: date | None, info: ValidationInfo) -> date | None:
+        from_ = info.data.get("from_")
+        if to is not None and from_ is not None and to < from_:
+            raise PydanticCustomError("to_before_from", "'to' must not be before 'from'")
+        return to
+
+
+class ConsumptionPointOut(Out):
+    start: datetime = Field(description="the bucket's first moment, in the utility's time zone")
+    consumption: Consumption | None = Field(
+        description="cubic metres: how much the register rose over the bucket, its value at each "
+        "edge interpolated in time between the readings around it; null where the customer's "
+        "readings cover no part of the bucket (before the first of them, after the last)"
+    )
+    estimated: bool = Field(
+        description="no reading lies within the bucket: its consumption is a share of the rise "
+        "between the readings around it, spread evenly over time"
+    )
+
+
+class ConsumptionOut(Out):
+    meter_number: str
+    granularity: Granularity
+    time_zone: str = Field(description="the utility's, whose calendar the buckets follow")
+    first_day: date | None = Field(
+        description="the first day the series covers (`from` within the customer's period on "
+        "the meter); null when that period and the asked days do not meet"
+    )
+    last_day: date | None = Field(description="the last day the series covers")
+    total: Consumption | None = Field(description="the sum of the points that have consumption")
+    points: list[ConsumptionPointOut] = Field(description=f"at most {MAX_BUCKETS}, oldest first")

@@ -40,6 +40,28 @@ async def follow(page: Page, link: Locator, title: str) -> None:
     await focused_heading(page)
 
 
+async def consumption_by_month_then_by_day(page: Page, shoot: Shoot, lang: str) -> None:
+    """The meter's consumption from the API: the last twelve months at first, then the last 31
+    days, each figure also in the table under the chart (one row per bar)."""
+    chart = page.get_by_test_id("consumption-chart")
+    rows = page.get_by_test_id("consumption-table").locator("tbody tr")
+    await expect(chart).to_be_visible()
+    await expect(rows).to_have_count(12)
+    await page.get_by_text(t(lang, "meter.chartTable"), exact=True).click()
+    await expect(rows.first).to_be_visible()
+    await shoot(page, "meter-by-month")
+    await page.get_by_label(t(lang, "meter.granularity"), exact=True).select_option("day")
+    await page.get_by_role("button", name=t(lang, "meter.show"), exact=True).click()
+    await expect(rows).to_have_count(31)
+    await expect(rows.first).to_be_visible()  # the table stays open as the person left it
+    await expect(chart.locator("rect.chart-bar")).to_have_count(
+        31 - await rows.filter(has_text=t(lang, "meter.noData")).count()
+    )
+    # A day between two daily readings: 0.350 m³, interpolated across midnight.
+    await expect(rows.nth(27)).to_contain_text(re.compile(r"0[.,]350"))
+    await check_accessibility(page, f"consumption by day ({lang})")
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 async def test_signed_out_pages(page: Page, shoot: Shoot, lang: str) -> None:
     await page.goto("/login")
@@ -142,7 +164,7 @@ async def test_signed_in_pages(page: Page, shoot: Shoot, resident: Resident, lan
         t(lang, "meter.title", number=meter),
     )
     await settled(page)
-    await expect(page.get_by_test_id("consumption-chart")).to_be_visible()
+    await consumption_by_month_then_by_day(page, shoot, lang)
     readings = page.get_by_test_id("readings-table").locator("tbody tr")
     first_page = await readings.count()
     assert 0 < first_page < READINGS_DAYS

@@ -78,6 +78,17 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
         json={"value": "1.000", "read_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat()},
     )
     assert status == 201
+    status, _ = await api.request(
+        "GET", f"/api/v1/meters/{household.meters[0]}/consumption?granularity=day", token=token
+    )
+    assert status == 422, "a day for each day since 2024-01-10 is more than a series holds"
+    status, _ = await api.request(
+        "GET",
+        f"/api/v1/meters/{household.meters[0]}/consumption?granularity=day&from=2025-01-01"
+        "&to=2025-01-31",
+        token=token,
+    )
+    assert status == 200
     async with api.session.get(
         api.base_url + invoice + "/pdf", headers={"Authorization": f"Bearer {token}"}
     ) as resp:

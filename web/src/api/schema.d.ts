@@ -379,6 +379,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/meters/{meter_number}/consumption": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Consumption per hour, day or month of the utility's calendar, for a chart */
+        get: operations["get_meters_meter_number_consumption"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -505,6 +522,60 @@ export interface components {
             maxnumber: number;
             /** Signature */
             signature: string;
+        };
+        /** ConsumptionOut */
+        ConsumptionOut: {
+            /** Meter Number */
+            meter_number: string;
+            /**
+             * Granularity
+             * @enum {string}
+             */
+            granularity: "hour" | "day" | "month";
+            /**
+             * Time Zone
+             * @description the utility's, whose calendar the buckets follow
+             */
+            time_zone: string;
+            /**
+             * First Day
+             * @description the first day the series covers (`from` within the customer's period on the meter); null when that period and the asked days do not meet
+             */
+            first_day: string | null;
+            /**
+             * Last Day
+             * @description the last day the series covers
+             */
+            last_day: string | null;
+            /**
+             * Total
+             * @description the sum of the points that have consumption
+             */
+            total: string | null;
+            /**
+             * Points
+             * @description at most 400, oldest first
+             */
+            points: components["schemas"]["ConsumptionPointOut"][];
+        };
+        /** ConsumptionPointOut */
+        ConsumptionPointOut: {
+            /**
+             * Start
+             * Format: date-time
+             * @description the bucket's first moment, in the utility's time zone
+             */
+            start: string;
+            /**
+             * Consumption
+             * @description cubic metres: how much the register rose over the bucket, its value at each edge interpolated in time between the readings around it; null where the customer's readings cover no part of the bucket (before the first of them, after the last)
+             */
+            consumption: string | null;
+            /**
+             * Estimated
+             * @description no reading lies within the bucket: its consumption is a share of the rise between the readings around it, spread evenly over time
+             */
+            estimated: boolean;
         };
         /** ContractOut */
         ContractOut: {
@@ -2479,6 +2550,89 @@ export interface operations {
             };
             /** @description Unsupported media type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_meters_meter_number_consumption: {
+        parameters: {
+            query?: {
+                /** @description hour, day or month (days and months of the utility's calendar); at most 400 of them in the range */
+                granularity?: "hour" | "day" | "month";
+                /** @description YYYY-MM-DD, a day of the utility's calendar; default and earliest: the day the meter came onto the customer's contract */
+                from?: string | null;
+                /** @description YYYY-MM-DD, not before `from`; default and latest: today (in the utility's calendar) or the day the meter was removed */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                meter_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumptionOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

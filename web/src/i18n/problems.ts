@@ -51,12 +51,17 @@ const PASSWORD_PROBLEMS = new Map<string, Parameters<Translate>[0]>(Object.entri
   password_too_common: "passwordRule.tooCommon",
 } satisfies Record<string, Parameters<Translate>[0]>));
 
+/** Other field errors whose words name the values the API gives with them. */
+const WITH_PARAMS = new Map<string, (params: Params, tools: Tools) => string>(Object.entries({
+  range_too_long: (p, { t }) => t("field.range_too_long", { max: p.max_buckets ?? "" }),
+} satisfies Record<string, (params: Params, tools: Tools) => string>));
+
 /** One field error in words: by its code (and field), else the API's own message. */
 export function describeFieldError(tools: Tools, error: FieldError): string {
   const { t } = tools;
   const code = error.code ?? "";
-  const reading = READING_REFUSALS.get(code);
-  if (reading) return reading(error.params ?? {}, tools);
+  const worded = READING_REFUSALS.get(code) ?? WITH_PARAMS.get(code);
+  if (worded) return worded(error.params ?? {}, tools);
   const password = PASSWORD_PROBLEMS.get(code);
   if (password) return t(password);
   const specific = `field.${error.field}.${code}`;

@@ -1,10 +1,10 @@
-import { useMemo, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 
 import { api } from "../api/client";
 import { problemCode, type Failure } from "../api/problems";
 import type { Meter, Reading } from "../api/types";
-import { ConsumptionChart } from "../components/ConsumptionChart";
+import { Consumption } from "../components/Consumption";
 import { FormAlert, Notice, TextField } from "../components/Form";
 import { PageHeading } from "../components/PageHeading";
 import { Pager } from "../components/Pager";
@@ -13,7 +13,6 @@ import { AddressText } from "../components/Views";
 import { normalizeDecimal } from "../i18n/format";
 import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure, describeFieldErrors } from "../i18n/problems";
-import { monthlyConsumption } from "../lib/consumption";
 import { call, useLoad, type Outcome } from "../lib/load";
 import { usePage } from "../lib/paging";
 import { NotFound } from "./NotFoundPage";
@@ -33,7 +32,7 @@ const READINGS_PAGE = 1000;
 const MAX_PAGES = 20;
 const TABLE_PAGE = 31;
 
-/** Every reading since the contract date (the chart needs them all), page after page. */
+/** Every reading since the contract date, page after page. */
 async function loadReadings(number: string): Promise<Outcome<Reading[]>> {
   const readings: Reading[] = [];
   for (let page = 1; page <= MAX_PAGES; page++) {
@@ -146,8 +145,8 @@ export default function MeterPage() {
   const { t, date, dateTime, cubicMetres } = useI18n();
   const number = useParams().meter ?? "";
   const [state, reload] = useLoad(() => loadMeter(number), [number]);
-
-  const months = useMemo(() => (state.status === "ok" ? monthlyConsumption(state.data.readings) : []), [state]);
+  // Bumped when a reading is saved: the consumption chart loads again.
+  const [saved, setSaved] = useState(0);
   const [page, setPage] = usePage();
   const readings = state.status === "ok" ? state.data.readings : [];
   const pages = Math.max(1, Math.ceil(readings.length / TABLE_PAGE));
@@ -188,21 +187,15 @@ export default function MeterPage() {
           {state.data.meter?.removed_on ? (
             <p className="notice notice-warning">{t("meter.removed", { date: date(state.data.meter.removed_on) })}</p>
           ) : (
-            <ReadingForm number={number} onSaved={() => reload({ quiet: true })} />
+            <ReadingForm
+              number={number}
+              onSaved={() => {
+                reload({ quiet: true });
+                setSaved((n) => n + 1);
+              }}
+            />
           )}
-          <section>
-            <h2 id="chart-heading">{t("meter.chart")}</h2>
-            {months.length ? (
-              <figure className="chart-figure">
-                <div className="chart-scroll">
-                  <ConsumptionChart months={months} />
-                </div>
-                <figcaption className="muted">{t("meter.chartNote")}</figcaption>
-              </figure>
-            ) : (
-              <p>{t("meter.chartEmpty")}</p>
-            )}
-          </section>
+          <Consumption number={number} refresh={saved} />
           <section>
             <h2 id="readings-heading">{t("meter.readings")}</h2>
             {readings.length ? (
