@@ -90,9 +90,13 @@ class Settings(_ServiceAddresses):
     web_dist: Path = ROOT / "web" / "dist"
 
     # Messaging
-    amqp_prefetch: int = Field(200, ge=1, le=1000)
-    consumer_transactions: int = Field(4, ge=1, le=64)
-    consumer_batch_size: int = Field(50, ge=1, le=1000)
+    # Messages a consumer holds unacknowledged; up to `consumer_transactions` batches of up to
+    # `consumer_batch_size` of them are handled at once, each in one transaction. Fewer, larger
+    # batches cost less per message under load (tests/bench/bench_feed.py, docs/benchmarks.md);
+    # a message alone in the queue still goes at once.
+    amqp_prefetch: int = Field(500, ge=1, le=1000)
+    consumer_transactions: int = Field(2, ge=1, le=64)
+    consumer_batch_size: int = Field(250, ge=1, le=1000)
     queue_type: Literal["quorum", "classic"] = "quorum"
     retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
     outbox_poll_seconds: float = 1.0

@@ -7,36 +7,51 @@ from decimal import Decimal
 from services.billing import domain, repository
 from shared.envelope import Envelope
 from shared.events import billing, erp
-from shared.messaging.consumer import Subscription
+from shared.messaging.consumer import Many, Subscription, latest
 from shared.tx import Tx
 
-
-async def customer_upserted(tx: Tx, _env: Envelope, c: erp.CustomerUpserted) -> None:
-    await repository.upsert_customer(tx.conn, c)
-    await tx.publish(billing.CustomerChanged.copy_of(c))
-
-
-async def contract_upserted(tx: Tx, _env: Envelope, c: erp.ContractUpserted) -> None:
-    await repository.upsert_contract(tx.conn, c)
-    await tx.publish(billing.ContractChanged.copy_of(c))
+# Each handler takes every message of its type in a batch (consumer.Many): one statement for
+# them all. Types commute (SUBSCRIPTIONS): each touches its own tables, and the settlement that
+# needs them all runs once before the batch commits.
 
 
-async def invoice_issued(tx: Tx, _env: Envelope, i: erp.InvoiceIssued) -> None:
-    previous_customer = await repository.upsert_invoice(tx.conn, i)
-    settle_before_commit(tx, i.customer_id, previous_customer)
-    await tx.publish(billing.InvoiceIssued.copy_of(i))
+async def customers_upserted(tx: Tx, items: list[tuple[Envelope, erp.CustomerUpserted]]) -> None:
+    customers = latest(items, lambda c: c.customer_id)
+    await repository.upsert_customers(tx.conn, customers)
+    for c in customers:
+        await tx.publish(billing.CustomerChanged.copy_of(c))
 
 
-async def payment_booked(tx: Tx, _env: Envelope, p: erp.PaymentBooked) -> None:
-    previous_customer = await repository.upsert_payment(tx.conn, p)
-    settle_before_commit(tx, p.customer_id, previous_customer)
+async def contracts_upserted(tx: Tx, items: list[tuple[Envelope, erp.ContractUpserted]]) -> None:
+    contracts = latest(items, lambda c: c.contract_number)
+    await repository.upsert_contracts(tx.conn, contracts)
+    for c in contracts:
+        await tx.publish(billing.ContractChanged.copy_of(c))
 
 
-async def note_issued(tx: Tx, _env: Envelope, n: erp.NoteIssued) -> None:
-    before = await repository.upsert_note(tx.conn, n)
-    # A corrected note may have been (or become) a credit, or moved to another customer.
-    if domain.settles_invoices(n.kind) or (before and domain.settles_invoices(before["kind"])):
-        settle_before_commit(tx, n.customer_id, before and before["customer_id"])
+async def invoices_issued(tx: Tx, items: list[tuple[Envelope, erp.InvoiceIssued]]) -> None:
+    invoices = latest(items, lambda i: i.invoice_number)
+    before = await repository.upsert_invoices(tx.conn, invoices)
+    for i in invoices:
+        settle_before_commit(tx, i.customer_id, before.get(i.invoice_number))
+        await tx.publish(billing.InvoiceIssued.copy_of(i))
+
+
+async def payments_booked(tx: Tx, items: list[tuple[Envelope, erp.PaymentBooked]]) -> None:
+    payments = latest(items, lambda p: p.booking_id)
+    before = await repository.upsert_payments(tx.conn, payments)
+    for p in payments:
+        settle_before_commit(tx, p.customer_id, before.get(p.booking_id))
+
+
+async def notes_issued(tx: Tx, items: list[tuple[Envelope, erp.NoteIssued]]) -> None:
+    notes = latest(items, lambda n: n.note_number)
+    before = await repository.upsert_notes(tx.conn, notes)
+    for n in notes:
+        was = before.get(n.note_number)
+        # A corrected note may have been (or become) a credit, or moved to another customer.
+        if domain.settles_invoices(n.kind) or (was and domain.settles_invoices(was["kind"])):
+            settle_before_commit(tx, n.customer_id, was and was["customer_id"])
 
 
 def settle_before_commit(tx: Tx, *customer_ids: str | None) -> None:
@@ -63,11 +78,12 @@ SUBSCRIPTIONS = (
     Subscription(
         "erp",
         {
-            erp.CustomerUpserted: customer_upserted,
-            erp.ContractUpserted: contract_upserted,
-            erp.InvoiceIssued: invoice_issued,
-            erp.PaymentBooked: payment_booked,
-            erp.NoteIssued: note_issued,
+            erp.CustomerUpserted: Many(customers_upserted),
+            erp.ContractUpserted: Many(contracts_upserted),
+            erp.InvoiceIssued: Many(invoices_issued),
+            erp.PaymentBooked: Many(payments_booked),
+            erp.NoteIssued: Many(notes_issued),
         },
+        types_commute=True,
     ),
 )

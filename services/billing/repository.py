@@ -10,70 +10,90 @@ import asyncpg
 from services.billing import domain
 from shared.events import erp
 
+# --- the ERP feed: each statement stores every message of its type in a batch (handlers.py) ---
+#
+# The rows come as arrays (unnest), one element per fact, the last message of each key only
+# (handlers.latest): an upsert may not touch a row twice. `before` reads the rows as they were
+# before the statement (one snapshot for the whole statement), each by its key's index
+# (LATERAL … OFFSET 0 keeps it a lookup per key whatever the plan).
 
-async def upsert_customer(conn: asyncpg.Connection, c: erp.CustomerUpserted) -> None:
+
+async def upsert_customers(conn: asyncpg.Connection, cs: list[erp.CustomerUpserted]) -> None:
     await conn.execute(
         """INSERT INTO customers (customer_id, name, kind, tax_id, email, phone, address, language)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           SELECT c, n, k, t, e, p, a::jsonb, l
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::text[], $8::text[]) AS x(c, n, k, t, e, p, a, l)
            ON CONFLICT (customer_id) DO UPDATE SET
                name = EXCLUDED.name, kind = EXCLUDED.kind, tax_id = EXCLUDED.tax_id,
                email = EXCLUDED.email, phone = EXCLUDED.phone, address = EXCLUDED.address,
                language = EXCLUDED.language, updated_at = now()""",
-        c.customer_id,
-        c.name,
-        c.kind,
-        c.tax_id,
-        c.email,
-        c.phone,
-        c.address.model_dump_json(),
-        c.language,
+        [c.customer_id for c in cs],
+        [c.name for c in cs],
+        [c.kind for c in cs],
+        [c.tax_id for c in cs],
+        [c.email for c in cs],
+        [c.phone for c in cs],
+        [c.address.model_dump_json() for c in cs],
+        [c.language for c in cs],
     )
 
 
-async def upsert_contract(conn: asyncpg.Connection, c: erp.ContractUpserted) -> None:
+async def upsert_contracts(conn: asyncpg.Connection, cs: list[erp.ContractUpserted]) -> None:
+    """The contracts and exactly the service points each lists now (a service point listed by
+    two of them goes to the later, as the later message would take it)."""
+    points = {sp.service_point_id: (sp, c.contract_number) for c in cs for sp in c.service_points}
     await conn.execute(
-        """INSERT INTO contracts (contract_number, customer_id, signed_on, status)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (contract_number) DO UPDATE SET
-               customer_id = EXCLUDED.customer_id, signed_on = EXCLUDED.signed_on,
-               status = EXCLUDED.status, updated_at = now()""",
-        c.contract_number,
-        c.customer_id,
-        c.signed_on,
-        c.status,
-    )
-    await conn.execute(
-        "DELETE FROM service_points WHERE contract_number = $1 AND NOT service_point_id = ANY($2)",
-        c.contract_number,
-        [sp.service_point_id for sp in c.service_points],
-    )
-    await conn.executemany(
-        """INSERT INTO service_points (service_point_id, contract_number, address, meter_number)
-           VALUES ($1, $2, $3, $4)
+        """WITH contract AS (
+               INSERT INTO contracts (contract_number, customer_id, signed_on, status)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[])
+               ON CONFLICT (contract_number) DO UPDATE SET
+                   customer_id = EXCLUDED.customer_id, signed_on = EXCLUDED.signed_on,
+                   status = EXCLUDED.status, updated_at = now()
+               RETURNING 1),
+           gone AS (
+               DELETE FROM service_points WHERE service_point_id IN (
+                   SELECT sp.service_point_id
+                     FROM unnest($1::text[]) AS mine (contract_number),
+                          LATERAL (SELECT service_point_id FROM service_points
+                                    WHERE contract_number = mine.contract_number OFFSET 0) sp
+                    WHERE NOT sp.service_point_id = ANY($5::text[])))
+           INSERT INTO service_points (service_point_id, contract_number, address, meter_number)
+           SELECT s, c, a::jsonb, m FROM unnest($5::text[], $6::text[], $7::text[], $8::text[])
+                  AS x(s, c, a, m)
            ON CONFLICT (service_point_id) DO UPDATE SET contract_number = EXCLUDED.contract_number,
                address = EXCLUDED.address, meter_number = EXCLUDED.meter_number""",
-        [
-            (sp.service_point_id, c.contract_number, sp.address.model_dump_json(), sp.meter_number)
-            for sp in c.service_points
-        ],
+        [c.contract_number for c in cs],
+        [c.customer_id for c in cs],
+        [c.signed_on for c in cs],
+        [c.status for c in cs],
+        list(points),
+        [contract for _, contract in points.values()],
+        [sp.address.model_dump_json() for sp, _ in points.values()],
+        [sp.meter_number for sp, _ in points.values()],
     )
 
 
-async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> str | None:
-    """Store the invoice and its lines (one statement); return the customer it was issued to
-    before, if it was.
-
-    `before` reads the row as it was before this statement (one snapshot for the whole
-    statement); the upsert itself locks the row. Lines are upserted by position and those past
-    the new last one deleted (rows apart, so no row is changed twice in the statement); the
-    lines' foreign key is checked at the end of the statement, after the invoice is in."""
-    lines = i.lines
-    return await conn.fetchval(
-        """WITH before AS (SELECT customer_id FROM invoices WHERE invoice_number = $1),
+async def upsert_invoices(
+    conn: asyncpg.Connection, invoices: list[erp.InvoiceIssued]
+) -> dict[str, str]:
+    """The invoices and their lines; returns the customer each invoice that was stored before
+    was issued to then. Lines are upserted by position and those past an invoice's new last one
+    deleted (rows apart, so no row is changed twice); the lines' foreign key is checked at the
+    end of the statement, after the invoices are in."""
+    lines = [(i.invoice_number, n, line) for i in invoices for n, line in enumerate(i.lines, 1)]
+    rows = await conn.fetch(
+        """WITH before AS (
+               SELECT i.invoice_number, i.customer_id
+                 FROM unnest($1::text[]) AS mine (invoice_number),
+                      LATERAL (SELECT invoice_number, customer_id FROM invoices
+                                WHERE invoice_number = mine.invoice_number OFFSET 0) i),
            invoice AS (
                INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on,
                                      due_on, period_from, period_to, net, vat, gross)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[],
+                                    $6::date[], $7::date[], $8::numeric[], $9::numeric[],
+                                    $10::numeric[])
                ON CONFLICT (invoice_number) DO UPDATE SET
                    customer_id = EXCLUDED.customer_id, contract_number = EXCLUDED.contract_number,
                    issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on,
@@ -81,78 +101,102 @@ async def upsert_invoice(conn: asyncpg.Connection, i: erp.InvoiceIssued) -> str 
                    net = EXCLUDED.net, vat = EXCLUDED.vat, gross = EXCLUDED.gross
                RETURNING 1),
            stale AS (
-               DELETE FROM invoice_lines
-                WHERE invoice_number = $1 AND position > cardinality($11::text[])),
-           lines AS (
+               DELETE FROM invoice_lines l
+                USING unnest($1::text[], $11::integer[]) AS kept (invoice_number, lines)
+                WHERE l.invoice_number = kept.invoice_number AND l.position > kept.lines),
+           line AS (
                INSERT INTO invoice_lines (invoice_number, position, description, quantity, unit,
                                           unit_price, net, vat_rate)
-               SELECT $1, n::integer, d, q, u, p, t, v
-                 FROM unnest($11::text[], $12::numeric[], $13::text[], $14::numeric[],
-                             $15::numeric[], $16::numeric[])
-                      WITH ORDINALITY AS l(d, q, u, p, t, v, n)
+               SELECT * FROM unnest($12::text[], $13::integer[], $14::text[], $15::numeric[],
+                                    $16::text[], $17::numeric[], $18::numeric[], $19::numeric[])
                ON CONFLICT (invoice_number, position) DO UPDATE SET
                    description = EXCLUDED.description, quantity = EXCLUDED.quantity,
                    unit = EXCLUDED.unit, unit_price = EXCLUDED.unit_price, net = EXCLUDED.net,
                    vat_rate = EXCLUDED.vat_rate)
-           SELECT customer_id FROM before""",
-        i.invoice_number,
-        i.customer_id,
-        i.contract_number,
-        i.issued_on,
-        i.due_on,
-        i.period_from,
-        i.period_to,
-        i.net,
-        i.vat,
-        i.gross,
-        [line.description for line in lines],
-        [line.quantity for line in lines],
-        [line.unit for line in lines],
-        [line.unit_price for line in lines],
-        [line.net for line in lines],
-        [line.vat_rate for line in lines],
+           SELECT invoice_number, customer_id FROM before""",
+        [i.invoice_number for i in invoices],
+        [i.customer_id for i in invoices],
+        [i.contract_number for i in invoices],
+        [i.issued_on for i in invoices],
+        [i.due_on for i in invoices],
+        [i.period_from for i in invoices],
+        [i.period_to for i in invoices],
+        [i.net for i in invoices],
+        [i.vat for i in invoices],
+        [i.gross for i in invoices],
+        [len(i.lines) for i in invoices],
+        [number for number, _, _ in lines],
+        [n for _, n, _ in lines],
+        [line.description for _, _, line in lines],
+        [line.quantity for _, _, line in lines],
+        [line.unit for _, _, line in lines],
+        [line.unit_price for _, _, line in lines],
+        [line.net for _, _, line in lines],
+        [line.vat_rate for _, _, line in lines],
     )
+    return {r["invoice_number"]: r["customer_id"] for r in rows}
 
 
-async def upsert_payment(conn: asyncpg.Connection, p: erp.PaymentBooked) -> str | None:
-    """Store the payment; return the customer it was booked to before, if it was."""
-    return await conn.fetchval(
-        """WITH before AS (SELECT customer_id FROM payments WHERE booking_id = $1)
-           INSERT INTO payments
-               (booking_id, customer_id, booked_on, amount, invoice_number, channel)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (booking_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
-               booked_on = EXCLUDED.booked_on, amount = EXCLUDED.amount,
-               invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel
-           RETURNING (SELECT customer_id FROM before)""",
-        p.booking_id,
-        p.customer_id,
-        p.booked_on,
-        p.amount,
-        p.invoice_number,
-        p.channel,
+async def upsert_payments(
+    conn: asyncpg.Connection, payments: list[erp.PaymentBooked]
+) -> dict[str, str]:
+    """The payments; returns the customer each payment stored before was booked to then."""
+    rows = await conn.fetch(
+        """WITH before AS (
+               SELECT p.booking_id, p.customer_id
+                 FROM unnest($1::text[]) AS mine (booking_id),
+                      LATERAL (SELECT booking_id, customer_id FROM payments
+                                WHERE booking_id = mine.booking_id OFFSET 0) p),
+           payment AS (
+               INSERT INTO payments
+                   (booking_id, customer_id, booked_on, amount, invoice_number, channel)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[],
+                                    $5::text[], $6::text[])
+               ON CONFLICT (booking_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
+                   booked_on = EXCLUDED.booked_on, amount = EXCLUDED.amount,
+                   invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel
+               RETURNING 1)
+           SELECT booking_id, customer_id FROM before""",
+        [p.booking_id for p in payments],
+        [p.customer_id for p in payments],
+        [p.booked_on for p in payments],
+        [p.amount for p in payments],
+        [p.invoice_number for p in payments],
+        [p.channel for p in payments],
     )
+    return {r["booking_id"]: r["customer_id"] for r in rows}
 
 
-async def upsert_note(conn: asyncpg.Connection, n: erp.NoteIssued) -> asyncpg.Record | None:
-    """Store the note; return what it was before (customer_id, kind), if it was."""
-    return await conn.fetchrow(
-        """WITH before AS (SELECT customer_id, kind FROM notes WHERE note_number = $1)
-           INSERT INTO notes (note_number, customer_id, kind, issued_on, amount, description,
-                              invoice_number)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (note_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
-               kind = EXCLUDED.kind, issued_on = EXCLUDED.issued_on, amount = EXCLUDED.amount,
-               description = EXCLUDED.description, invoice_number = EXCLUDED.invoice_number
-           RETURNING (SELECT customer_id FROM before), (SELECT kind FROM before)""",
-        n.note_number,
-        n.customer_id,
-        n.kind,
-        n.issued_on,
-        n.amount,
-        n.description,
-        n.invoice_number,
+async def upsert_notes(
+    conn: asyncpg.Connection, notes: list[erp.NoteIssued]
+) -> dict[str, asyncpg.Record]:
+    """The notes; returns what each note stored before was (customer_id, kind)."""
+    rows = await conn.fetch(
+        """WITH before AS (
+               SELECT n.note_number, n.customer_id, n.kind
+                 FROM unnest($1::text[]) AS mine (note_number),
+                      LATERAL (SELECT note_number, customer_id, kind FROM notes
+                                WHERE note_number = mine.note_number OFFSET 0) n),
+           note AS (
+               INSERT INTO notes (note_number, customer_id, kind, issued_on, amount,
+                                  description, invoice_number)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[],
+                                    $5::numeric[], $6::text[], $7::text[])
+               ON CONFLICT (note_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
+                   kind = EXCLUDED.kind, issued_on = EXCLUDED.issued_on,
+                   amount = EXCLUDED.amount, description = EXCLUDED.description,
+                   invoice_number = EXCLUDED.invoice_number
+               RETURNING 1)
+           SELECT note_number, customer_id, kind FROM before""",
+        [n.note_number for n in notes],
+        [n.customer_id for n in notes],
+        [n.kind for n in notes],
+        [n.issued_on for n in notes],
+        [n.amount for n in notes],
+        [n.description for n in notes],
+        [n.invoice_number for n in notes],
     )
+    return {r["note_number"]: r for r in rows}
 
 
 # --- settlement (handlers.settle) -----------------------------------------------------------

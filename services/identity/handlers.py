@@ -10,22 +10,28 @@ from shared.envelope import Envelope
 from shared.events import billing, notifications
 from shared.events import identity as events
 from shared.logs import get_logger
-from shared.messaging.consumer import PermanentError, Subscription
+from shared.messaging.consumer import Many, PermanentError, Subscription, latest
 from shared.tx import Tx
 
 log = get_logger(__name__)
 
 
-async def customer_upserted(tx: Tx, _env: Envelope, c: billing.CustomerChanged) -> None:
-    await repository.upsert_customer(tx.conn, c)
+# Billing's events: each handler takes every event of its type in a batch (consumer.Many), and
+# the types commute (each writes its own table).
 
 
-async def contract_upserted(tx: Tx, _env: Envelope, c: billing.ContractChanged) -> None:
-    await repository.replace_contract_service_points(tx.conn, c)
+async def customers_changed(tx: Tx, items: list[tuple[Envelope, billing.CustomerChanged]]) -> None:
+    await repository.upsert_customers(tx.conn, latest(items, lambda c: c.customer_id))
 
 
-async def invoice_issued(tx: Tx, _env: Envelope, i: billing.InvoiceIssued) -> None:
-    await repository.upsert_invoice(tx.conn, i)
+async def contracts_changed(tx: Tx, items: list[tuple[Envelope, billing.ContractChanged]]) -> None:
+    await repository.replace_contracts_service_points(
+        tx.conn, latest(items, lambda c: c.contract_number)
+    )
+
+
+async def invoices_issued(tx: Tx, items: list[tuple[Envelope, billing.InvoiceIssued]]) -> None:
+    await repository.upsert_invoices(tx.conn, latest(items, lambda i: i.invoice_number))
 
 
 async def email_sent(tx: Tx, _env: Envelope, e: notifications.EmailSent) -> None:
@@ -61,10 +67,11 @@ SUBSCRIPTIONS = (
     Subscription(
         "billing-events",
         {
-            billing.CustomerChanged: customer_upserted,
-            billing.ContractChanged: contract_upserted,
-            billing.InvoiceIssued: invoice_issued,
+            billing.CustomerChanged: Many(customers_changed),
+            billing.ContractChanged: Many(contracts_changed),
+            billing.InvoiceIssued: Many(invoices_issued),
         },
+        types_commute=True,
     ),
     Subscription(
         "email-delivery",

@@ -14,44 +14,59 @@ from shared.events import billing
 # --- projection of billing ------------------------------------------------------------------
 
 
-async def upsert_customer(conn: asyncpg.Connection, c: billing.CustomerChanged) -> None:
+# Each statement stores every event of its type in a batch (handlers.py), the last of each key.
+
+
+async def upsert_customers(conn: asyncpg.Connection, cs: list[billing.CustomerChanged]) -> None:
     await conn.execute(
-        """INSERT INTO customers (customer_id, name, email, language) VALUES ($1, $2, $3, $4)
+        """INSERT INTO customers (customer_id, name, email, language)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
            ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
                language = EXCLUDED.language, updated_at = now()""",
-        c.customer_id,
-        c.name,
-        c.email,
-        c.language,
+        [c.customer_id for c in cs],
+        [c.name for c in cs],
+        [c.email for c in cs],
+        [c.language for c in cs],
     )
 
 
-async def replace_contract_service_points(
-    conn: asyncpg.Connection, c: billing.ContractChanged
+async def replace_contracts_service_points(
+    conn: asyncpg.Connection, cs: list[billing.ContractChanged]
 ) -> None:
-    await conn.execute("DELETE FROM service_points WHERE contract_number = $1", c.contract_number)
-    await conn.executemany(
+    """Each contract's service points are exactly those it lists now (a service point listed
+    by two of them goes to the later). Each contract's rows are found by its index."""
+    points = {sp.service_point_id: (sp, c) for c in cs for sp in c.service_points}
+    await conn.execute(
+        """DELETE FROM service_points WHERE service_point_id IN (
+               SELECT sp.service_point_id
+                 FROM unnest($1::text[]) AS mine (contract_number),
+                      LATERAL (SELECT service_point_id FROM service_points
+                                WHERE contract_number = mine.contract_number OFFSET 0) sp)""",
+        [c.contract_number for c in cs],
+    )
+    await conn.execute(
         """INSERT INTO service_points (service_point_id, customer_id, contract_number, address)
-           VALUES ($1, $2, $3, $4)
+           SELECT s, c, n, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                  AS x(s, c, n, a)
            ON CONFLICT (service_point_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
                contract_number = EXCLUDED.contract_number, address = EXCLUDED.address""",
-        [
-            (sp.service_point_id, c.customer_id, c.contract_number, sp.address.model_dump_json())
-            for sp in c.service_points
-        ],
+        list(points),
+        [c.customer_id for _, c in points.values()],
+        [c.contract_number for _, c in points.values()],
+        [sp.address.model_dump_json() for sp, _ in points.values()],
     )
 
 
-async def upsert_invoice(conn: asyncpg.Connection, i: billing.InvoiceIssued) -> None:
+async def upsert_invoices(conn: asyncpg.Connection, invoices: list[billing.InvoiceIssued]) -> None:
     await conn.execute(
         """INSERT INTO invoices (invoice_number, customer_id, gross, issued_on)
-           VALUES ($1, $2, $3, $4)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::date[])
            ON CONFLICT (invoice_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
                gross = EXCLUDED.gross, issued_on = EXCLUDED.issued_on""",
-        i.invoice_number,
-        i.customer_id,
-        i.gross,
-        i.issued_on,
+        [i.invoice_number for i in invoices],
+        [i.customer_id for i in invoices],
+        [i.gross for i in invoices],
+        [i.issued_on for i in invoices],
     )
 
 

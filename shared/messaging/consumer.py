@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
@@ -34,6 +34,43 @@ log = get_logger(__name__)
 
 # Every message handler: `async def handler(tx, envelope, payload) -> None`.
 Handler = Callable[[Tx, Envelope, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Many:
+    """A handler of all the messages of its type in a batch at once, for feeds where one
+    statement for a hundred rows costs what one statement for one row does:
+    `async def handler(tx, items: list[tuple[Envelope, payload]]) -> None`, the items in the
+    order they arrived. Its effect must be that of handling them one by one in that order."""
+
+    handle: Callable[[Tx, list[tuple[Envelope, Any]]], Awaitable[None]]
+
+
+K = TypeVar("K")
+P = TypeVar("P")
+
+
+def latest(items: list[tuple[Envelope, P]], key: Callable[[P], K]) -> list[P]:
+    """For a `Many` handler: the last message of each key, in the order of those last
+    messages; what handling them one by one would leave where each message replaces its key's
+    row (an upsert may not touch a row twice in one statement)."""
+    found: dict[K, P] = {}
+    for _envelope, payload in items:
+        found.pop(key(payload), None)
+        found[key(payload)] = payload
+    return list(found.values())
+
+
+def handle_each(handler: Handler) -> Many:
+    """`handler` as a Many, one message after the other."""
+
+    async def each(tx: Tx, items: list[tuple[Envelope, Any]]) -> None:
+        for envelope, payload in items:
+            set_correlation_id(envelope.correlation_id)
+            await handler(tx, envelope, payload)
+
+    return Many(each)
+
 
 ATTEMPT_HEADER = "x-ebok-attempt"
 
@@ -81,28 +118,60 @@ class Undeliverable(Exception):
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where one message goes: its handler, its validated payload, and its place when a batch
+    is handled type by type."""
+
+    handler: Many
+    payload: Event
+    rank: int
+
+
+@dataclass(frozen=True)
 class Subscription:
     """A queue `<ns>.<service>.<purpose>` and the handler of each event it takes. Each payload
-    model names its event type and exchange, so the queue is bound to exactly those."""
+    model names its event type and exchange, so the queue is bound to exactly those.
+
+    `types_commute`: the effects of messages of different types do not depend on each other's
+    order (they touch different rows, and work that needs them all waits for the end of the
+    transaction: `Tx.before_commit`). A batch is then handled type by type, in the table's
+    order, each type's messages in the order they arrived, so that a `Many` handler takes all
+    the messages of its type in one call."""
 
     purpose: str
-    handlers: Mapping[type[Event], Handler]
+    handlers: Mapping[type[Event], Handler | Many]
+    types_commute: bool = False
+
+    def __post_init__(self) -> None:
+        many = {
+            model: h if isinstance(h, Many) else handle_each(h)
+            for model, h in self.handlers.items()
+        }
+        object.__setattr__(
+            self,
+            "_routes",
+            {
+                model.TYPE: (model, handler, rank if self.types_commute else 0)
+                for rank, (model, handler) in enumerate(many.items())
+            },
+        )
 
     @property
     def bindings(self) -> list[tuple[ExchangeName, str]]:
         return [(model.EXCHANGE, model.TYPE) for model in self.handlers]
 
-    def route(self, envelope: Envelope) -> tuple[Handler, Event]:
-        """The handler for `envelope` and its validated payload, or Undeliverable."""
-        for model, handler in self.handlers.items():
-            if model.TYPE == envelope.type:
-                try:
-                    return handler, model.model_validate(envelope.payload)
-                except ValidationError as exc:
-                    raise Undeliverable(
-                        f"invalid payload for {envelope.type}: {describe_validation_error(exc)}"
-                    ) from None
-        raise Undeliverable(f"no handler for type {envelope.type!r} on this queue")
+    def route(self, envelope: Envelope) -> Route:
+        """The route of `envelope` with its validated payload, or Undeliverable."""
+        found = self._routes.get(envelope.type)  # type: ignore[attr-defined]
+        if found is None:
+            raise Undeliverable(f"no handler for type {envelope.type!r} on this queue")
+        model, handler, rank = found
+        try:
+            return Route(handler, model.model_validate(envelope.payload), rank)
+        except ValidationError as exc:
+            raise Undeliverable(
+                f"invalid payload for {envelope.type}: {describe_validation_error(exc)}"
+            ) from None
 
 
 def parse_envelope(body: bytes) -> Envelope:
@@ -118,6 +187,76 @@ def describe_validation_error(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(message)"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
+
+
+class _Acks:
+    """Acknowledges handled messages in runs: one `basic.ack(multiple)` for every message on a
+    channel up to the last one whose predecessors are all handled (a batch of a hundred is one
+    frame, not a hundred, each a write to the socket). Acks requested in one turn of the event
+    loop go out together at its end; a message that goes back to the queue is forgotten here
+    (its nack settles it), so an ack of many never covers it."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self._tags: dict[int, tuple[Any, dict[int, bool]]] = {}  # id(channel) -> channel, tags
+        self._flush_due = False
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def received(self, message: AbstractIncomingMessage) -> None:
+        channel = message.channel
+        self._tags.setdefault(id(channel), (channel, {}))[1][message.delivery_tag] = False
+
+    def forget(self, message: AbstractIncomingMessage) -> None:
+        entry = self._tags.get(id(message.channel))
+        if entry is not None:
+            entry[1].pop(message.delivery_tag, None)
+            self._flush_soon()  # the messages after it may be ackable now
+
+    def ack(self, message: AbstractIncomingMessage) -> None:
+        entry = self._tags.get(id(message.channel))
+        if entry is None or message.delivery_tag not in entry[1]:
+            return
+        entry[1][message.delivery_tag] = True
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_due = False
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        for key, (channel, tags) in list(self._tags.items()):
+            last = None
+            while tags:
+                tag = next(iter(tags))
+                if not tags[tag]:
+                    break
+                del tags[tag]
+                last = tag
+            if getattr(channel, "is_closed", False):
+                # The broker requeues what a closed channel had not acked; the inbox makes a
+                # redelivery of a handled message a no-op.
+                del self._tags[key]
+                continue
+            if last is None:
+                continue
+            try:
+                await channel.basic_ack(delivery_tag=last, multiple=True)
+            except PUBLISH_ERRORS as exc:
+                log.warning(
+                    "ack failed; messages will be redelivered", queue=self.queue, error=str(exc)
+                )
+
+    async def drain(self) -> None:
+        """Send what is due now and wait for every ack on its way."""
+        await self.flush()
+        await asyncio.gather(*self._flushing, return_exceptions=True)
 
 
 class Consumer:
@@ -137,6 +276,7 @@ class Consumer:
             db, self.queue_name, db.settings.consumer_transactions, db.settings.consumer_batch_size
         )
         self._paused: asyncio.Task[None] | None = None
+        self._acks = _Acks(self.queue_name)
 
     async def start(self) -> None:
         self._channel = await self.broker.channel(self.settings.amqp_prefetch)
@@ -167,11 +307,13 @@ class Consumer:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("in-flight messages did not finish", queue=self.queue_name)
+        await self._acks.drain()
         await self._batcher.stop()
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._acks.received(message)
         self._inflight += 1
         self._idle.clear()
         try:
@@ -185,12 +327,12 @@ class Consumer:
         try:
             envelope = parse_envelope(message.body)
             set_correlation_id(envelope.correlation_id)
-            handler, payload = self.subscription.route(envelope)
+            route = self.subscription.route(envelope)
         except Undeliverable as exc:
             await self._dead_letter(message, str(exc))
             return
         try:
-            outcome = await self._batcher.submit(_Work(envelope, handler, payload))
+            outcome = await self._batcher.submit(_Work(envelope, route))
             message_outcome(self.queue_name, outcome)
             if outcome == "duplicate":
                 log.info("duplicate message ignored", message_id=str(envelope.id))
@@ -218,6 +360,7 @@ class Consumer:
                 error=f"{type(exc).__name__}: {exc}"[:300],
             )
             self._paused = asyncio.create_task(self._pause(), name=f"{self.queue_name}-paused")
+        self._acks.forget(message)
         try:
             await message.nack(requeue=True)
         except PUBLISH_ERRORS:
@@ -259,11 +402,9 @@ class Consumer:
             return False
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
-        try:
-            await message.ack()
-        except PUBLISH_ERRORS as exc:
-            # The channel went away: the broker redelivers, and the inbox makes that a no-op.
-            log.warning("ack failed; message will be redelivered", error=str(exc))
+        # If the channel goes away first, the broker redelivers, and the inbox makes that a
+        # no-op.
+        self._acks.ack(message)
 
     def _copy(self, message: AbstractIncomingMessage, **headers: Any) -> aio_pika.Message:
         kept = {k: v for k, v in (message.headers or {}).items() if k.startswith("x-ebok-")}
@@ -330,6 +471,7 @@ class Consumer:
                 "could not forward message; requeueing", queue=self.queue_name, error=str(exc)
             )
             await asyncio.sleep(1.0)
+            self._acks.forget(message)
             try:
                 await message.nack(requeue=True)
             except PUBLISH_ERRORS:
@@ -341,8 +483,7 @@ class Consumer:
 @dataclass
 class _Work:
     envelope: Envelope
-    handler: Handler
-    payload: Any
+    route: Route
     done: asyncio.Future[str] | None = None
 
 
@@ -408,18 +549,15 @@ class _Batcher:
             _settle(work, outcome=outcome)
 
     async def _transaction(self, batch: list[_Work]) -> list[str]:
-        return await handle(
-            self.db, self.queue, [(w.envelope, w.handler, w.payload) for w in batch]
-        )
+        return await handle(self.db, self.queue, [(w.envelope, w.route) for w in batch])
 
 
-async def handle(
-    db: Database, queue: str, messages: list[tuple[Envelope, Handler, Event]]
-) -> list[str]:
+async def handle(db: Database, queue: str, messages: list[tuple[Envelope, Route]]) -> list[str]:
     """Run the handlers of `messages` in one transaction, each message once: its id goes into
     the inbox in the same transaction, and a message the inbox holds already is a "duplicate".
-    Returns "handled" or "duplicate" per message; raises (rolling back all) what a handler
-    raised."""
+    The messages go to their handlers in runs: consecutive messages with the same handler
+    (after ordering by type, where the subscription's types commute) in one call. Returns
+    "handled" or "duplicate" per message; raises (rolling back all) what a handler raised."""
     async with db.transaction(queue=queue) as tx:
         fresh = {
             r["message_id"]
@@ -427,20 +565,28 @@ async def handle(
                 """INSERT INTO inbox (message_id, queue, type)
                    SELECT m, $2, t FROM unnest($1::uuid[], $3::text[]) AS x(m, t)
                    ON CONFLICT (message_id) DO NOTHING RETURNING message_id""",
-                [envelope.id for envelope, _, _ in messages],
+                [envelope.id for envelope, _ in messages],
                 queue,
-                [envelope.type for envelope, _, _ in messages],
+                [envelope.type for envelope, _ in messages],
             )
         }
         outcomes = []
-        for envelope, handler, payload in messages:
+        todo: list[tuple[Envelope, Route]] = []
+        for envelope, route in messages:
             if envelope.id not in fresh:
                 outcomes.append("duplicate")
                 continue
             fresh.discard(envelope.id)  # the same id twice in one batch: once only
-            set_correlation_id(envelope.correlation_id)
-            await handler(tx, envelope, payload)
+            todo.append((envelope, route))
             outcomes.append("handled")
+        todo.sort(key=lambda m: m[1].rank)  # stable: arrival order within a type
+        run: list[tuple[Envelope, Any]] = []
+        for n, (envelope, route) in enumerate(todo):
+            run.append((envelope, route.payload))
+            if n + 1 == len(todo) or todo[n + 1][1].handler is not route.handler:
+                set_correlation_id(run[0][0].correlation_id)
+                await route.handler.handle(tx, run)
+                run = []
         return outcomes
 
 
@@ -449,8 +595,7 @@ async def deliver(db: Database, queue: str, subscription: Subscription, body: by
     once. For tests of a service's handlers; raises Undeliverable for what would be
     dead-lettered."""
     envelope = parse_envelope(body)
-    handler, payload = subscription.route(envelope)
-    [outcome] = await handle(db, queue, [(envelope, handler, payload)])
+    [outcome] = await handle(db, queue, [(envelope, subscription.route(envelope))])
     return outcome
 
 

@@ -43,9 +43,7 @@ def outbox_row(
     """The outbox row of an event. Its type and exchange come from its payload model; dead
     letters name their own (`<queue>` on the dead-letter exchange)."""
     envelope = new_envelope(payload.TYPE, payload, producer)
-    return OutboxRow(
-        envelope, exchange or payload.EXCHANGE, routing_key or envelope.type, headers
-    )
+    return OutboxRow(envelope, exchange or payload.EXCHANGE, routing_key or envelope.type, headers)
 
 
 async def write_outbox(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -> None:

@@ -1,6 +1,7 @@
 """ERP messages per second end to end: into billing, with identity's and metering's projections.
 
     .venv/bin/python -m tests.bench.bench_feed [--customers 1000] [--order customer|type]
+                                                [--billing-alone] [--prefill]
 
 Billing, identity and metering run as separate processes (as in production). The feed of
 `--customers` customers is published to the integration exchange as the ERP would send it: per
@@ -10,16 +11,20 @@ order, the one where the per-customer settlement is contended), `--order type` a
 then all contracts, then all invoices, then all payments. The clock runs from the first message
 published until billing has handled every message and identity and metering hold every customer,
 contract and invoice the feed implies; the rate of billing alone is printed too. Removes its
-databases and queues afterwards.
+databases and queues afterwards. `--billing-alone` runs billing without the projections (what
+billing's own work costs on this machine); `--prefill` publishes the whole feed before the services
+start (the clock then runs from their start: no publisher competes for the CPU).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -33,6 +38,15 @@ from tests.bench.support import bench_environment, spawn, stop, wait_ready
 from tests.support.platform import Platform
 
 LOGS = ROOT / "var" / "bench"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far (what it cost, whatever else ran)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 PORTS = {"billing": 18402, "identity": 18401, "metering": 18404}
 PER_CUSTOMER = 20
 ADDRESS = erp.Address(street="Długa", building="7", postal_code="00-238", city="Warszawa")
@@ -126,35 +140,55 @@ def messages(customers: int, order: str) -> list[tuple[str, aio_pika.Message]]:
 
 async def counts(conns: dict[str, asyncpg.Connection]) -> tuple[int, int, int, int]:
     billed = await conns["billing"].fetchval("SELECT count(*) FROM inbox")
+    if "identity" not in conns:
+        return billed, 0, 0, 0
     customers = await conns["identity"].fetchval("SELECT count(*) FROM customers")
     invoices = await conns["identity"].fetchval("SELECT count(*) FROM invoices")
     meters = await conns["metering"].fetchval("SELECT count(*) FROM meters")
     return billed, customers, invoices, meters
 
 
-async def main(customers: int, order: str) -> None:
+async def main(customers: int, order: str, billing_alone: bool, prefill: bool) -> None:
     env, settings = bench_environment(
-        **{f"{name}_port": str(port) for name, port in PORTS.items()}
+        **{f"{name}_port": str(port) for name, port in PORTS.items()},
+        **{
+            k.removeprefix("EBOK_").lower(): v
+            for k, v in os.environ.items()
+            if k.startswith("EBOK_")
+        },
     )
     platform = Platform(settings)
-    procs = [spawn(f"services.{name}", env, LOGS / f"feed-{name}.log") for name in PORTS]
+    services = ["billing"] if billing_alone else list(PORTS)
+    feed = messages(customers, order)
+    if prefill:  # queues declared, then the whole feed waits in them while nothing consumes
+        procs = [spawn(f"services.{name}", env, LOGS / f"feed-{name}.log") for name in services]
+        for name in services:
+            await wait_ready(f"http://127.0.0.1:{PORTS[name]}/health/ready")
+        stop(procs)
+        async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
+            for i in range(0, len(feed), 1000):
+                await asyncio.gather(*(client.publish_raw(rk, m) for rk, m in feed[i : i + 1000]))
+    procs = [spawn(f"services.{name}", env, LOGS / f"feed-{name}.log") for name in services]
     try:
-        for port in PORTS.values():
-            await wait_ready(f"http://127.0.0.1:{port}/health/ready")
-        feed = messages(customers, order)
-        conns = {
-            name: await asyncpg.connect(settings.service_dsn(name)) for name in PORTS
-        }
+        for name in services:
+            await wait_ready(f"http://127.0.0.1:{PORTS[name]}/health/ready")
+        conns = {name: await asyncpg.connect(settings.service_dsn(name)) for name in services}
         try:
             billing_done = None
+            cpu_before = [cpu_seconds(proc.pid) for proc in procs]
             started = time.perf_counter()
-            async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
-                for i in range(0, len(feed), 1000):
-                    await asyncio.gather(
-                        *(client.publish_raw(rk, m) for rk, m in feed[i : i + 1000])
-                    )
+            if not prefill:
+                async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
+                    for i in range(0, len(feed), 1000):
+                        await asyncio.gather(
+                            *(client.publish_raw(rk, m) for rk, m in feed[i : i + 1000])
+                        )
             published = time.perf_counter() - started
-            want = (len(feed), customers, customers * 12, customers)
+            want = (
+                (len(feed), 0, 0, 0)
+                if billing_alone
+                else (len(feed), customers, customers * 12, customers)
+            )
             last_report = started
             while True:
                 got = await counts(conns)
@@ -163,10 +197,21 @@ async def main(customers: int, order: str) -> None:
                     billing_done = now - started
                 if all(g >= w for g, w in zip(got, want, strict=True)):
                     done = now - started
+                    cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
+                    # Messages per transaction: the inbox rows one transaction wrote share xmin.
+                    batches = {
+                        name: await conn.fetchrow(
+                            "SELECT count(*) AS messages, count(DISTINCT xmin::text) AS tx"
+                            " FROM inbox"
+                        )
+                        for name, conn in conns.items()
+                    }
                     break
                 if now - last_report > 5:
-                    print(f"  {now - started:6.1f} s: billing {got[0]}/{want[0]}, "
-                          f"identity invoices {got[2]}/{want[2]}, meters {got[3]}/{want[3]}")
+                    print(
+                        f"  {now - started:6.1f} s: billing {got[0]}/{want[0]}, "
+                        f"identity invoices {got[2]}/{want[2]}, meters {got[3]}/{want[3]}"
+                    )
                     last_report = now
                 if now - started > 1800:
                     raise SystemExit(f"not done after 30 min: {got} of {want}")
@@ -180,18 +225,28 @@ async def main(customers: int, order: str) -> None:
     assert billing_done is not None
     print(
         f"ERP feed benchmark: {customers} customers x {PER_CUSTOMER} messages = {len(feed)}, "
-        f"order by {order}, prefetch {settings.amqp_prefetch}, "
+        f"order by {order}, {'billing alone' if billing_alone else 'all three services'}, "
+        f"prefetch {settings.amqp_prefetch}, "
         f"{settings.consumer_transactions} transactions x batches of "
         f"{settings.consumer_batch_size}"
     )
-    print(f"published in {published:6.2f} s ({len(feed) / published:8.0f} msg/s)")
+    if not prefill:
+        print(f"published in {published:6.2f} s ({len(feed) / published:8.0f} msg/s)")
     print(f"billing      {len(feed) / billing_done:8.0f} msg/s ({billing_done:6.2f} s)")
     print(f"end to end   {len(feed) / done:8.0f} msg/s ({done:6.2f} s, projections included)")
+    for name, seconds in zip(services, cpu, strict=True):
+        print(
+            f"CPU {name:<9} {seconds:6.2f} s = {seconds / len(feed) * 1e6:5.0f} µs per ERP message"
+            f" (alone on a core: {len(feed) / seconds:6.0f} msg/s); "
+            f"{batches[name]['messages']} messages in {batches[name]['tx']} transactions"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--order", choices=("customer", "type"), default="customer")
+    parser.add_argument("--billing-alone", action="store_true")
+    parser.add_argument("--prefill", action="store_true")
     args = parser.parse_args()
-    asyncio.run(main(args.customers, args.order))
+    asyncio.run(main(args.customers, args.order, args.billing_alone, args.prefill))

@@ -122,6 +122,27 @@ class ServiceHandlers:
             envelope.model_dump_json().encode(),
         )
 
+    async def deliver_batch(self, payloads: Sequence[Event]) -> list[str]:
+        """Handle `payloads` as messages that arrived together on one queue: one transaction,
+        as the consumer's batches run (consumer.handle). The outcome of each."""
+        envelopes = [
+            Envelope(
+                id=uuid.uuid4(),
+                type=p.TYPE,
+                occurred_at=datetime.now(UTC),
+                producer="test",
+                correlation_id=f"test-{uuid.uuid4()}",
+                payload=p.model_dump(mode="json"),
+            )
+            for p in payloads
+        ]
+        subscription = self._subscription(envelopes[0].type)
+        return await consumer.handle(
+            Database(self.pool, self.service, self.settings),
+            self.queue(envelopes[0].type),
+            [(e, subscription.route(e)) for e in envelopes],
+        )
+
     async def published(self, event_type: str | None = None) -> list[Envelope]:
         """The events the handlers published (the outbox, dead letters aside), oldest first."""
         rows = await self.pool.fetch(
