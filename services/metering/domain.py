@@ -126,13 +126,13 @@ def consumption_series(
     last = min(d for d in (to, period.last_day, today) if d is not None)
     if first > last:
         return Series(None, None, ())
+    start, end = _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
     if granularity == "month":
         count = (last.year - first.year) * 12 + last.month - first.month + 1
     elif granularity == "day":
         count = (last - first).days + 1
     else:  # an hour is an hour of time: a day of the clock change has 23 or 25 of them
-        hours = _midnight(last + timedelta(days=1), zone) - _midnight(first, zone)
-        count = ceil(hours / timedelta(hours=1))
+        count = ceil((end - start) / timedelta(hours=1))
     if count > MAX_BUCKETS:
         return Refusal(
             "from",
@@ -148,6 +148,5 @@ def consumption_series(
     elif granularity == "day":
         edges = [_midnight(first + timedelta(days=n), zone) for n in range(count + 1)]
     else:
-        start, end = _midnight(first, zone), _midnight(last + timedelta(days=1), zone)
         edges = [start + timedelta(hours=n) for n in range(count)] + [end]
     return Series(first, last, tuple(edges))

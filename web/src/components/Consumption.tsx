@@ -15,12 +15,16 @@ const FIELDS = ["granularity", "from", "to"];
 
 /** The meter's consumption by month, day or hour, as the API computes it
  * (GET /meters/{meter}/consumption): the choice of granularity and days, kept in the address
- * (?granularity=&from=&to=), a bar chart and the same figures as a table. */
-export function Consumption({ number, refresh }: { number: string; refresh: number }) {
+ * (?granularity=&from=&to=), a bar chart and the same figures as a table. The usual days end
+ * today, or on `lastDay` (a removed meter's last day) when that was earlier. */
+export function Consumption({ number, refresh, lastDay }: { number: string; refresh: number; lastDay?: string | null }) {
   const i18n = useI18n();
   const { t } = i18n;
   const [params, setParams] = useSearchParams();
-  const today = useMemo(() => localToday(), []);
+  const today = useMemo(() => {
+    const local = localToday();
+    return lastDay && lastDay < local ? lastDay : local;
+  }, [lastDay]);
   const asked = params.get("granularity");
   const granularity: Granularity = isGranularity(asked) ? asked : "month";
   const fallback = defaultRange(granularity, today);
@@ -73,6 +77,7 @@ export function Consumption({ number, refresh }: { number: string; refresh: numb
             id="consumption-granularity"
             value={draft.granularity}
             onChange={(event) => choose(event.target.value)}
+            aria-invalid={errors.has("granularity") || undefined}
             aria-describedby={errors.has("granularity") ? "consumption-granularity-error" : undefined}
           >
             {GRANULARITIES.map((value) => (

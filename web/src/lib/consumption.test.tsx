@@ -158,6 +158,15 @@ describe("the consumption on the meter page", () => {
     ]);
   });
 
+  it("ends a removed meter's usual days on its last day", async () => {
+    const { calls } = fakeFetch(() => json(series()));
+    renderAt("/meters/M-1", "/meters/:meter", <Consumption number="M-1" refresh={0} lastDay="2025-06-30" />, "en");
+    await screen.findByTestId("consumption-chart");
+    const asked = new URLSearchParams(calls[0]?.search);
+    expect([asked.get("from"), asked.get("to")]).toEqual(["2024-07-01", "2025-06-30"]);
+    expect(screen.getByLabelText("To").getAttribute("max")).toBe("2025-06-30");
+  });
+
   it("starts another granularity from its own usual days and keeps the choice in the address", async () => {
     const { calls } = fakeFetch(() => json(series()));
     renderAt("/meters/M-1", "/meters/:meter", <Consumption number="M-1" refresh={0} />, "en");

@@ -195,7 +195,7 @@ export default function MeterPage() {
               }}
             />
           )}
-          <Consumption number={number} refresh={saved} />
+          <Consumption number={number} refresh={saved} lastDay={state.data.meter?.removed_on} />
           <section>
             <h2 id="readings-heading">{t("meter.readings")}</h2>
             {readings.length ? (
