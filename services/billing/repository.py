@@ -52,12 +52,12 @@ async def upsert_contracts(conn: asyncpg.Connection, cs: list[erp.ContractUpsert
                    status = EXCLUDED.status, updated_at = now()
                RETURNING 1),
            gone AS (
-               DELETE FROM service_points WHERE service_point_id IN (
+               DELETE FROM service_points WHERE service_point_id = ANY(ARRAY(
                    SELECT sp.service_point_id
                      FROM unnest($1::text[]) AS mine (contract_number),
                           LATERAL (SELECT service_point_id FROM service_points
                                     WHERE contract_number = mine.contract_number OFFSET 0) sp
-                    WHERE NOT sp.service_point_id = ANY($5::text[])))
+                    WHERE NOT sp.service_point_id = ANY($5::text[]))))
            INSERT INTO service_points (service_point_id, contract_number, address, meter_number)
            SELECT s, c, a::jsonb, m FROM unnest($5::text[], $6::text[], $7::text[], $8::text[])
                   AS x(s, c, a, m)
@@ -101,9 +101,14 @@ async def upsert_invoices(
                    net = EXCLUDED.net, vat = EXCLUDED.vat, gross = EXCLUDED.gross
                RETURNING 1),
            stale AS (
-               DELETE FROM invoice_lines l
-                USING unnest($1::text[], $11::integer[]) AS kept (invoice_number, lines)
-                WHERE l.invoice_number = kept.invoice_number AND l.position > kept.lines),
+               DELETE FROM invoice_lines
+                WHERE invoice_number = ANY($1::text[])
+                  AND (invoice_number, position) IN (
+                      SELECT l.invoice_number, l.position
+                        FROM unnest($1::text[], $11::integer[]) AS kept (invoice_number, lines),
+                             LATERAL (SELECT invoice_number, position FROM invoice_lines
+                                       WHERE invoice_number = kept.invoice_number
+                                         AND position > kept.lines OFFSET 0) l)),
            line AS (
                INSERT INTO invoice_lines (invoice_number, position, description, quantity, unit,
                                           unit_price, net, vat_rate)

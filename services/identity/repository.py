@@ -37,11 +37,11 @@ async def replace_contracts_service_points(
     by two of them goes to the later). Each contract's rows are found by its index."""
     points = {sp.service_point_id: (sp, c) for c in cs for sp in c.service_points}
     await conn.execute(
-        """DELETE FROM service_points WHERE service_point_id IN (
+        """DELETE FROM service_points WHERE service_point_id = ANY(ARRAY(
                SELECT sp.service_point_id
                  FROM unnest($1::text[]) AS mine (contract_number),
                       LATERAL (SELECT service_point_id FROM service_points
-                                WHERE contract_number = mine.contract_number OFFSET 0) sp)""",
+                                WHERE contract_number = mine.contract_number OFFSET 0) sp))""",
         [c.contract_number for c in cs],
     )
     await conn.execute(

@@ -43,8 +43,27 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of process `pid` so far (what it cost, whatever else ran)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a server process that has ended since
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def server_cpu_seconds() -> dict[str, float]:
+    """CPU time so far of the RabbitMQ and PostgreSQL server processes on this machine (all of
+    them: other work on the machine counts too)."""
+    found = {"rabbitmq": 0.0, "postgresql": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+        except (FileNotFoundError, IndexError):
+            continue
+        if name == "beam.smp":
+            found["rabbitmq"] += cpu_seconds(int(stat.parent.name))
+        elif name == "postgres":
+            found["postgresql"] += cpu_seconds(int(stat.parent.name))
+    return found
 
 
 PORTS = {"billing": 18402, "identity": 18401, "metering": 18404}
@@ -176,6 +195,7 @@ async def main(customers: int, order: str, billing_alone: bool, prefill: bool) -
         try:
             billing_done = None
             cpu_before = [cpu_seconds(proc.pid) for proc in procs]
+            servers_before = server_cpu_seconds()
             started = time.perf_counter()
             if not prefill:
                 async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
@@ -198,6 +218,7 @@ async def main(customers: int, order: str, billing_alone: bool, prefill: bool) -
                 if all(g >= w for g, w in zip(got, want, strict=True)):
                     done = now - started
                     cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
+                    servers = {k: v - servers_before[k] for k, v in server_cpu_seconds().items()}
                     # Messages per transaction: the inbox rows one transaction wrote share xmin.
                     batches = {
                         name: await conn.fetchrow(
@@ -239,6 +260,10 @@ async def main(customers: int, order: str, billing_alone: bool, prefill: bool) -
             f"CPU {name:<9} {seconds:6.2f} s = {seconds / len(feed) * 1e6:5.0f} µs per ERP message"
             f" (alone on a core: {len(feed) / seconds:6.0f} msg/s); "
             f"{batches[name]['messages']} messages in {batches[name]['tx']} transactions"
+        )
+    for name, seconds in servers.items():
+        print(
+            f"CPU {name:<9} {seconds:6.2f} s = {seconds / len(feed) * 1e6:5.0f} µs per ERP message"
         )
 
 
