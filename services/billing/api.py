@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
@@ -22,11 +23,13 @@ from shared.api.billing import (
     InvoiceOut,
     InvoiceQuery,
     NoteOut,
+    NoteQuery,
     PaymentOut,
+    PaymentQuery,
     SummaryOut,
     SummaryQuery,
 )
-from shared.api.common import Page, PageQuery
+from shared.api.paging import CursorQuery, Page, Position, read_page
 from shared.http.problems import Problem, json_response, parse_query
 from shared.runtime import DB, authenticate
 
@@ -88,23 +91,22 @@ async def invoices(request: web.Request) -> web.Response:
     customer_ids = _customer_ids(request)
     query = parse_query(request, InvoiceQuery)
     async with request.app[DB].connection() as tx:
-        rows, total = await repository.invoices_page(
-            tx.conn,
-            customer_ids,
-            tx.today(),
-            status=query.status,
-            period_from=query.from_,
-            period_to=query.to,
-            limit=query.page_size,
-            offset=query.offset,
+        today = tx.today()
+        return await _page(
+            query,
+            InvoiceOut,
+            ("issued_on", "invoice_number"),
+            lambda position: repository.invoices_page(
+                tx.conn,
+                customer_ids,
+                today,
+                status=query.status,
+                period_from=query.from_,
+                period_to=query.to,
+                position=position,
+                limit=query.limit,
+            ),
         )
-    page = Page[InvoiceOut](
-        items=[InvoiceOut.model_validate(dict(r)) for r in rows],
-        page=query.page,
-        page_size=query.page_size,
-        total=total,
-    )
-    return json_response(page)
 
 
 async def _invoice_with_lines(request: web.Request) -> tuple[dict, list]:
@@ -178,29 +180,54 @@ async def balance(request: web.Request) -> web.Response:
     return json_response(_balance_out(row, today))
 
 
-async def _listing(
-    request: web.Request, fetch: Callable[..., Awaitable[tuple[list, int]]], model: type[M]
+Fetch = Callable[[Position | None], Awaitable[tuple[list[asyncpg.Record], bool]]]
+
+
+async def _page(
+    query: CursorQuery, model: type[M], key: tuple[str, str], fetch: Fetch
 ) -> web.Response:
-    """A page of the caller's rows from `fetch(conn, customer_ids, limit, offset)`."""
-    customer_ids = _customer_ids(request)
-    query = parse_query(request, PageQuery)
-    async with request.app[DB].connection() as tx:
-        rows, total = await fetch(tx.conn, customer_ids, query.page_size, query.offset)
+    """The page of rows that `fetch(position)` finds from the query's cursor, as `model`s,
+    with the cursors that continue it (a row's cursor holds its `key` columns)."""
+    rows, next_cursor, prev_cursor = await read_page(
+        fetch, query.KEYSET, lambda row: tuple(row[k] for k in key), query.position
+    )
     return json_response(
         Page[model](  # type: ignore[valid-type]
             items=[model.model_validate(dict(r)) for r in rows],
-            page=query.page,
-            page_size=query.page_size,
-            total=total,
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
         )
     )
 
 
+async def _listing(
+    request: web.Request,
+    query_model: type[CursorQuery],
+    fetch: Callable[..., Awaitable[tuple[list[asyncpg.Record], bool]]],
+    model: type[M],
+    key: tuple[str, str],
+) -> web.Response:
+    """A page of the caller's rows from `fetch(conn, customer_ids, position, limit)`."""
+    customer_ids = _customer_ids(request)
+    query = parse_query(request, query_model)
+    async with request.app[DB].connection() as tx:
+        return await _page(
+            query,
+            model,
+            key,
+            lambda position: fetch(tx.conn, customer_ids, position, query.limit),
+        )
+
+
 @routes.get("/payments-received")
 async def payments_received(request: web.Request) -> web.Response:
-    return await _listing(request, repository.payments_page, PaymentOut)
+    return await _listing(
+        request, PaymentQuery, repository.payments_page, PaymentOut, ("booked_on", "booking_id")
+    )
 
 
 @routes.get("/notes")
 async def notes(request: web.Request) -> web.Response:
-    return await _listing(request, repository.notes_page, NoteOut)
+    return await _listing(
+        request, NoteQuery, repository.notes_page, NoteOut, ("issued_on", "note_number")
+    )

@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 
 from services.billing import domain
+from shared.api.paging import Position
 from shared.events import erp
 
 # --- the ERP feed: each statement stores every message of its type in a batch (handlers.py) ---
@@ -314,6 +315,43 @@ async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> str:
     )
 
 
+def _keyset_sql(
+    table: str, columns: str, key: tuple[str, str], where: str, position: Position | None, n: int
+) -> str:
+    """A page of the customers' rows of `table` ("name alias", the alias that `columns` and
+    `where` use) in the order of `key`: newest first, or for a `newer` position the oldest of
+    the rows newer than it first. $1 the customer ids, $n how many rows, $n+1 and $n+2 the
+    position's key. Each customer id is one range scan of the index (customer_id, key) that
+    stops after $n rows, whichever page it is; the rows of several customer ids merge."""
+    direction, compare = ("ASC", ">") if position is not None and position.newer else ("DESC", "<")
+    t = table.split()[1]
+    first, second = f"{t}.{key[0]}", f"{t}.{key[1]}"
+    after = f"AND ({first}, {second}) {compare} (${n + 1}, ${n + 2})" if position else ""
+    return f"""SELECT page.* FROM unnest($1::text[]) AS mine (customer_id),
+               LATERAL (SELECT {columns} FROM {table}
+                         WHERE {t}.customer_id = mine.customer_id {where} {after}
+                         ORDER BY {first} {direction}, {second} {direction} LIMIT ${n}) page
+              ORDER BY page.{key[0]} {direction}, page.{key[1]} {direction} LIMIT ${n}"""
+
+
+async def _keyset_rows(
+    conn: asyncpg.Connection,
+    sql: str,
+    args: tuple,
+    position: Position | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], bool]:
+    """At most `limit` rows newest first, and whether there are more beyond them in the way the
+    page goes (one more row is read to know)."""
+    key = position.key if position is not None else ()
+    rows = await conn.fetch(sql, *args, limit + 1, *key)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if position is not None and position.newer:
+        rows.reverse()
+    return rows, more
+
+
 async def invoices_page(
     conn: asyncpg.Connection,
     customer_ids: list[str],
@@ -322,26 +360,34 @@ async def invoices_page(
     status: str | None,
     period_from: date | None,
     period_to: date | None,
+    position: Position | None,
     limit: int,
-    offset: int,
-    count: bool = True,
-) -> tuple[list[asyncpg.Record], int | None]:
-    where = f"""i.customer_id = ANY($1::text[])
-        AND ($3::text IS NULL OR {STATUS_SQL} = $3)
-        AND ($4::date IS NULL OR i.period_to >= $4)
-        AND ($5::date IS NULL OR i.period_from <= $5)"""
-    args = (customer_ids, today, status, period_from, period_to)
-    rows = await conn.fetch(
-        f"""SELECT {INVOICE_COLUMNS} FROM invoices i WHERE {where}
-            ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $6 OFFSET $7""",
-        *args,
-        limit,
-        offset,
+) -> tuple[list[asyncpg.Record], bool]:
+    """A page of invoices by (issued_on, invoice_number), newest first; see _keyset_rows.
+
+    Only the filters given are in the statement: under a generic plan `($3 IS NULL OR …)`
+    looks selective, and the planner would rather sort all the customer's invoices than read
+    them in the index's order. Without filters a page reads a page of rows; with them, at most
+    the customer's invoices past the cursor."""
+    args: list[object] = [customer_ids, today]
+    where = ""
+    for value, clause in (
+        (status, f"{STATUS_SQL} = $"),
+        (period_from, "i.period_to >= $"),
+        (period_to, "i.period_from <= $"),
+    ):
+        if value is not None:
+            args.append(value)
+            where += f" AND {clause}{len(args)}"
+    sql = _keyset_sql(
+        "invoices i",
+        INVOICE_COLUMNS,
+        ("issued_on", "invoice_number"),
+        where,
+        position,
+        len(args) + 1,
     )
-    if not count:
-        return rows, None
-    total = await conn.fetchval(f"SELECT count(*) FROM invoices i WHERE {where}", *args)
-    return rows, total
+    return await _keyset_rows(conn, sql, tuple(args), position, limit)
 
 
 async def invoice(
@@ -391,54 +437,34 @@ async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date
     )
 
 
-async def _page(
-    conn: asyncpg.Connection,
-    table: str,
-    columns: str,
-    order: str,
-    customer_ids: list[str],
-    limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
-        f"""SELECT {columns} FROM {table} WHERE customer_id = ANY($1::text[])
-            ORDER BY {order} LIMIT $2 OFFSET $3""",
-        customer_ids,
-        limit,
-        offset,
-    )
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM {table} WHERE customer_id = ANY($1::text[])", customer_ids
-    )
-    return rows, total
-
-
 async def payments_page(
-    conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    return await _page(
-        conn,
-        "payments",
-        "booking_id, booked_on, amount, invoice_number, channel",
-        "booked_on DESC, booking_id DESC",
-        customer_ids,
-        limit,
-        offset,
+    conn: asyncpg.Connection, customer_ids: list[str], position: Position | None, limit: int
+) -> tuple[list[asyncpg.Record], bool]:
+    """A page of payments by (booked_on, booking_id), newest first; see _keyset_rows."""
+    sql = _keyset_sql(
+        "payments p",
+        "p.booking_id, p.booked_on, p.amount, p.invoice_number, p.channel",
+        ("booked_on", "booking_id"),
+        "",
+        position,
+        2,
     )
+    return await _keyset_rows(conn, sql, (customer_ids,), position, limit)
 
 
 async def notes_page(
-    conn: asyncpg.Connection, customer_ids: list[str], limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    return await _page(
-        conn,
-        "notes",
-        "note_number, kind, issued_on, amount, description, invoice_number",
-        "issued_on DESC, note_number DESC",
-        customer_ids,
-        limit,
-        offset,
+    conn: asyncpg.Connection, customer_ids: list[str], position: Position | None, limit: int
+) -> tuple[list[asyncpg.Record], bool]:
+    """A page of notes by (issued_on, note_number), newest first; see _keyset_rows."""
+    sql = _keyset_sql(
+        "notes n",
+        "n.note_number, n.kind, n.issued_on, n.amount, n.description, n.invoice_number",
+        ("issued_on", "note_number"),
+        "",
+        position,
+        2,
     )
+    return await _keyset_rows(conn, sql, (customer_ids,), position, limit)
 
 
 # $1 customer ids, $2 today, $3 how many latest invoices.

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from services.gateway.upstream import UpstreamResponse, Upstreams
 from shared.api import billing, identity, metering
-from shared.api.common import Page, PageQuery
 from shared.api.dashboard import DashboardOut, Part
+from shared.api.paging import Page
 from shared.http.problems import Problem, json_response
 from shared.runtime import authenticate
 
@@ -299,7 +299,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         "/api/v1/invoices",
-        "Invoices, newest first",
+        "Invoices, newest first, a page at a time (keyset paging by cursor)",
         "customer",
         "billing",
         query=billing.InvoiceQuery,
@@ -335,20 +335,20 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         "/api/v1/payments-received",
-        "Payments received, newest first",
+        "Payments received, newest first, a page at a time (keyset paging by cursor)",
         "customer",
         "billing",
-        query=PageQuery,
+        query=billing.PaymentQuery,
         response=Page[billing.PaymentOut],
         errors=(422,),
     ),
     Route(
         "GET",
         "/api/v1/notes",
-        "Accounting notes (interest, debit, credit)",
+        "Accounting notes (interest, debit, credit), newest first, a page at a time",
         "customer",
         "billing",
-        query=PageQuery,
+        query=billing.NoteQuery,
         response=Page[billing.NoteOut],
         errors=(422,),
     ),
@@ -363,7 +363,7 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         "/api/v1/meters/{meter_number}/readings",
-        "Readings since the contract date, with consumption",
+        "Readings since the contract date, newest first, with consumption, a page at a time",
         "customer",
         "metering",
         query=metering.ReadingQuery,

@@ -12,7 +12,6 @@ from aiohttp import web
 from pydantic import TypeAdapter
 
 from services.metering import domain, repository
-from shared.api.common import Page
 from shared.api.metering import (
     ConsumptionOut,
     ConsumptionPointOut,
@@ -23,6 +22,7 @@ from shared.api.metering import (
     ReadingQuery,
     SelfReadingIn,
 )
+from shared.api.paging import Page, read_page
 from shared.events import metering
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, authenticate
@@ -131,20 +131,16 @@ async def readings(request: web.Request) -> web.Response:
         period = domain.Period(meter["installed_on"], meter["removed_on"])
         period_start, _ = period.window(None, None)
         since, until = period.window(query.from_, query.to)
-        rows, total = await repository.readings_page(
-            tx.conn,
-            meter["meter_number"],
-            period_start,
-            since,
-            until,
-            query.page_size,
-            query.offset,
+        rows, next_cursor, prev_cursor = await read_page(
+            lambda position: repository.readings_page(
+                tx.conn, meter["meter_number"], period_start, since, until, position, query.limit
+            ),
+            query.KEYSET,
+            lambda row: (row["read_at"],),
+            query.position,
         )
     page = Page[ReadingOut](
-        items=[_reading_out(r["read_at"], r["value"], r["source"], r["consumption"]) for r in rows],
-        page=query.page,
-        page_size=query.page_size,
-        total=total,
+        items=[_reading_out(**r) for r in rows], next_cursor=next_cursor, prev_cursor=prev_cursor
     )
     return json_response(page)
 

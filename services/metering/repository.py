@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from shared.api.paging import Position
 from shared.events import billing
 
 
@@ -127,43 +128,76 @@ async def customer_meter(
     )
 
 
+# A page of a meter's readings ($1 the meter, $2 since, $3 until or null, $4 how many, $5 the
+# cursor's read_at or null, $6 the start of the customer's period on the meter), `listed`, and
+# the reading before the oldest of them, for its consumption: the newest one below both `since`
+# and the cursor (but not below $6: consumption never spans two holders). Each part is one range
+# scan of the primary key (meter_number, read_at) that stops after $4 rows (or one), from
+# whatever cursor: the last page is read as fast as the first.
+READINGS_OLDER = """
+    (SELECT read_at, value, source, true AS listed FROM readings
+      WHERE meter_number = $1 AND read_at >= $2
+        AND read_at <= coalesce($3::timestamptz, 'infinity')
+        AND read_at < coalesce($5::timestamptz, 'infinity')
+      ORDER BY read_at DESC LIMIT $4)
+    UNION ALL
+    (SELECT read_at, value, source, false FROM readings
+      WHERE meter_number = $1 AND read_at >= $6
+        AND read_at < least($2, coalesce($5::timestamptz, 'infinity'))
+      ORDER BY read_at DESC LIMIT 1)"""
+# The same for a `newer` cursor: the oldest readings after it first.
+READINGS_NEWER = """
+    (SELECT read_at, value, source, true AS listed FROM readings
+      WHERE meter_number = $1 AND read_at >= $2 AND read_at > $5::timestamptz
+        AND read_at <= coalesce($3::timestamptz, 'infinity')
+      ORDER BY read_at LIMIT $4)
+    UNION ALL
+    (SELECT read_at, value, source, false FROM readings
+      WHERE meter_number = $1 AND read_at >= $6
+        AND read_at < greatest($5::timestamptz + interval '1 microsecond', $2)
+      ORDER BY read_at DESC LIMIT 1)"""
+
+
 async def readings_page(
     conn: asyncpg.Connection,
     meter_number: str,
     period_start: datetime,
     since: datetime,
     until: datetime | None,
+    position: Position | None,
     limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    """Readings newest first, each with the consumption since the one before it (which may lie
-    before `since`, but not before `period_start`: consumption never spans two holders)."""
+) -> tuple[list[dict], bool]:
+    """At most `limit` readings newest first from `position` (the newest for None), each with
+    the consumption since the one before it (which may lie before `since`, but not before
+    `period_start`: consumption never spans two holders); and whether there are more beyond them
+    in the way the page goes (one more reading is read to know)."""
+    newer = position is not None and position.newer
     rows = await conn.fetch(
-        """SELECT r.read_at, r.value, r.source, r.value - prev.value AS consumption
-             FROM readings r
-             LEFT JOIN LATERAL (
-                 SELECT value FROM readings p
-                  WHERE p.meter_number = r.meter_number AND p.read_at < r.read_at
-                    AND p.read_at >= $6
-                  ORDER BY p.read_at DESC LIMIT 1) prev ON true
-            WHERE r.meter_number = $1 AND r.read_at >= $2
-              AND ($3::timestamptz IS NULL OR r.read_at <= $3)
-            ORDER BY r.read_at DESC LIMIT $4 OFFSET $5""",
+        READINGS_NEWER if newer else READINGS_OLDER,
         meter_number,
         since,
         until,
-        limit,
-        offset,
+        limit + 1,
+        position.key[0] if position is not None else None,
         period_start,
     )
-    total = await conn.fetchval(
-        """SELECT count(*) FROM readings WHERE meter_number = $1 AND read_at >= $2
-              AND ($3::timestamptz IS NULL OR read_at <= $3)""",
-        meter_number,
-        since,
-        until,
-    )
-    return rows, total
+    listed = [r for r in rows if r["listed"]]
+    before = [r for r in rows if not r["listed"]]
+    more = len(listed) > limit
+    if newer:
+        listed = listed[:limit][::-1]
+    # Newest first, each followed by the reading before it.
+    chain = listed + before
+    return [
+        {
+            "read_at": r["read_at"],
+            "value": r["value"],
+            "source": r["source"],
+            "consumption": r["value"] - chain[n + 1]["value"] if n + 1 < len(chain) else None,
+        }
+        for n, r in enumerate(chain[:limit])
+        if r["listed"]
+    ], more
 
 
 async def last_reading(conn: asyncpg.Connection, meter_number: str) -> asyncpg.Record | None:

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.api.common import IsoDay, Out, PageQuery
+from shared.api.common import IsoDay, Out
+from shared.api.paging import CursorQuery, Keyset
 from shared.events.common import Amount, InvoiceFigures, InvoiceTerms, ServicePoint
 
 InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
@@ -44,7 +45,11 @@ class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
 
 
-class InvoiceQuery(PageQuery):
+class InvoiceQuery(CursorQuery):
+    """Invoices by (issued_on, invoice_number), newest first."""
+
+    KEYSET = Keyset("invoices", ("day", "text"))
+
     status: InvoiceStatus | None = None
     from_: IsoDay | None = Field(
         None, alias="from", description="billing period ends on or after (YYYY-MM-DD)"
@@ -82,6 +87,18 @@ class PaymentOut(Out):
     amount: Amount
     invoice_number: str | None
     channel: str
+
+
+class PaymentQuery(CursorQuery):
+    """Payments by (booked_on, booking_id), newest first."""
+
+    KEYSET = Keyset("payments", ("day", "text"))
+
+
+class NoteQuery(CursorQuery):
+    """Notes by (issued_on, note_number), newest first."""
+
+    KEYSET = Keyset("notes", ("day", "text"))
 
 
 class NoteOut(Out):

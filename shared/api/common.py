@@ -2,11 +2,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-
-T = TypeVar("T")
 
 
 class Out(BaseModel):
@@ -14,13 +12,6 @@ class Out(BaseModel):
     event contract's (extra fields are ignored when rendering from a database row)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class Page(Out, Generic[T]):
-    items: list[T]
-    page: int = Field(ge=1)
-    page_size: int = Field(ge=1)
-    total: int = Field(ge=0)
 
 
 def _iso_day(value: object) -> object:
@@ -33,17 +24,6 @@ def _iso_day(value: object) -> object:
 
 # A calendar day in a query string (format: date, and nothing else).
 IsoDay = Annotated[date, BeforeValidator(_iso_day)]
-
-
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    page: int = Field(1, ge=1, le=100_000)
-    page_size: int = Field(20, ge=1, le=100)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
 
 
 class FieldError(Out):

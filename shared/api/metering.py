@@ -18,7 +18,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.api.common import IsoDay, Out, PageQuery
+from shared.api.common import IsoDay, Out
+from shared.api.paging import CursorQuery, Keyset
 from shared.events.common import Address
 
 # Cubic metres travel as decimal strings with three decimals ("123.456").
@@ -56,7 +57,11 @@ class MetersOut(Out):
     items: list[MeterOut]
 
 
-class ReadingQuery(PageQuery):
+class ReadingQuery(CursorQuery):
+    """A meter's readings by read_at, newest first."""
+
+    KEYSET = Keyset("readings", ("moment",))
+
     from_: IsoDay | None = Field(
         None,
         alias="from",
@@ -66,7 +71,7 @@ class ReadingQuery(PageQuery):
     to: IsoDay | None = Field(
         None, description="YYYY-MM-DD, not before `from`; latest: the day the meter was removed"
     )
-    page_size: int = Field(100, ge=1, le=1000)
+    limit: int = Field(100, ge=1, le=1000, description="how many rows at most")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest_asyncio
 
 from services.billing.repository import SUMMARY_SQL
+from shared.api.paging import Position
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
 
@@ -127,12 +128,19 @@ async def test_every_billing_view_reads_only_its_customers_rows(
         "summary": lambda c: repository.summary(c, me, today, 5),
         "contracts": lambda c: repository.contracts(c, me),
         "balance": lambda c: repository.balance(c, me, today),
-        "invoices": lambda c: repository.invoices_page(
-            c, me, today, status=None, period_from=None, period_to=None, limit=20, offset=0
-        ),
-        "payments": lambda c: repository.payments_page(c, me, 20, 0),
-        "notes": lambda c: repository.notes_page(c, me, 20, 0),
     }
+    # Each list's first page, and its pages from a cursor either way (keyset paging).
+    since = (date(2026, 2, 15), "X")
+    for position in (None, Position(since), Position(since, newer=True)):
+        views |= {
+            f"invoices from {position}": lambda c, p=position: repository.invoices_page(
+                c, me, today, status=None, period_from=None, period_to=None, position=p, limit=20
+            ),
+            f"payments from {position}": lambda c, p=position: repository.payments_page(
+                c, me, p, 20
+            ),
+            f"notes from {position}": lambda c, p=position: repository.notes_page(c, me, p, 20),
+        }
     async with billing_lists.pool.acquire() as conn:
         for name, call in views.items():
             await call(conn)  # prepared (generic plan) before it is measured
@@ -170,7 +178,10 @@ async def test_every_metering_view_reads_only_its_customers_rows(
     views = {
         "meters": lambda c: repository.customer_meters(c, ["C-777"]),
         "meter": lambda c: repository.customer_meter(c, ["C-777"], "M-777"),
-        "readings": lambda c: repository.readings_page(c, "M-777", start, start, None, 100, 0),
+        "readings": lambda c: repository.readings_page(c, "M-777", start, start, None, None, 100),
+        "readings from a cursor": lambda c: repository.readings_page(
+            c, "M-777", start, start, None, Position((datetime(2026, 1, 6, tzinfo=UTC),)), 100
+        ),
     }
     async with metering.pool.acquire() as conn:
         for name, call in views.items():
@@ -178,3 +189,124 @@ async def test_every_metering_view_reads_only_its_customers_rows(
             read = await rows_read(conn, call)
             # the meter's 10 readings, each with the one before it, and counted once
             assert sum(read.values()) <= 40, f"{name} read {read} for one customer"
+
+
+HOURLY = 43_800  # five years of hourly readings
+
+
+async def test_a_page_of_readings_reads_a_page_wherever_it_lies(metering: ServiceHandlers) -> None:
+    """A meter with five years of hourly readings: the first page, one from the middle and the
+    last (from the cursor of the reading before the oldest) each read the page, one more reading
+    to know whether there are more, and the reading before the oldest for its consumption."""
+    from services.metering import repository
+
+    first = datetime(2020, 1, 1, tzinfo=UTC)
+    await metering.execute(
+        """INSERT INTO meters (meter_number, service_point_id, customer_id, contract_number,
+                               address, contract_signed_on, installed_on)
+           VALUES ('M-HOURLY', 'SP-HOURLY', 'C-777', 'U-777', '{}', DATE '2020-01-01',
+                   DATE '2020-01-01')"""
+    )
+    await metering.execute(
+        """INSERT INTO readings (meter_number, read_at, value, source)
+           SELECT 'M-HOURLY', $1::timestamptz + make_interval(hours => h), h, 'remote'
+             FROM generate_series(0, $2 - 1) h""",
+        first,
+        HOURLY,
+    )
+    await metering.execute("ANALYZE readings")
+    hour = timedelta(hours=1)
+    limit = 100
+    pages = {
+        "first": None,
+        "middle": Position((first + hour * (HOURLY // 2),)),
+        "last": Position((first + hour * limit,)),
+        "newer from the last": Position((first + hour * (limit - 1),), newer=True),
+    }
+    async with metering.pool.acquire() as conn:
+        for name, position in pages.items():
+
+            async def call(c, p=position):  # type: ignore[no-untyped-def]
+                return await repository.readings_page(c, "M-HOURLY", first, first, None, p, limit)
+
+            rows, _ = await call(conn)
+            assert len(rows) == limit, name
+            read = await rows_read(conn, call)
+            assert sum(read.values()) <= limit + 2, f"the {name} page read {read}"
+        last, more = await repository.readings_page(
+            conn, "M-HOURLY", first, first, None, pages["last"], limit
+        )
+    assert not more and last[-1]["read_at"] == first and last[-1]["consumption"] is None
+    assert [r["consumption"] for r in last[:-1]] == [1] * (limit - 1)
+
+
+async def test_a_page_of_invoices_reads_a_page_wherever_it_lies(
+    billing_lists: ServiceHandlers,
+) -> None:
+    """A customer with 2,000 invoices, two on each day: the first page, one from the middle
+    and the last each read the page and one more invoice (to know whether there are more).
+    (A filtered list reads at most the customer's invoices past the cursor, in whichever order
+    the generic plan finds them.)"""
+    from services.billing import repository
+
+    many = 2_000
+    await billing_lists.execute(
+        """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
+                                 period_from, period_to, net, vat, gross)
+           SELECT 'FV/M/' || n, 'C-MANY', 'U-MANY', DATE '2020-01-01' + n / 2,
+                  DATE '2030-01-01', DATE '2020-01-01', DATE '2020-01-31', 100, 8, 108
+             FROM generate_series(0, $1 - 1) n""",
+        many,
+    )
+    await billing_lists.execute("ANALYZE invoices")
+    me, today, limit = ["C-MANY"], date(2026, 11, 26), 20
+    # The invoice numbers sort as text: FV/M/10 < FV/M/11 < FV/M/9, all the same to the key.
+    oldest = await billing_lists.fetch(
+        """SELECT issued_on, invoice_number FROM invoices WHERE customer_id = 'C-MANY'
+            ORDER BY issued_on, invoice_number LIMIT $1""",
+        limit + 1,
+    )
+    middle = await billing_lists.fetch(
+        """SELECT issued_on, invoice_number FROM invoices WHERE customer_id = 'C-MANY'
+            ORDER BY issued_on, invoice_number OFFSET $1 LIMIT 1""",
+        many // 2,
+    )
+    pages = {
+        "first": None,
+        "middle": Position(tuple(middle[0])),
+        "last": Position(tuple(oldest[limit])),
+        "newer from the last": Position(tuple(oldest[limit - 1]), newer=True),
+    }
+    async with billing_lists.pool.acquire() as conn:
+        for name, position in pages.items():
+
+            async def call(c, p=position):  # type: ignore[no-untyped-def]
+                return await repository.invoices_page(
+                    c,
+                    me,
+                    today,
+                    status=None,
+                    period_from=None,
+                    period_to=None,
+                    position=p,
+                    limit=limit,
+                )
+
+            rows, _ = await call(conn)
+            assert len(rows) == limit, name
+            read = await rows_read(conn, call)
+            assert sum(read.values()) <= limit + 1, f"the {name} page read {read}"
+        last, more = await repository.invoices_page(
+            conn,
+            me,
+            today,
+            status=None,
+            period_from=None,
+            period_to=None,
+            position=pages["last"],
+            limit=limit,
+        )
+    assert not more
+    assert [(r["issued_on"], r["invoice_number"]) for r in last] == [
+        tuple(r) for r in reversed(oldest[:limit])
+    ]

@@ -249,7 +249,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Invoices, newest first */
+        /** Invoices, newest first, a page at a time (keyset paging by cursor) */
         get: operations["get_invoices"];
         put?: never;
         post?: never;
@@ -317,7 +317,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Payments received, newest first */
+        /** Payments received, newest first, a page at a time (keyset paging by cursor) */
         get: operations["get_payments_received"];
         put?: never;
         post?: never;
@@ -334,7 +334,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Accounting notes (interest, debit, credit) */
+        /** Accounting notes (interest, debit, credit), newest first, a page at a time */
         get: operations["get_notes"];
         put?: never;
         post?: never;
@@ -368,7 +368,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readings since the contract date, with consumption */
+        /** Readings since the contract date, newest first, with consumption, a page at a time */
         get: operations["get_meters_meter_number_readings"];
         put?: never;
         /** Submit your own meter reading */
@@ -814,45 +814,61 @@ export interface components {
         Page_InvoiceOut_: {
             /** Items */
             items: components["schemas"]["InvoiceOut"][];
-            /** Page */
-            page: number;
-            /** Page Size */
-            page_size: number;
-            /** Total */
-            total: number;
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
         };
         /** Page[NoteOut] */
         Page_NoteOut_: {
             /** Items */
             items: components["schemas"]["NoteOut"][];
-            /** Page */
-            page: number;
-            /** Page Size */
-            page_size: number;
-            /** Total */
-            total: number;
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
         };
         /** Page[PaymentOut] */
         Page_PaymentOut_: {
             /** Items */
             items: components["schemas"]["PaymentOut"][];
-            /** Page */
-            page: number;
-            /** Page Size */
-            page_size: number;
-            /** Total */
-            total: number;
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
         };
         /** Page[ReadingOut] */
         Page_ReadingOut_: {
             /** Items */
             items: components["schemas"]["ReadingOut"][];
-            /** Page */
-            page: number;
-            /** Page Size */
-            page_size: number;
-            /** Total */
-            total: number;
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
         };
         /** Part[BalanceOut] */
         Part_BalanceOut_: {
@@ -1989,8 +2005,10 @@ export interface operations {
     get_invoices: {
         parameters: {
             query?: {
-                page?: number;
-                page_size?: number;
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
                 status?: ("unpaid" | "partly_paid" | "paid" | "overdue") | null;
                 /** @description billing period ends on or after (YYYY-MM-DD) */
                 from?: string | null;
@@ -2234,8 +2252,10 @@ export interface operations {
     get_payments_received: {
         parameters: {
             query?: {
-                page?: number;
-                page_size?: number;
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -2293,8 +2313,10 @@ export interface operations {
     get_notes: {
         parameters: {
             query?: {
-                page?: number;
-                page_size?: number;
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -2399,8 +2421,10 @@ export interface operations {
     get_meters_meter_number_readings: {
         parameters: {
             query?: {
-                page?: number;
-                page_size?: number;
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
                 /** @description YYYY-MM-DD; default and earliest: the day the meter came onto the customer's contract */
                 from?: string | null;
                 /** @description YYYY-MM-DD, not before `from`; latest: the day the meter was removed */

@@ -3,20 +3,13 @@ import { Link } from "react-router";
 
 import { useI18n } from "../i18n/I18nProvider";
 import { useLoad, type Outcome } from "../lib/load";
-import { usePage } from "../lib/paging";
-import { Pager } from "./Pager";
+import { cursorQuery, useCursor, type CursorPage } from "../lib/paging";
+import { ListFailed, Pager } from "./Pager";
 import { PageHeading } from "./PageHeading";
-import { Failed, Loading } from "./Status";
+import { Loading } from "./Status";
 import { invoicePath } from "./Views";
 
 const PAGE_SIZE = 20;
-
-interface PageOf<T> {
-  items: T[];
-  page: number;
-  page_size: number;
-  total: number;
-}
 
 export interface Column<T> {
   header: string;
@@ -24,68 +17,85 @@ export interface Column<T> {
   cell: (row: T) => ReactNode;
 }
 
-/** A page of its own holding one paged list as a table: the first column heads each row, the
- * page number is kept in the address, loading and failure are shown in place. */
-export function PagedTablePage<T>({
-  title,
+export interface PagedTableProps<T> {
+  caption: string;
+  empty: string;
+  load: (query: { limit: number; cursor?: string }) => Promise<Outcome<CursorPage<T>>>;
+  rowKey: (row: T) => string;
+  columns: Column<T>[];
+  pageSize?: number;
+  /** The page shown loads again when this changes (e.g. after a row was added). */
+  refresh?: unknown;
+  testId?: string;
+}
+
+/** One list paged by cursor, as a table: the first column heads each row, the cursor is kept
+ * in the address (?cursor=), loading and failure are shown in place. */
+export function PagedTable<T>({
   caption,
   empty,
   load,
   rowKey,
   columns,
-}: {
-  title: string;
-  caption: string;
-  empty: string;
-  load: (query: { page: number; page_size: number }) => Promise<Outcome<PageOf<T>>>;
-  rowKey: (row: T) => string;
-  columns: Column<T>[];
-}) {
-  const [page, setPage] = usePage();
-  const [state, reload] = useLoad(() => load({ page, page_size: PAGE_SIZE }), [page]);
+  pageSize = PAGE_SIZE,
+  refresh,
+  testId,
+}: PagedTableProps<T>) {
+  const { cursor, go, listRef } = useCursor();
+  const [state, reload] = useLoad(() => load(cursorQuery(cursor, pageSize)), [cursor, refresh]);
   const [first, ...rest] = columns;
+  if (state.status === "loading") return <Loading />;
+  if (state.status === "error") return <ListFailed failure={state.failure} onRetry={reload} onNewest={() => go(null)} />;
+  const pager = <Pager next={state.data.next_cursor} prev={state.data.prev_cursor} onPage={go} />;
+  if (!state.data.items.length || !first) {
+    return (
+      <>
+        <p className="empty">{empty}</p>
+        {pager}
+      </>
+    );
+  }
+  return (
+    <>
+      <div className="table-wrap" role="region" aria-label={caption} tabIndex={0} ref={listRef}>
+        <table data-testid={testId}>
+          <caption className="visually-hidden">{caption}</caption>
+          <thead>
+            <tr>
+              {columns.map((column) => (
+                <th key={column.header} scope="col" className={column.numeric ? "num" : undefined}>
+                  {column.header}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {state.data.items.map((row) => (
+              <tr key={rowKey(row)}>
+                <th scope="row" className={first.numeric ? "num" : undefined}>
+                  {first.cell(row)}
+                </th>
+                {rest.map((column) => (
+                  <td key={column.header} className={column.numeric ? "num" : undefined}>
+                    {column.cell(row)}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {pager}
+    </>
+  );
+}
+
+/** A page of its own holding one PagedTable. */
+export function PagedTablePage<T>({ title, ...table }: { title: string } & PagedTableProps<T>) {
   return (
     <div>
       <PageHeading>{title}</PageHeading>
-      {state.status === "loading" ? <Loading /> : null}
-      {state.status === "error" ? <Failed failure={state.failure} onRetry={reload} /> : null}
-      {state.status === "ok" ? (
-        state.data.items.length && first ? (
-          <>
-            <div className="table-wrap" role="region" aria-label={caption} tabIndex={0}>
-              <table>
-                <caption className="visually-hidden">{caption}</caption>
-                <thead>
-                  <tr>
-                    {columns.map((column) => (
-                      <th key={column.header} scope="col" className={column.numeric ? "num" : undefined}>
-                        {column.header}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
-                <tbody>
-                  {state.data.items.map((row) => (
-                    <tr key={rowKey(row)}>
-                      <th scope="row" className={first.numeric ? "num" : undefined}>
-                        {first.cell(row)}
-                      </th>
-                      {rest.map((column) => (
-                        <td key={column.header} className={column.numeric ? "num" : undefined}>
-                          {column.cell(row)}
-                        </td>
-                      ))}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager page={state.data.page} pageSize={state.data.page_size} total={state.data.total} onPage={setPage} />
-          </>
-        ) : (
-          <p className="empty">{empty}</p>
-        )
-      ) : null}
+      <PagedTable {...table} />
     </div>
   );
 }

@@ -29,10 +29,19 @@ export function StatusBadge({ status }: { status: InvoiceStatus }) {
   return <span className={`badge badge-${status}`}>{t(`invoice.status.${status}`)}</span>;
 }
 
-export function InvoiceTable({ invoices, caption }: { invoices: Invoice[]; caption: string }) {
+export function InvoiceTable({
+  invoices,
+  caption,
+  regionRef,
+}: {
+  invoices: Invoice[];
+  caption: string;
+  /** For the invoices list: its region takes the focus after another page was chosen. */
+  regionRef?: (node: HTMLElement | null) => void;
+}) {
   const { t, date, money } = useI18n();
   return (
-    <div className="table-wrap" role="region" aria-label={caption} tabIndex={0}>
+    <div className="table-wrap" role="region" aria-label={caption} tabIndex={0} ref={regionRef}>
       <table>
         <caption className="visually-hidden">{caption}</caption>
         <thead>

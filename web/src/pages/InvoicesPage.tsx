@@ -3,12 +3,13 @@ import { useSearchParams } from "react-router";
 
 import { api } from "../api/client";
 import type { InvoiceStatus } from "../api/types";
-import { Pager } from "../components/Pager";
+import { ListFailed, Pager } from "../components/Pager";
 import { PageHeading } from "../components/PageHeading";
-import { Failed, Loading } from "../components/Status";
+import { Loading } from "../components/Status";
 import { InvoiceTable } from "../components/Views";
 import { useI18n } from "../i18n/I18nProvider";
 import { call, useLoad } from "../lib/load";
+import { cursorQuery, useCursor } from "../lib/paging";
 
 const PAGE_SIZE = 10;
 const STATUSES: InvoiceStatus[] = ["unpaid", "partly_paid", "paid", "overdue"];
@@ -28,7 +29,7 @@ export default function InvoicesPage() {
   const status = isStatus(statusParam) ? statusParam : undefined;
   const from = isDay(params.get("from")) ? (params.get("from") ?? undefined) : undefined;
   const to = isDay(params.get("to")) ? (params.get("to") ?? undefined) : undefined;
-  const page = Math.max(1, Number(params.get("page")) || 1);
+  const { cursor, go, listRef } = useCursor();
 
   const [draft, setDraft] = useState({ status: status ?? "", from: from ?? "", to: to ?? "" });
   useEffect(() => setDraft({ status: status ?? "", from: from ?? "", to: to ?? "" }), [status, from, to]);
@@ -39,8 +40,7 @@ export default function InvoicesPage() {
         api.GET("/api/v1/invoices", {
           params: {
             query: {
-              page,
-              page_size: PAGE_SIZE,
+              ...cursorQuery(cursor, PAGE_SIZE),
               ...(status ? { status } : {}),
               ...(from ? { from } : {}),
               ...(to ? { to } : {}),
@@ -48,20 +48,16 @@ export default function InvoicesPage() {
           },
         }),
       ),
-    [status, from, to, page],
+    [status, from, to, cursor],
   );
 
+  // Other filters start from the newest invoices: a cursor is a place in one list.
   const apply = (event: FormEvent) => {
     event.preventDefault();
     const next = new URLSearchParams();
     if (draft.status) next.set("status", draft.status);
     if (draft.from) next.set("from", draft.from);
     if (draft.to) next.set("to", draft.to);
-    setParams(next);
-  };
-  const goTo = (target: number) => {
-    const next = new URLSearchParams(params);
-    next.set("page", String(target));
     setParams(next);
   };
   const filtered = Boolean(status || from || to);
@@ -101,16 +97,16 @@ export default function InvoicesPage() {
         </div>
       </form>
       {state.status === "loading" ? <Loading /> : null}
-      {state.status === "error" ? <Failed failure={state.failure} onRetry={reload} /> : null}
+      {state.status === "error" ? <ListFailed failure={state.failure} onRetry={reload} onNewest={() => go(null)} /> : null}
       {state.status === "ok" ? (
-        state.data.items.length ? (
-          <>
-            <InvoiceTable invoices={state.data.items} caption={t("invoices.caption")} />
-            <Pager page={state.data.page} pageSize={state.data.page_size} total={state.data.total} onPage={goTo} />
-          </>
-        ) : (
-          <p className="empty">{filtered ? t("invoices.empty") : t("invoices.none")}</p>
-        )
+        <>
+          {state.data.items.length ? (
+            <InvoiceTable invoices={state.data.items} caption={t("invoices.caption")} regionRef={listRef} />
+          ) : (
+            <p className="empty">{filtered ? t("invoices.empty") : t("invoices.none")}</p>
+          )}
+          <Pager next={state.data.next_cursor} prev={state.data.prev_cursor} onPage={go} />
+        </>
       ) : null}
     </div>
   );

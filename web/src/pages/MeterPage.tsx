@@ -3,18 +3,17 @@ import { Link, useParams } from "react-router";
 
 import { api } from "../api/client";
 import { problemCode, type Failure } from "../api/problems";
-import type { Meter, Reading } from "../api/types";
+import type { Meter } from "../api/types";
 import { Consumption } from "../components/Consumption";
 import { FormAlert, Notice, TextField } from "../components/Form";
+import { PagedTable } from "../components/PagedTable";
 import { PageHeading } from "../components/PageHeading";
-import { Pager } from "../components/Pager";
 import { Failed, Loading } from "../components/Status";
 import { AddressText } from "../components/Views";
 import { normalizeDecimal } from "../i18n/format";
 import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure, describeFieldErrors } from "../i18n/problems";
 import { call, useLoad, type Outcome } from "../lib/load";
-import { usePage } from "../lib/paging";
 import { NotFound } from "./NotFoundPage";
 
 /** "2026-11-24T08:30" in the browser's time zone, for a datetime-local input. */
@@ -23,45 +22,14 @@ function localInputValue(date: Date): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-interface MeterData {
-  meter: Meter | null;
-  readings: Reading[];
-}
+// A month of daily readings a page.
+const READINGS_PAGE = 31;
 
-const READINGS_PAGE = 1000;
-const MAX_PAGES = 20;
-const TABLE_PAGE = 31;
-
-/** Every reading since the contract date, page after page. */
-async function loadReadings(number: string): Promise<Outcome<Reading[]>> {
-  const readings: Reading[] = [];
-  for (let page = 1; page <= MAX_PAGES; page++) {
-    const outcome = await call(
-      api.GET("/api/v1/meters/{meter_number}/readings", {
-        params: { path: { meter_number: number }, query: { page, page_size: READINGS_PAGE } },
-      }),
-    );
-    if (!outcome.ok) return outcome;
-    readings.push(...outcome.data.items);
-    if (readings.length >= outcome.data.total || !outcome.data.items.length) {
-      return { ok: true, data: readings, response: outcome.response };
-    }
-  }
-  return { ok: true, data: readings, response: new Response() };
-}
-
-async function loadMeter(number: string): Promise<Outcome<MeterData>> {
-  const [meters, readings] = await Promise.all([call(api.GET("/api/v1/meters")), loadReadings(number)]);
-  if (!readings.ok) return readings;
+/** The meter (null when the customer's meters do not include it: the readings answer 404). */
+async function loadMeter(number: string): Promise<Outcome<Meter | null>> {
+  const meters = await call(api.GET("/api/v1/meters"));
   if (!meters.ok) return meters;
-  return {
-    ok: true,
-    response: readings.response,
-    data: {
-      meter: meters.data.items.find((m) => m.meter_number === number) ?? null,
-      readings: readings.data,
-    },
-  };
+  return { ...meters, data: meters.data.items.find((m) => m.meter_number === number) ?? null };
 }
 
 function ReadingForm({ number, onSaved }: { number: string; onSaved(): void }) {
@@ -145,14 +113,10 @@ export default function MeterPage() {
   const { t, date, dateTime, cubicMetres } = useI18n();
   const number = useParams().meter ?? "";
   const [state, reload] = useLoad(() => loadMeter(number), [number]);
-  // Bumped when a reading is saved: the consumption chart loads again.
+  // Bumped when a reading is saved: the consumption chart and the readings load again.
   const [saved, setSaved] = useState(0);
-  const [page, setPage] = usePage();
-  const readings = state.status === "ok" ? state.data.readings : [];
-  const pages = Math.max(1, Math.ceil(readings.length / TABLE_PAGE));
-  const shown = readings.slice((Math.min(page, pages) - 1) * TABLE_PAGE, Math.min(page, pages) * TABLE_PAGE);
 
-  if (state.status === "error" && state.failure.status === 404) {
+  if ((state.status === "error" && state.failure.status === 404) || (state.status === "ok" && !state.data)) {
     return <NotFound message={t("problem.not-found")} />;
   }
 
@@ -164,28 +128,26 @@ export default function MeterPage() {
       <PageHeading>{t("meter.title", { number })}</PageHeading>
       {state.status === "loading" ? <Loading /> : null}
       {state.status === "error" ? <Failed failure={state.failure} onRetry={reload} /> : null}
-      {state.status === "ok" ? (
+      {state.status === "ok" && state.data ? (
         <>
-          {state.data.meter ? (
-            <dl className="facts facts-columns">
-              <div>
-                <dt>{t("meters.address")}</dt>
-                <dd>
-                  <AddressText address={state.data.meter.address} />
-                </dd>
-              </div>
-              <div>
-                <dt>{t("meters.contract")}</dt>
-                <dd>{state.data.meter.contract_number}</dd>
-              </div>
-              <div>
-                <dt>{t("meters.installedOn")}</dt>
-                <dd>{date(state.data.meter.installed_on)}</dd>
-              </div>
-            </dl>
-          ) : null}
-          {state.data.meter?.removed_on ? (
-            <p className="notice notice-warning">{t("meter.removed", { date: date(state.data.meter.removed_on) })}</p>
+          <dl className="facts facts-columns">
+            <div>
+              <dt>{t("meters.address")}</dt>
+              <dd>
+                <AddressText address={state.data.address} />
+              </dd>
+            </div>
+            <div>
+              <dt>{t("meters.contract")}</dt>
+              <dd>{state.data.contract_number}</dd>
+            </div>
+            <div>
+              <dt>{t("meters.installedOn")}</dt>
+              <dd>{date(state.data.installed_on)}</dd>
+            </div>
+          </dl>
+          {state.data.removed_on ? (
+            <p className="notice notice-warning">{t("meter.removed", { date: date(state.data.removed_on) })}</p>
           ) : (
             <ReadingForm
               number={number}
@@ -195,40 +157,30 @@ export default function MeterPage() {
               }}
             />
           )}
-          <Consumption number={number} refresh={saved} lastDay={state.data.meter?.removed_on} />
+          <Consumption number={number} refresh={saved} lastDay={state.data.removed_on} />
           <section>
             <h2 id="readings-heading">{t("meter.readings")}</h2>
-            {readings.length ? (
-              <div className="table-wrap" role="region" aria-labelledby="readings-heading" tabIndex={0}>
-                <table data-testid="readings-table">
-                  <caption className="visually-hidden">{t("meter.readingsCaption")}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t("meter.readAt")}</th>
-                      <th scope="col" className="num">{t("meter.value")}</th>
-                      <th scope="col" className="num">{t("meter.consumption")}</th>
-                      <th scope="col">{t("meter.source")}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {shown.map((reading) => (
-                      <tr key={reading.read_at}>
-                        <th scope="row">{dateTime(reading.read_at)}</th>
-                        <td className="num">{cubicMetres(reading.value)}</td>
-                        <td className="num">{reading.consumption == null ? "—" : cubicMetres(reading.consumption)}</td>
-                        <td>{t(`meter.source.${reading.source}`)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            ) : null}
-            {readings.length > TABLE_PAGE ? (
-              <Pager page={Math.min(page, pages)} pageSize={TABLE_PAGE} total={readings.length} onPage={setPage} />
-            ) : null}
-            {readings.length ? null : (
-              <p>{t("meter.noReadings")}</p>
-            )}
+            <PagedTable
+              caption={t("meter.readingsCaption")}
+              empty={t("meter.noReadings")}
+              testId="readings-table"
+              pageSize={READINGS_PAGE}
+              refresh={saved}
+              load={(query) =>
+                call(api.GET("/api/v1/meters/{meter_number}/readings", { params: { path: { meter_number: number }, query } }))
+              }
+              rowKey={(reading) => reading.read_at}
+              columns={[
+                { header: t("meter.readAt"), cell: (reading) => dateTime(reading.read_at) },
+                { header: t("meter.value"), numeric: true, cell: (reading) => cubicMetres(reading.value) },
+                {
+                  header: t("meter.consumption"),
+                  numeric: true,
+                  cell: (reading) => (reading.consumption == null ? "—" : cubicMetres(reading.consumption)),
+                },
+                { header: t("meter.source"), cell: (reading) => t(`meter.source.${reading.source}`) },
+              ]}
+            />
           </section>
         </>
       ) : null}
