@@ -22,6 +22,7 @@ from shared.bulk.load import (
     Finish,
     Options,
     Source,
+    Staged,
     Summary,
     TableCounts,
     add_arguments,
@@ -30,7 +31,6 @@ from shared.bulk.load import (
     render_summaries,
     run_command,
     run_load,
-    stage,
     upsert,
 )
 from shared.events import erp
@@ -40,7 +40,7 @@ SERVICE = "billing"
 # Customers settled per transaction.
 SETTLE_CUSTOMERS = 5_000
 
-_STAGING = """
+STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_customers (
     customer_id text, name text, kind text, tax_id text, email text, phone text, address text,
     language text) ON COMMIT DELETE ROWS;
@@ -115,33 +115,25 @@ NOTE_COLUMNS = (
 )
 
 
-async def _staging(conn: asyncpg.Connection) -> None:
-    await conn.execute(_STAGING)
+def customer_rows(batch: list[erp.CustomerUpserted]) -> Staged:
+    rows = [
+        (
+            c.customer_id,
+            c.name,
+            c.kind,
+            c.tax_id,
+            c.email,
+            c.phone,
+            c.address.model_dump_json(),
+            c.language,
+        )
+        for c in batch
+    ]
+    return {"stage_customers": (CUSTOMER_COLUMNS, rows)}
 
 
-async def apply_customers(
-    conn: asyncpg.Connection, batch: list[erp.CustomerUpserted], _ctx: Context
-) -> Counts:
+async def apply_customers(conn: asyncpg.Connection, _ctx: Context) -> Counts:
     """repository.upsert_customer for a chunk (updated_at moves only when something changed)."""
-    await _staging(conn)
-    await stage(
-        conn,
-        "stage_customers",
-        CUSTOMER_COLUMNS,
-        [
-            (
-                c.customer_id,
-                c.name,
-                c.kind,
-                c.tax_id,
-                c.email,
-                c.phone,
-                c.address.model_dump_json(),
-                c.language,
-            )
-            for c in batch
-        ],
-    )
     return {
         "customers": await upsert(
             conn,
@@ -155,18 +147,7 @@ async def apply_customers(
     }
 
 
-async def apply_contracts(
-    conn: asyncpg.Connection, batch: list[erp.ContractUpserted], _ctx: Context
-) -> Counts:
-    """repository.upsert_contract for a chunk: the contract, its service points, and none of
-    the service points it no longer lists."""
-    await _staging(conn)
-    await stage(
-        conn,
-        "stage_contracts",
-        CONTRACT_COLUMNS,
-        [(c.contract_number, c.customer_id, c.signed_on, c.status) for c in batch],
-    )
+def contract_rows(batch: list[erp.ContractUpserted]) -> Staged:
     # A service point listed by two contracts of the chunk goes to the later one, as the later
     # message would take it.
     points: dict[str, tuple] = {}
@@ -179,7 +160,18 @@ async def apply_contracts(
                 sp.address.model_dump_json(),
                 sp.meter_number,
             )
-    await stage(conn, "stage_service_points", SERVICE_POINT_COLUMNS, list(points.values()))
+    return {
+        "stage_contracts": (
+            CONTRACT_COLUMNS,
+            [(c.contract_number, c.customer_id, c.signed_on, c.status) for c in batch],
+        ),
+        "stage_service_points": (SERVICE_POINT_COLUMNS, list(points.values())),
+    }
+
+
+async def apply_contracts(conn: asyncpg.Connection, _ctx: Context) -> Counts:
+    """repository.upsert_contract for a chunk: the contract, its service points, and none of
+    the service points it no longer lists."""
     contracts = await upsert(
         conn,
         "contracts",
@@ -209,57 +201,47 @@ async def apply_contracts(
     return {"contracts": contracts, "service_points": kept}
 
 
-async def apply_invoices(
-    conn: asyncpg.Connection, batch: list[erp.InvoiceIssued], _ctx: Context
-) -> Counts:
+def invoice_rows(batch: list[erp.InvoiceIssued]) -> Staged:
+    invoices = [
+        (
+            i.invoice_number,
+            i.customer_id,
+            i.contract_number,
+            i.issued_on,
+            i.due_on,
+            i.period_from,
+            i.period_to,
+            i.net,
+            i.vat,
+            i.gross,
+        )
+        for i in batch
+    ]
+    lines = [
+        (
+            i.invoice_number,
+            n,
+            line.description,
+            line.quantity,
+            line.unit,
+            line.unit_price,
+            line.net,
+            line.vat_rate,
+        )
+        for i in batch
+        for n, line in enumerate(i.lines, start=1)
+    ]
+    return {
+        "stage_invoices": (INVOICE_COLUMNS, invoices),
+        "stage_invoice_lines": (LINE_COLUMNS, lines),
+    }
+
+
+async def apply_invoices(conn: asyncpg.Connection, _ctx: Context) -> Counts:
     """repository.upsert_invoice for a chunk: the invoice and exactly its lines, numbered from
     1 in their order. What it has been paid is the settlement's (below)."""
-    await _staging(conn)
-    await stage(
-        conn,
-        "stage_invoices",
-        INVOICE_COLUMNS,
-        [
-            (
-                i.invoice_number,
-                i.customer_id,
-                i.contract_number,
-                i.issued_on,
-                i.due_on,
-                i.period_from,
-                i.period_to,
-                i.net,
-                i.vat,
-                i.gross,
-            )
-            for i in batch
-        ],
-    )
-    await stage(
-        conn,
-        "stage_invoice_lines",
-        LINE_COLUMNS,
-        [
-            (
-                i.invoice_number,
-                n,
-                line.description,
-                line.quantity,
-                line.unit,
-                line.unit_price,
-                line.net,
-                line.vat_rate,
-            )
-            for i in batch
-            for n, line in enumerate(i.lines, start=1)
-        ],
-    )
     invoices = await upsert(
-        conn,
-        "invoices",
-        ("invoice_number",),
-        INVOICE_COLUMNS,
-        "stage_invoices",
+        conn, "invoices", ("invoice_number",), INVOICE_COLUMNS, "stage_invoices"
     )
     gone = deleted(
         await conn.execute(
@@ -281,60 +263,40 @@ async def apply_invoices(
     return {"invoices": invoices, "invoice_lines": lines}
 
 
-async def apply_payments(
-    conn: asyncpg.Connection, batch: list[erp.PaymentBooked], _ctx: Context
-) -> Counts:
-    await _staging(conn)
-    await stage(
-        conn,
-        "stage_payments",
-        PAYMENT_COLUMNS,
-        [
-            (p.booking_id, p.customer_id, p.booked_on, p.amount, p.invoice_number, p.channel)
-            for p in batch
-        ],
-    )
+def payment_rows(batch: list[erp.PaymentBooked]) -> Staged:
+    rows = [
+        (p.booking_id, p.customer_id, p.booked_on, p.amount, p.invoice_number, p.channel)
+        for p in batch
+    ]
+    return {"stage_payments": (PAYMENT_COLUMNS, rows)}
+
+
+async def apply_payments(conn: asyncpg.Connection, _ctx: Context) -> Counts:
     return {
         "payments": await upsert(
-            conn,
-            "payments",
-            ("booking_id",),
-            PAYMENT_COLUMNS,
-            "stage_payments",
+            conn, "payments", ("booking_id",), PAYMENT_COLUMNS, "stage_payments"
         )
     }
 
 
-async def apply_notes(
-    conn: asyncpg.Connection, batch: list[erp.NoteIssued], _ctx: Context
-) -> Counts:
-    await _staging(conn)
-    await stage(
-        conn,
-        "stage_notes",
-        NOTE_COLUMNS,
-        [
-            (
-                n.note_number,
-                n.customer_id,
-                n.kind,
-                n.issued_on,
-                n.amount,
-                n.description,
-                n.invoice_number,
-            )
-            for n in batch
-        ],
-    )
-    return {
-        "notes": await upsert(
-            conn,
-            "notes",
-            ("note_number",),
-            NOTE_COLUMNS,
-            "stage_notes",
+def note_rows(batch: list[erp.NoteIssued]) -> Staged:
+    rows = [
+        (
+            n.note_number,
+            n.customer_id,
+            n.kind,
+            n.issued_on,
+            n.amount,
+            n.description,
+            n.invoice_number,
         )
-    }
+        for n in batch
+    ]
+    return {"stage_notes": (NOTE_COLUMNS, rows)}
+
+
+async def apply_notes(conn: asyncpg.Connection, _ctx: Context) -> Counts:
+    return {"notes": await upsert(conn, "notes", ("note_number",), NOTE_COLUMNS, "stage_notes")}
 
 
 async def settle(
@@ -394,6 +356,7 @@ SOURCES = (
         "customers.jsonl",
         erp.CustomerUpserted,
         lambda c: c.customer_id,
+        customer_rows,
         apply_customers,
         "customers",
     ),
@@ -401,6 +364,7 @@ SOURCES = (
         "contracts.jsonl",
         erp.ContractUpserted,
         lambda c: c.contract_number,
+        contract_rows,
         apply_contracts,
         "contracts",
     ),
@@ -408,6 +372,7 @@ SOURCES = (
         "invoices.jsonl",
         erp.InvoiceIssued,
         lambda i: i.invoice_number,
+        invoice_rows,
         apply_invoices,
         "invoices",
     ),
@@ -415,10 +380,11 @@ SOURCES = (
         "payments.jsonl",
         erp.PaymentBooked,
         lambda p: p.booking_id,
+        payment_rows,
         apply_payments,
         "payments",
     ),
-    Source("notes.jsonl", erp.NoteIssued, lambda n: n.note_number, apply_notes, "notes"),
+    Source("notes.jsonl", erp.NoteIssued, lambda n: n.note_number, note_rows, apply_notes, "notes"),
 )
 TABLES = (
     "customers",
@@ -438,6 +404,7 @@ async def load(settings: Settings, directory: Path, options: Options | None = No
         SERVICE,
         directory,
         SOURCES,
+        staging=STAGING,
         finish=(Finish("settlement", settle),),
         analyze=TABLES,
         options=options or Options(),

@@ -18,6 +18,7 @@ from shared.bulk.load import (
     Counts,
     Options,
     Source,
+    Staged,
     Summary,
     add_arguments,
     deleted,
@@ -25,7 +26,6 @@ from shared.bulk.load import (
     render_summaries,
     run_command,
     run_load,
-    stage,
     upsert,
 )
 from shared.events import erp
@@ -33,7 +33,7 @@ from shared.settings import Settings
 
 SERVICE = "identity"
 
-_STAGING = """
+STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_customers (
     customer_id text, name text, email text, language text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_contracts (contract_number text) ON COMMIT DELETE ROWS;
@@ -52,17 +52,13 @@ SERVICE_POINT_COLUMNS = ("service_point_id", "customer_id", "contract_number", "
 INVOICE_COLUMNS = ("invoice_number", "customer_id", "gross", "issued_on")
 
 
-async def apply_customers(
-    conn: asyncpg.Connection, batch: list[erp.CustomerUpserted], _ctx: Context
-) -> Counts:
+def customer_rows(batch: list[erp.CustomerUpserted]) -> Staged:
+    rows = [(c.customer_id, c.name, c.email, c.language) for c in batch]
+    return {"stage_customers": (CUSTOMER_COLUMNS, rows)}
+
+
+async def apply_customers(conn: asyncpg.Connection, _ctx: Context) -> Counts:
     """repository.upsert_customer (billing.CustomerChanged carries these fields of the feed)."""
-    await conn.execute(_STAGING)
-    await stage(
-        conn,
-        "stage_customers",
-        CUSTOMER_COLUMNS,
-        [(c.customer_id, c.name, c.email, c.language) for c in batch],
-    )
     return {
         "customers": await upsert(
             conn,
@@ -75,15 +71,7 @@ async def apply_customers(
     }
 
 
-async def apply_contracts(
-    conn: asyncpg.Connection, batch: list[erp.ContractUpserted], _ctx: Context
-) -> Counts:
-    """repository.replace_contract_service_points for a chunk: each contract's service points
-    are exactly the ones it lists, with its customer."""
-    await conn.execute(_STAGING)
-    await stage(
-        conn, "stage_contracts", ("contract_number",), [(c.contract_number,) for c in batch]
-    )
+def contract_rows(batch: list[erp.ContractUpserted]) -> Staged:
     points: dict[str, tuple] = {}
     for c in batch:
         for sp in c.service_points:
@@ -94,7 +82,15 @@ async def apply_contracts(
                 c.contract_number,
                 sp.address.model_dump_json(),
             )
-    await stage(conn, "stage_service_points", SERVICE_POINT_COLUMNS, list(points.values()))
+    return {
+        "stage_contracts": (("contract_number",), [(c.contract_number,) for c in batch]),
+        "stage_service_points": (SERVICE_POINT_COLUMNS, list(points.values())),
+    }
+
+
+async def apply_contracts(conn: asyncpg.Connection, _ctx: Context) -> Counts:
+    """repository.replace_contract_service_points for a chunk: each contract's service points
+    are exactly the ones it lists, with its customer."""
     gone = deleted(
         await conn.execute(
             """DELETE FROM service_points sp USING stage_contracts s
@@ -116,24 +112,16 @@ async def apply_contracts(
     return {"service_points": kept}
 
 
-async def apply_invoices(
-    conn: asyncpg.Connection, batch: list[erp.InvoiceIssued], _ctx: Context
-) -> Counts:
+def invoice_rows(batch: list[erp.InvoiceIssued]) -> Staged:
+    rows = [(i.invoice_number, i.customer_id, i.gross, i.issued_on) for i in batch]
+    return {"stage_invoices": (INVOICE_COLUMNS, rows)}
+
+
+async def apply_invoices(conn: asyncpg.Connection, _ctx: Context) -> Counts:
     """repository.upsert_invoice (billing.InvoiceIssued carries these fields of the feed)."""
-    await conn.execute(_STAGING)
-    await stage(
-        conn,
-        "stage_invoices",
-        INVOICE_COLUMNS,
-        [(i.invoice_number, i.customer_id, i.gross, i.issued_on) for i in batch],
-    )
     return {
         "invoices": await upsert(
-            conn,
-            "invoices",
-            ("invoice_number",),
-            INVOICE_COLUMNS,
-            "stage_invoices",
+            conn, "invoices", ("invoice_number",), INVOICE_COLUMNS, "stage_invoices"
         )
     }
 
@@ -143,6 +131,7 @@ SOURCES = (
         "customers.jsonl",
         erp.CustomerUpserted,
         lambda c: c.customer_id,
+        customer_rows,
         apply_customers,
         "customers",
     ),
@@ -150,6 +139,7 @@ SOURCES = (
         "contracts.jsonl",
         erp.ContractUpserted,
         lambda c: c.contract_number,
+        contract_rows,
         apply_contracts,
         None,
     ),
@@ -157,6 +147,7 @@ SOURCES = (
         "invoices.jsonl",
         erp.InvoiceIssued,
         lambda i: i.invoice_number,
+        invoice_rows,
         apply_invoices,
         "invoices",
     ),
@@ -167,7 +158,13 @@ TABLES = ("customers", "service_points", "invoices")
 async def load(settings: Settings, directory: Path, options: Options | None = None) -> Summary:
     """Load identity's projection from the export in `directory`, ANALYZE."""
     return await run_load(
-        settings, SERVICE, directory, SOURCES, analyze=TABLES, options=options or Options()
+        settings,
+        SERVICE,
+        directory,
+        SOURCES,
+        staging=STAGING,
+        analyze=TABLES,
+        options=options or Options(),
     )
 
 

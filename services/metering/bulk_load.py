@@ -18,6 +18,7 @@ from shared.bulk.load import (
     Counts,
     Options,
     Source,
+    Staged,
     Summary,
     TableCounts,
     add_arguments,
@@ -25,14 +26,13 @@ from shared.bulk.load import (
     render_summaries,
     run_command,
     run_load,
-    stage,
 )
 from shared.events import erp
 from shared.settings import Settings
 
 SERVICE = "metering"
 
-_STAGING = """
+STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_meters (
     meter_number text, service_point_id text, customer_id text, contract_number text,
     address text, signed_on date, terminated boolean, installed_on date) ON COMMIT DELETE ROWS;
@@ -51,15 +51,7 @@ STAGE_COLUMNS = (
 )
 
 
-async def apply_contracts(
-    conn: asyncpg.Connection, batch: list[erp.ContractUpserted], ctx: Context
-) -> Counts:
-    """repository.apply_contract for a chunk of contracts, as one set against the meters as
-    they were before the chunk: a meter replaced on its service point counts from today, one
-    no longer listed is taken off today, a meter passing to another contract counts from that
-    contract's day, an older contract does not take a meter from a newer one, and a terminated
-    contract's meters come off today (or keep the day they came off)."""
-    await conn.execute(_STAGING)
+def contract_rows(batch: list[erp.ContractUpserted]) -> Staged:
     meters: dict[str, tuple] = {}
     for c in batch:
         for sp in c.service_points:
@@ -79,7 +71,15 @@ async def apply_contracts(
                 c.status == "terminated",
                 c.signed_on,
             )
-    await stage(conn, "stage_meters", STAGE_COLUMNS, list(meters.values()))
+    return {"stage_meters": (STAGE_COLUMNS, list(meters.values()))}
+
+
+async def apply_contracts(conn: asyncpg.Connection, ctx: Context) -> Counts:
+    """repository.apply_contract for a chunk of contracts, as one set against the meters as
+    they were before the chunk: a meter replaced on its service point counts from today, one
+    no longer listed is taken off today, a meter passing to another contract counts from that
+    contract's day, an older contract does not take a meter from a newer one, and a terminated
+    contract's meters come off today (or keep the day they came off)."""
     today = ctx.today
     # A service point whose active meter is another one: the meter was exchanged today.
     await conn.execute(
@@ -152,6 +152,7 @@ SOURCES = (
         "contracts.jsonl",
         erp.ContractUpserted,
         lambda c: c.contract_number,
+        contract_rows,
         apply_contracts,
         None,
     ),
@@ -162,7 +163,13 @@ TABLES = ("meters",)
 async def load(settings: Settings, directory: Path, options: Options | None = None) -> Summary:
     """Load metering's meters from the contracts of the export in `directory`, ANALYZE."""
     return await run_load(
-        settings, SERVICE, directory, SOURCES, analyze=TABLES, options=options or Options()
+        settings,
+        SERVICE,
+        directory,
+        SOURCES,
+        staging=STAGING,
+        analyze=TABLES,
+        options=options or Options(),
     )
 
 

@@ -26,13 +26,19 @@ projection from the same export (decision 51).
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import hashlib
+import importlib
+import io
+import itertools
 import json
+import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -87,16 +93,23 @@ class Context:
     today: date
 
 
+# A chunk's rows for the staging tables: table -> (columns, rows).
+Staged = dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]
+
+
 @dataclass(frozen=True)
 class Source:
     """A file of the export: each line one `model` payload. Within a chunk, lines with the same
-    `key` are one record (the last line wins, as the later message would); `apply` writes a
-    chunk of records (in file order, keys unique) and returns what it did to which table."""
+    `key` are one record (the last line wins, as the later message would). `rows` turns a
+    chunk of records (in file order, keys unique) into rows of the service's staging tables (a
+    pure function: it runs in the parsing process), and `apply` moves them from the staging
+    tables into the service's tables and returns what it did to which table."""
 
     file: str
     model: type[Contract]
     key: Callable[[Any], Hashable]
-    apply: Callable[[asyncpg.Connection, list[Any], Context], Awaitable[Counts]]
+    rows: Callable[[list[Any]], Staged]
+    apply: Callable[[asyncpg.Connection, Context], Awaitable[Counts]]
     # The table with one row per record: the summary counts records unchanged from it.
     table: str | None
 
@@ -199,6 +212,8 @@ class Options:
     progress: IO[str] | None = None
     progress_seconds: float = 5.0
     stop_after_chunks: int | None = None
+    # Lines are validated in processes of their own (0: in the loading process, in turns).
+    parse_processes: int = 2
 
 
 def service_migrations(service: str) -> list[tuple[str, Path]]:
@@ -239,21 +254,6 @@ def fingerprint(path: Path) -> str:
             f.seek(max(size - 65536, 65536))
             digest.update(f.read())
     return f"{size}:{digest.hexdigest()[:32]}"
-
-
-def _chunks(f: IO[bytes], first_line: int, size: int) -> Iterator[list[tuple[int, bytes]]]:
-    """Lists of (line number, line) of up to `size` lines; blank lines are skipped but
-    counted, so that line numbers stay those of the file."""
-    chunk: list[tuple[int, bytes]] = []
-    number = first_line
-    for line in f:
-        number += 1
-        chunk.append((number, line))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class _Rejects:
@@ -387,13 +387,97 @@ def _dedupe(
 
 @dataclass
 class _Parsed:
-    """A chunk of lines read: where it ends, its last line's number, what validated and what
-    did not (line number, text, reason)."""
+    """A chunk of lines read: where it ends, its last line's number, how many records it held,
+    the refused lines (line number, text, reason), and the staging tables' rows as COPY text."""
 
     offset: int
     lines: int
-    good: list[tuple[int, Any]] = field(default_factory=list)
+    records: int = 0
     bad: list[tuple[int, bytes, str]] = field(default_factory=list)
+    staged: dict[str, tuple[tuple[str, ...], bytes]] = field(default_factory=dict)
+
+
+def _copy_field(value: Any) -> str:
+    """A value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            value = (
+                value.replace("\\", "\\\\")
+                .replace("\t", "\\t")
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
+        return value
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    return str(value)  # numbers, Decimals, dates: their text is PostgreSQL's input
+
+
+def _copy_text(staged: Staged) -> dict[str, tuple[tuple[str, ...], bytes]]:
+    return {
+        table: (columns, "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows).encode())
+        for table, (columns, rows) in staged.items()
+        if rows
+    }
+
+
+_SOURCES: dict[tuple[str, str], Source] = {}
+
+
+def _source(module: str, file: str) -> Source:
+    """The importer's Source for `file`, found by module name (what a parsing process gets)."""
+    if (module, file) not in _SOURCES:
+        sources = importlib.import_module(module).SOURCES
+        _SOURCES[(module, file)] = next(s for s in sources if s.file == file)
+    return _SOURCES[(module, file)]
+
+
+def _read(path: str, offset: int, size: int) -> list[bytes]:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return list(itertools.islice(f, size))
+
+
+def _validated(
+    source: Source, offset: int, first_line: int, lines: list[bytes]
+) -> tuple[_Parsed, list[tuple[int, Any]], dict[int, bytes]]:
+    parsed = _Parsed(offset, first_line + len(lines))
+    validate = source.model.model_validate_json
+    good: list[tuple[int, Any]] = []
+    texts: dict[int, bytes] = {}
+    for number, text in enumerate(lines, start=first_line + 1):
+        parsed.offset += len(text)
+        if not text.strip():
+            continue  # a blank line is no record
+        try:
+            good.append((number, validate(text)))
+            texts[number] = text
+        except ValidationError as exc:
+            parsed.bad.append((number, text, describe_validation_error(exc)))
+    return parsed, _dedupe(good, source.key), texts
+
+
+def parse_chunk(module: str, file: str, offset: int, first_line: int, lines: list[bytes]):
+    """Validate a chunk's lines (read from `offset`, the first being line `first_line + 1`)
+    and make their staging rows: what a parsing process does."""
+    source = _source(module, file)
+    parsed, records, _ = _validated(source, offset, first_line, lines)
+    parsed.records = len(records)
+    parsed.staged = _copy_text(source.rows([r for _, r in records]))
+    return parsed
+
+
+def parse_records(
+    module: str, file: str, path: str, offset: int, first_line: int, size: int
+) -> list[tuple[int, bytes, dict[str, tuple[tuple[str, ...], bytes]]]]:
+    """The same chunk record by record: (line number, line, staging rows) for each."""
+    source = _source(module, file)
+    _, records, texts = _validated(source, offset, first_line, _read(path, offset, size))
+    return [(n, texts[n], _copy_text(source.rows([r]))) for n, r in records]
 
 
 class _Loader:
@@ -404,9 +488,11 @@ class _Loader:
         ctx: Context,
         options: Options,
         rejects: _Rejects,
+        parser: concurrent.futures.Executor | None,
     ) -> None:
         self.conn, self.service, self.ctx, self.options = conn, service, ctx, options
         self.rejects = rejects
+        self.parser = parser
         self.chunks_committed = 0
 
     def _committed(self) -> None:
@@ -449,41 +535,58 @@ class _Loader:
             print_to, self.options.progress_seconds, self.service, source.file, size
         )
         progress.report(lines, offset)
-        # Lines are read and validated one chunk ahead, while the database applies the last
-        # one: the parser yields to the event loop every few hundred lines, so the next
-        # statement of the chunk being applied goes out as soon as its predecessor is done.
-        parsed: asyncio.Queue[_Parsed | None] = asyncio.Queue(maxsize=1)
-        reader = asyncio.create_task(self._parse(path, source, offset, lines, parsed))
-        try:
-            while (chunk := await parsed.get()) is not None:
-                records = _dedupe(chunk.good, source.key)
-                async with self.conn.transaction():
-                    done, refused = await self._apply(source, records)
-                    for number, text, reason in chunk.bad:
-                        self.rejects.write(source.file, number, reason, text)
-                    for (number, record), reason in refused:
-                        self.rejects.write(
-                            source.file, number, reason, record.model_dump_json().encode()
-                        )
-                    offset, lines = chunk.offset, chunk.lines
-                    rejected += len(chunk.bad) + len(refused)
-                    merge(counts, done)
-                    await _save(
-                        self.conn,
-                        source.file,
-                        fingerprint=mark,
-                        offset=offset,
-                        lines=lines,
-                        rejected=rejected,
-                        counts=counts,
-                        rejects_bytes=self.rejects.flush(),
-                        done=False,
+        # The next chunks are validated (in the parsing processes) while the database applies
+        # this one; they come back in file order.
+        module, name, where = source.rows.__module__, source.file, str(path)
+        ahead: collections.deque[asyncio.Future[_Parsed]] = collections.deque()
+        with path.open("rb") as f:
+            f.seek(offset)
+            read_to, read_lines = offset, lines
+
+            def read_ahead() -> None:
+                nonlocal read_to, read_lines
+                while len(ahead) < max(self.options.parse_processes, 1) + 1:
+                    chunk_lines = list(itertools.islice(f, self.options.chunk_lines))
+                    if not chunk_lines:
+                        return
+                    ahead.append(
+                        self._parse(parse_chunk, module, name, read_to, read_lines, chunk_lines)
                     )
-                progress.report(lines, offset)
-                self._committed()
-            await reader
-        finally:
-            reader.cancel()
+                    read_to += sum(len(line) for line in chunk_lines)
+                    read_lines += len(chunk_lines)
+
+            read_ahead()
+            try:
+                while ahead:
+                    chunk = await ahead.popleft()
+                    read_ahead()
+                    start, first = offset, lines
+                    async with self.conn.transaction():
+                        at = (module, name, where, start, first)
+                        done, refused = await self._apply(source, chunk, at)
+                        for number, text, reason in chunk.bad:
+                            self.rejects.write(source.file, number, reason, text)
+                        for number, text, reason in refused:
+                            self.rejects.write(source.file, number, reason, text)
+                        offset, lines = chunk.offset, chunk.lines
+                        rejected += len(chunk.bad) + len(refused)
+                        merge(counts, done)
+                        await _save(
+                            self.conn,
+                            source.file,
+                            fingerprint=mark,
+                            offset=offset,
+                            lines=lines,
+                            rejected=rejected,
+                            counts=counts,
+                            rejects_bytes=self.rejects.flush(),
+                            done=False,
+                        )
+                    progress.report(lines, offset)
+                    self._committed()
+            finally:
+                for pending in ahead:
+                    pending.cancel()
         await _save(
             self.conn,
             source.file,
@@ -500,52 +603,42 @@ class _Loader:
         summary.seconds = time.monotonic() - started
         return summary
 
-    async def _parse(
-        self,
-        path: Path,
-        source: Source,
-        offset: int,
-        lines: int,
-        out: asyncio.Queue[_Parsed | None],
-    ) -> None:
-        validate = source.model.model_validate_json
-        with path.open("rb") as f:
-            f.seek(offset)
-            for chunk in _chunks(f, lines, self.options.chunk_lines):
-                parsed = _Parsed(offset, chunk[-1][0])
-                for n, (number, text) in enumerate(chunk, start=1):
-                    parsed.offset += len(text)
-                    if n % 500 == 0:
-                        await asyncio.sleep(0)
-                    if not text.strip():
-                        continue  # a blank line is no record
-                    try:
-                        parsed.good.append((number, validate(text)))
-                    except ValidationError as exc:
-                        parsed.bad.append((number, text, describe_validation_error(exc)))
-                offset = parsed.offset
-                await out.put(parsed)
-        await out.put(None)
+    def _parse(self, work: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        if self.parser is None:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            future.set_result(work(*args))
+            return future
+        return asyncio.get_running_loop().run_in_executor(self.parser, work, *args)
+
+    async def _stage(self, staged: dict[str, tuple[tuple[str, ...], bytes]]) -> None:
+        for table, (columns, data) in staged.items():
+            await self.conn.copy_to_table(
+                table, source=io.BytesIO(data), columns=list(columns), format="text"
+            )
 
     async def _apply(
-        self, source: Source, records: list[tuple[int, Any]]
-    ) -> tuple[Counts, list[tuple[tuple[int, Any], str]]]:
+        self, source: Source, chunk: _Parsed, where: tuple[str, str, str, int, int]
+    ) -> tuple[Counts, list[tuple[int, bytes, str]]]:
         """Apply the chunk; if the database refuses it, record by record in savepoints."""
-        if not records:
+        if not chunk.records:
             return {}, []
         try:
             async with self.conn.transaction():  # a savepoint
-                return await source.apply(self.conn, [r for _, r in records], self.ctx), []
+                await self._stage(chunk.staged)
+                return await source.apply(self.conn, self.ctx), []
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
             pass
+        module, name, path, offset, first = where
+        lines = chunk.lines - first
         counts: Counts = {}
-        refused: list[tuple[tuple[int, Any], str]] = []
-        for numbered in records:
+        refused: list[tuple[int, bytes, str]] = []
+        for number, text, staged in parse_records(module, name, path, offset, first, lines):
             try:
                 async with self.conn.transaction():
-                    merge(counts, await source.apply(self.conn, [numbered[1]], self.ctx))
+                    await self._stage(staged)
+                    merge(counts, await source.apply(self.conn, self.ctx))
             except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-                refused.append((numbered, f"(database) {type(exc).__name__}: {exc}"))
+                refused.append((number, text, f"(database) {type(exc).__name__}: {exc}"))
         return counts, refused
 
     async def finish(self, step: Finish) -> PhaseSummary:
@@ -596,23 +689,34 @@ async def run_load(
     directory: Path,
     sources: Sequence[Source],
     *,
+    staging: str,
     finish: Sequence[Finish] = (),
     analyze: Sequence[str],
     options: Options,
 ) -> Summary:
+    """Load `sources` from `directory` into the service's database (its temporary staging
+    tables made by the `staging` SQL), then the `finish` steps, then ANALYZE `analyze`."""
     started = time.monotonic()
     await migrate(settings, service, service_migrations(service))
     conn = await connect_as_owner(settings, service)
     rejects_path = options.rejects or directory / f"rejects-{service}.jsonl"
     summary = Summary(service, rejects_file=rejects_path)
+    parser = (
+        concurrent.futures.ProcessPoolExecutor(
+            options.parse_processes, mp_context=multiprocessing.get_context("spawn")
+        )
+        if options.parse_processes
+        else None
+    )
     try:
+        await conn.execute(staging)
         if options.restart:
             await conn.execute("DELETE FROM bulk_load_progress")
         keep = await conn.fetchval("SELECT coalesce(max(rejects_bytes), 0) FROM bulk_load_progress")
         rejects = _Rejects(rejects_path, keep)
         try:
             ctx = Context(settings, settings.today())
-            loader = _Loader(conn, service, ctx, options, rejects)
+            loader = _Loader(conn, service, ctx, options, rejects, parser)
             for source in sources:
                 phase = await loader.source(directory, source)
                 if phase.state == "loaded" and finish:
@@ -635,19 +739,13 @@ async def run_load(
         summary.analyzed = list(analyze)
     finally:
         await conn.close()
+        if parser is not None:
+            parser.shutdown(cancel_futures=True)
     summary.seconds = time.monotonic() - started
     return summary
 
 
 # --- helpers for the importers' SQL -----------------------------------------------------------
-
-
-async def stage(
-    conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: list[tuple]
-) -> None:
-    """Copy rows into a temporary staging table (created by the importer, ON COMMIT DELETE
-    ROWS, so each chunk's transaction starts with it empty)."""
-    await conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
 
 async def upsert(
