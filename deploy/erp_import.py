@@ -85,6 +85,7 @@ async def _in_processes(args: Any, services: list[str]) -> tuple[int, str]:
     """Each importer as `python -m services.<name>.bulk_load`, at once; their progress goes
     to our standard error as they write it, their summaries to our standard output in order."""
     flags = ["--chunk-lines", str(args.chunk_lines), "--json"]
+    flags += ["--parse-processes", str(args.parse_processes)]
     flags += ["--restart"] if args.restart else []
     flags += ["--rejects-dir", str(args.rejects_dir)] if args.rejects_dir else []
     children = [

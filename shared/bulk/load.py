@@ -8,11 +8,13 @@ and how a chunk of records becomes rows of its tables) and the steps that finish
 - migrates the service's database as the service does (plus `bulk_load_progress`), and works on
   it as the database's owner role (EBOK_DATABASE_URL's role, the one that runs the migrations):
   the owner may ANALYZE, the service's own `…_app` role may not;
-- reads each file in chunks of lines, validates every line with the feed's pydantic model
-  (`model_validate_json`), writes refused lines to the rejects file with their line number and
-  the reason naming the field, and applies the rest in one transaction per chunk together with
-  the chunk's checkpoint (file, byte offset, line, counts): a stopped load goes on from its last
-  committed chunk, `restart=True` starts over;
+- reads each file in chunks of lines; parsing processes (`Options.parse_processes`, spawned:
+  a script that calls `load` does so under `if __name__ == "__main__"`) validate every line with
+  the feed's pydantic model (`model_validate_json`) and make the staging rows of the good ones,
+  a few chunks ahead, while this process copies each chunk into the staging tables and applies
+  it in one transaction together with the chunk's checkpoint (file, byte offset, line, counts):
+  a stopped load goes on from its last committed chunk, `restart=True` starts over; refused
+  lines go to the rejects file with their line number and the reason naming the field;
 - a chunk the database refuses (a value pydantic let through but PostgreSQL cannot store) is
   applied again record by record, each in a savepoint, so only the bad records are rejected;
 - reports progress (lines, percentage, rate, time left) every few seconds and returns a
@@ -806,6 +808,12 @@ def add_arguments(parser: Any) -> None:
         help="where rejects-<service>.jsonl go (default: the export directory)",
     )
     parser.add_argument(
+        "--parse-processes",
+        type=int,
+        default=Options.parse_processes,
+        help="processes that validate lines (0: the loading process itself)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the summary as JSON instead of text"
     )
 
@@ -813,7 +821,11 @@ def add_arguments(parser: Any) -> None:
 def options_from(args: Any, service: str) -> Options:
     rejects = args.rejects_dir / f"rejects-{service}.jsonl" if args.rejects_dir else None
     return Options(
-        chunk_lines=args.chunk_lines, restart=args.restart, rejects=rejects, progress=sys.stderr
+        chunk_lines=args.chunk_lines,
+        restart=args.restart,
+        rejects=rejects,
+        progress=sys.stderr,
+        parse_processes=args.parse_processes,
     )
 
 
