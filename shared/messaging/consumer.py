@@ -528,6 +528,10 @@ class _Batcher:
     async def _work(self) -> None:
         while True:
             await self._ready.wait()
+            if len(self._pending) < self.batch_size:
+                # One turn of the loop: messages the broker has already delivered, whose tasks
+                # are ready to run, join this batch instead of starting the next.
+                await asyncio.sleep(0)
             batch = self._pending[: self.batch_size]
             del self._pending[: self.batch_size]
             if not self._pending:

@@ -181,9 +181,11 @@ async def main(customers: int, order: str, billing_alone: bool, prefill: bool) -
     feed = messages(customers, order)
     if prefill:  # queues declared, then the whole feed waits in them while nothing consumes
         procs = [spawn(f"services.{name}", env, LOGS / f"feed-{name}.log") for name in services]
-        for name in services:
-            await wait_ready(f"http://127.0.0.1:{PORTS[name]}/health/ready")
-        stop(procs)
+        try:
+            for name in services:
+                await wait_ready(f"http://127.0.0.1:{PORTS[name]}/health/ready")
+        finally:
+            stop(procs)
         async with IntegrationClient(settings.amqp_url, settings.namespace) as client:
             for i in range(0, len(feed), 1000):
                 await asyncio.gather(*(client.publish_raw(rk, m) for rk, m in feed[i : i + 1000]))
