@@ -50,20 +50,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def server_cpu_seconds() -> dict[str, float]:
-    """CPU time so far of the RabbitMQ and PostgreSQL server processes on this machine (all of
-    them: other work on the machine counts too)."""
-    found = {"rabbitmq": 0.0, "postgresql": 0.0}
+def server_processes() -> dict[int, str]:
+    """The RabbitMQ and PostgreSQL server processes on this machine, by pid."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
         except (FileNotFoundError, IndexError):
             continue
-        if name == "beam.smp":
-            found["rabbitmq"] += cpu_seconds(int(stat.parent.name))
-        elif name == "postgres":
-            found["postgresql"] += cpu_seconds(int(stat.parent.name))
+        if name in ("beam.smp", "postgres"):
+            found[int(stat.parent.name)] = "rabbitmq" if name == "beam.smp" else "postgresql"
     return found
+
+
+def server_cpu_seconds(before: dict[int, float] | None = None) -> dict[int, float]:
+    """CPU time of each server process so far, or since `before` (a process that started since
+    counts whole; one that ended since is left out). All of them: other work on the machine
+    counts too."""
+    return {pid: cpu_seconds(pid) - (before or {}).get(pid, 0.0) for pid in server_processes()}
 
 
 PORTS = {"billing": 18402, "identity": 18401, "metering": 18404}
