@@ -22,13 +22,13 @@ import argparse
 import asyncio
 import os
 import time
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 
 import aio_pika
 import asyncpg
 
+from deploy import erp_export_sample as sample
 from deploy.integration_client import IntegrationClient
 from shared.envelope import new_envelope
 from shared.events import erp
@@ -72,82 +72,28 @@ def server_cpu_seconds(before: dict[int, float] | None = None) -> dict[int, floa
 
 PORTS = {"billing": 18402, "identity": 18401, "metering": 18404}
 PER_CUSTOMER = 20
-ADDRESS = erp.Address(street="Długa", building="7", postal_code="00-238", city="Warszawa")
+LAST_MONTH = date(2026, 10, 1)
 
 
-def customer_feed(n: int) -> list[tuple[str, erp.Feed]]:
-    """The 20 messages of customer `n`: customer, contract, 12 invoices, 6 payments."""
-    cid = f"B-{n:07d}"
-    contract = f"U/{cid}"
+def customer_feed(i: int) -> list[tuple[str, erp.Feed]]:
+    """The 20 messages of customer `i` of the sample export (deploy/erp_export_sample): customer,
+    contract, and its 12 invoices, each of the first six followed by its payment."""
+    issued = sample.invoices(i, LAST_MONTH)
+    payments = sample.payments(i, issued)
     feed: list[tuple[str, erp.Feed]] = [
-        (
-            "erp.customer.upserted",
-            erp.CustomerUpserted(
-                customer_id=cid,
-                name=f"Klient {n}",
-                kind="person",
-                email=f"c{n}@example.com",
-                address=ADDRESS,
-                language="pl",
-            ),
-        ),
-        (
-            "erp.contract.upserted",
-            erp.ContractUpserted(
-                contract_number=contract,
-                customer_id=cid,
-                signed_on=date(2020, 1, 1),
-                status="active",
-                service_points=[
-                    erp.ServicePoint(
-                        service_point_id=f"SP-{cid}", address=ADDRESS, meter_number=f"M-{cid}"
-                    )
-                ],
-            ),
-        ),
+        ("erp.customer.upserted", erp.CustomerUpserted.model_validate(sample.customer(i))),
+        ("erp.contract.upserted", erp.ContractUpserted.model_validate(sample.contract(i))),
     ]
-    for month in range(1, 13):
-        period_from = date(2025, month, 1)
-        period_to = (period_from + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        net = Decimal(100 + n % 50 + month).quantize(Decimal("0.01"))
-        vat = (net * Decimal("0.08")).quantize(Decimal("0.01"))
-        number = f"FV/2025/{month:02d}/{cid}"
-        feed.append(
-            (
-                "erp.invoice.issued",
-                erp.InvoiceIssued(
-                    invoice_number=number,
-                    customer_id=cid,
-                    contract_number=contract,
-                    issued_on=period_to + timedelta(days=1),
-                    due_on=period_to + timedelta(days=15),
-                    period_from=period_from,
-                    period_to=period_to,
-                    net=net,
-                    vat=vat,
-                    gross=net + vat,
-                ),
-            )
-        )
-        if month % 2:
-            feed.append(
-                (
-                    "erp.payment.booked",
-                    erp.PaymentBooked(
-                        booking_id=f"WB/{number}",
-                        customer_id=cid,
-                        booked_on=period_to + timedelta(days=10),
-                        amount=net + vat,
-                        invoice_number=number if month % 4 == 1 else None,
-                        channel="bank transfer",
-                    ),
-                )
-            )
+    for n, invoice in enumerate(issued):
+        feed.append(("erp.invoice.issued", erp.InvoiceIssued.model_validate(invoice)))
+        if n < len(payments):
+            feed.append(("erp.payment.booked", erp.PaymentBooked.model_validate(payments[n])))
     return feed
 
 
-def messages(customers: int, order: str) -> list[tuple[str, aio_pika.Message]]:
-    feeds = [customer_feed(n) for n in range(customers)]
+def messages(customers: int, order: str, first: int = 1) -> list[tuple[str, aio_pika.Message]]:
+    """The feed of customers `first`, `first` + 1, … of the sample export, as AMQP messages."""
+    feeds = [customer_feed(i) for i in range(first, first + customers)]
     if order == "type":
         rank = {"erp.customer.upserted": 0, "erp.contract.upserted": 1, "erp.invoice.issued": 2}
         flat = sorted(
@@ -224,7 +170,10 @@ async def main(customers: int, order: str, billing_alone: bool, prefill: bool) -
                 if all(g >= w for g, w in zip(got, want, strict=True)):
                     done = now - started
                     cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
-                    servers = {k: v - servers_before[k] for k, v in server_cpu_seconds().items()}
+                    kinds = server_processes()
+                    servers = {"rabbitmq": 0.0, "postgresql": 0.0}
+                    for pid, seconds in server_cpu_seconds(servers_before).items():
+                        servers[kinds.get(pid, "postgresql")] += seconds
                     # Messages per transaction: the inbox rows one transaction wrote share xmin.
                     batches = {
                         name: await conn.fetchrow(

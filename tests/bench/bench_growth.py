@@ -123,7 +123,8 @@ async def last_page(base: str, headers: dict[str, str]) -> str:
 
 async def feed_rate(settings: Settings) -> float:
     """ERP messages per second into billing for new customers, into the loaded platform."""
-    feed = feed_messages(FEED_CUSTOMERS, "customer")
+    # Customers after any size measured: new to the platform.
+    feed = feed_messages(FEED_CUSTOMERS, "customer", first=10_000_001)
     conn = await asyncpg.connect(settings.service_dsn("billing"))
     try:
         before = await conn.fetchval("SELECT count(*) FROM inbox")
