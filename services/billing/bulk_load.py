@@ -133,7 +133,7 @@ def customer_rows(batch: list[erp.CustomerUpserted]) -> Staged:
 
 
 async def apply_customers(conn: asyncpg.Connection, _ctx: Context) -> Counts:
-    """repository.upsert_customer for a chunk (updated_at moves only when something changed)."""
+    """repository.upsert_customers for a chunk (updated_at moves only when something changed)."""
     return {
         "customers": await upsert(
             conn,
@@ -170,7 +170,7 @@ def contract_rows(batch: list[erp.ContractUpserted]) -> Staged:
 
 
 async def apply_contracts(conn: asyncpg.Connection, _ctx: Context) -> Counts:
-    """repository.upsert_contract for a chunk: the contract, its service points, and none of
+    """repository.upsert_contracts for a chunk: the contract, its service points, and none of
     the service points it no longer lists."""
     contracts = await upsert(
         conn,
@@ -238,7 +238,7 @@ def invoice_rows(batch: list[erp.InvoiceIssued]) -> Staged:
 
 
 async def apply_invoices(conn: asyncpg.Connection, _ctx: Context) -> Counts:
-    """repository.upsert_invoice for a chunk: the invoice and exactly its lines, numbered from
+    """repository.upsert_invoices for a chunk: the invoice and exactly its lines, numbered from
     1 in their order. What it has been paid is the settlement's (below)."""
     invoices = await upsert(
         conn, "invoices", ("invoice_number",), INVOICE_COLUMNS, "stage_invoices"

@@ -58,7 +58,7 @@ def customer_rows(batch: list[erp.CustomerUpserted]) -> Staged:
 
 
 async def apply_customers(conn: asyncpg.Connection, _ctx: Context) -> Counts:
-    """repository.upsert_customer (billing.CustomerChanged carries these fields of the feed)."""
+    """repository.upsert_customers (billing.CustomerChanged carries these fields of the feed)."""
     return {
         "customers": await upsert(
             conn,
@@ -89,7 +89,7 @@ def contract_rows(batch: list[erp.ContractUpserted]) -> Staged:
 
 
 async def apply_contracts(conn: asyncpg.Connection, _ctx: Context) -> Counts:
-    """repository.replace_contract_service_points for a chunk: each contract's service points
+    """repository.replace_contracts_service_points for a chunk: each contract's service points
     are exactly the ones it lists, with its customer."""
     gone = deleted(
         await conn.execute(
@@ -118,7 +118,7 @@ def invoice_rows(batch: list[erp.InvoiceIssued]) -> Staged:
 
 
 async def apply_invoices(conn: asyncpg.Connection, _ctx: Context) -> Counts:
-    """repository.upsert_invoice (billing.InvoiceIssued carries these fields of the feed)."""
+    """repository.upsert_invoices (billing.InvoiceIssued carries these fields of the feed)."""
     return {
         "invoices": await upsert(
             conn, "invoices", ("invoice_number",), INVOICE_COLUMNS, "stage_invoices"
