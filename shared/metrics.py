@@ -24,8 +24,8 @@ EMAILS = Counter(
 )
 
 
-def message_outcome(queue: str, outcome: str) -> None:
-    MESSAGES.labels(queue, outcome).inc()
+def message_outcome(queue: str, outcome: str, count: int = 1) -> None:
+    MESSAGES.labels(queue, outcome).inc(count)
 
 
 async def metrics_handler(_request: web.Request) -> web.Response:

@@ -7,7 +7,11 @@
 - a redelivered message whose id the inbox already holds changes nothing;
 - while the service's database is unreachable, a message is not a failure of its own: it goes
   back to the queue untouched, and the consumer pauses (takes no messages) until the database
-  answers again, so an outage of any length dead-letters nothing.
+  answers again, so an outage of any length dead-letters nothing;
+- a packed message (several envelopes, `shared.messaging.packing`) is taken envelope by
+  envelope: each is deduped and handled on its own, a bad one is dead-lettered alone, the ones
+  that failed go to the retry queue together, and the message is acked when every envelope has
+  its outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
+import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import ValidationError
 
@@ -26,6 +31,13 @@ from shared.envelope import Envelope
 from shared.events.common import Event, ExchangeName
 from shared.logs import get_logger, set_correlation_id
 from shared.messaging.broker import PUBLISH_ERRORS, Broker
+from shared.messaging.packing import (
+    ENVELOPES_CONTENT_TYPE,
+    ENVELOPES_HEADER,
+    NotPacked,
+    pack,
+    unpack,
+)
 from shared.messaging.topology import DeclaredQueue, dead_letter_headers, declare_consumer_queue
 from shared.metrics import message_outcome
 from shared.tx import Database, Tx
@@ -181,6 +193,14 @@ def parse_envelope(body: bytes) -> Envelope:
         raise Undeliverable(f"invalid envelope: {describe_validation_error(exc)}") from None
 
 
+def envelope_of(item: dict[str, Any]) -> Envelope:
+    """One envelope of a packed message, validated, or Undeliverable."""
+    try:
+        return Envelope.model_validate(item)
+    except ValidationError as exc:
+        raise Undeliverable(f"invalid envelope: {describe_validation_error(exc)}") from None
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:10]:
@@ -324,6 +344,9 @@ class Consumer:
                 self._idle.set()
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
+        if message.content_type == ENVELOPES_CONTENT_TYPE:
+            await self._process_packed(message)
+            return
         try:
             envelope = parse_envelope(message.body)
             set_correlation_id(envelope.correlation_id)
@@ -348,6 +371,87 @@ class Consumer:
             await self._retry_or_give_up(message, exc)
             return
         await self._ack(message)
+
+    async def _process_packed(self, message: AbstractIncomingMessage) -> None:
+        """Each envelope of a packed message through the batcher; then one forward per
+        envelope that can never succeed, one retry copy of those that failed, and the ack."""
+        try:
+            items = unpack(message.body)
+        except NotPacked as exc:
+            await self._dead_letter(message, str(exc))
+            return
+        works: list[tuple[dict[str, Any], _Work]] = []
+        dead: list[tuple[dict[str, Any], str]] = []
+        for item in items:
+            try:
+                envelope = envelope_of(item)
+                works.append((item, _Work(envelope, self.subscription.route(envelope))))
+            except Undeliverable as exc:
+                dead.append((item, str(exc)))
+        results = await self._batcher.submit_many([work for _, work in works])
+        failed: list[tuple[dict[str, Any], Exception]] = []
+        for (item, work), result in zip(works, results, strict=True):
+            if isinstance(result, str):
+                message_outcome(self.queue_name, result)
+            elif isinstance(result, PermanentError):
+                dead.append((item, f"{work.envelope.type} refused: {result}"))
+            elif isinstance(result, Exception):
+                failed.append((item, result))
+            else:
+                raise result  # cancelled: the consumer is stopping
+        if any(database_unreachable(exc) for _, exc in failed) and not (
+            await self._database_answers()
+        ):
+            # The whole message goes back; what was handled is in the inbox already.
+            await self._back_to_queue(message, next(exc for _, exc in failed))
+            return
+        copies: list[tuple[str, str, aio_pika.Message]] = []
+        delays = self.settings.retry_delays_ms
+        attempt = attempts_so_far(message.headers, len(delays))
+        if failed and attempt >= len(delays):
+            dead += [
+                (item, f"gave up after {attempt + 1} attempts: {type(exc).__name__}: {exc}"[:1000])
+                for item, exc in failed
+            ]
+        elif failed:
+            error = f"{type(failed[0][1]).__name__}: {failed[0][1]}"[:1000]
+            log.warning(
+                "envelopes failed, will retry",
+                queue=self.queue_name,
+                message_id=message.message_id,
+                envelopes=len(failed),
+                attempt=attempt + 1,
+                retry_in_ms=delays[attempt],
+                error=error,
+                exc_info=failed[0][1],
+            )
+            message_outcome(self.queue_name, "retried", len(failed))
+            body = pack([orjson.dumps(item).decode() for item, _ in failed])
+            copy = self._copy(
+                message,
+                body=body,
+                **{ATTEMPT_HEADER: attempt + 1, "x-ebok-last-error": error},
+                **{ENVELOPES_HEADER: len(failed)},
+            )
+            copies.append(("", self.broker.names.retry_queue(self.queue_name, attempt), copy))
+        for item, reason in dead:
+            message_outcome(self.queue_name, "dead_lettered")
+            log.warning(
+                "envelope dead-lettered",
+                queue=self.queue_name,
+                message_id=str(item.get("id")),
+                routing_key=message.routing_key,
+                reason=reason,
+            )
+            copy = self._copy(
+                message,
+                body=orjson.dumps(item),
+                content_type="application/json",
+                message_id=str(item.get("id")) if item.get("id") is not None else None,
+                **dead_letter_headers(self.queue_name, reason, message.routing_key or ""),
+            )
+            copies.append(("dead-letter", self.queue_name, copy))
+        await self._forward_all(message, copies)
 
     async def _back_to_queue(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         """The database is unreachable: the message waits in the queue (no attempt counted)
@@ -406,17 +510,29 @@ class Consumer:
         # no-op.
         self._acks.ack(message)
 
-    def _copy(self, message: AbstractIncomingMessage, **headers: Any) -> aio_pika.Message:
+    def _copy(
+        self,
+        message: AbstractIncomingMessage,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        message_id: str | None = None,
+        **headers: Any,
+    ) -> aio_pika.Message:
+        """A copy of `message` to forward, with `headers` added (and, for one envelope taken
+        out of a packed message, its own body, content type and id)."""
         kept = {k: v for k, v in (message.headers or {}).items() if k.startswith("x-ebok-")}
+        if body is not None and ENVELOPES_HEADER not in headers:
+            kept.pop(ENVELOPES_HEADER, None)
         return aio_pika.Message(
-            body=message.body,
+            body=message.body if body is None else body,
             headers={**kept, **headers},
-            message_id=message.message_id,
+            message_id=message_id or message.message_id,
             correlation_id=message.correlation_id,
             type=message.type,
             app_id=message.app_id,
             timestamp=message.timestamp,
-            content_type=message.content_type or "application/json",
+            content_type=content_type or message.content_type or "application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
 
@@ -464,8 +580,16 @@ class Consumer:
         copy: aio_pika.Message,
     ) -> None:
         """Publish the copy with confirms, then ack the original; if that fails, requeue it."""
+        await self._forward_all(message, [(exchange, routing_key, copy)])
+
+    async def _forward_all(
+        self, message: AbstractIncomingMessage, copies: list[tuple[str, str, aio_pika.Message]]
+    ) -> None:
+        """Publish the copies with confirms, then ack the original; if one fails, requeue the
+        original (the inbox makes what was handled of it a no-op when it comes again)."""
         try:
-            await self.broker.publish(exchange, routing_key, copy)
+            for exchange, routing_key, copy in copies:
+                await self.broker.publish(exchange, routing_key, copy)
         except PUBLISH_ERRORS as exc:
             log.error(
                 "could not forward message; requeueing", queue=self.queue_name, error=str(exc)
@@ -524,6 +648,17 @@ class _Batcher:
         self._pending.append(work)
         self._ready.set()
         return await work.done
+
+    async def submit_many(self, works: list[_Work]) -> list[str | BaseException]:
+        """Each work's outcome ("handled" or "duplicate") or what its handler raised; the works
+        join the queue together, in their order."""
+        loop = asyncio.get_running_loop()
+        for work in works:
+            work.done = loop.create_future()
+        self._pending.extend(works)
+        if works:
+            self._ready.set()
+        return await asyncio.gather(*(w.done for w in works), return_exceptions=True)  # type: ignore[misc]
 
     async def _work(self) -> None:
         while True:

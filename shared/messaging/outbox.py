@@ -8,18 +8,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import aio_pika
 import asyncpg
 
 from shared.envelope import Envelope, new_envelope
 from shared.events.common import Event, ExchangeName
 from shared.logs import get_logger
 from shared.messaging.broker import PUBLISH_ERRORS, Broker, envelope_message
+from shared.messaging.packing import (
+    ENVELOPES_CONTENT_TYPE,
+    ENVELOPES_HEADER,
+    PACKED_EXCHANGE,
+    pack,
+    runs,
+)
 from shared.metrics import OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "ebok_outbox"
-BATCH_SIZE = 200
+BATCH_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,9 @@ class OutboxRelay:
         self.broker = broker
 
     async def publish_batch(self) -> bool:
-        """Publish what is due; True when a full batch went out (more may be waiting)."""
+        """Publish what is due; True when a full batch went out (more may be waiting). Runs of
+        events of one type on the events exchange go out packed, one message each
+        (`shared.messaging.packing`)."""
         if not self.broker.is_connected:
             return False
         async with self.pool.acquire() as conn, conn.transaction():
@@ -106,46 +116,83 @@ class OutboxRelay:
             )
             if not rows:
                 return False
+            groups = runs(rows, _packing_key, lambda row: len(row["body"]))
             results = await asyncio.gather(
-                *(self._publish_row(row) for row in rows), return_exceptions=True
+                *(self._publish_group(group) for group in groups), return_exceptions=True
             )
-            published = [row["id"] for row, err in zip(rows, results, strict=True) if err is None]
-            failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
+            published = [
+                row["id"]
+                for group, err in zip(groups, results, strict=True)
+                if err is None
+                for row in group
+            ]
+            failed = [
+                (group, err) for group, err in zip(groups, results, strict=True) if err is not None
+            ]
             if published:
                 OUTBOX_PUBLISHED.labels(self.broker.service).inc(len(published))
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                     published,
                 )
-            for row, err in failed:
-                delay = _retry_delay_seconds(row["attempts"])
+            for group, err in failed:
+                delay = _retry_delay_seconds(group[0]["attempts"])
                 log.warning(
                     "outbox publish failed, will retry",
-                    message_id=str(row["message_id"]),
-                    routing_key=row["routing_key"],
+                    message_id=str(group[0]["message_id"]),
+                    events=len(group),
+                    routing_key=group[0]["routing_key"],
                     error=repr(err),
                     retry_in_seconds=delay,
                 )
                 await conn.execute(
                     """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
                            next_attempt_at = now() + make_interval(secs => $3)
-                       WHERE id = $1""",
-                    row["id"],
+                       WHERE id = ANY($1::bigint[])""",
+                    [row["id"] for row in group],
                     repr(err)[:1000],
                     delay,
                 )
         return len(rows) == BATCH_SIZE and not failed
 
-    async def _publish_row(self, row: asyncpg.Record) -> None:
-        envelope_json = row["body"]
-        envelope = Envelope.model_validate_json(envelope_json)
-        message = envelope_message(envelope, body=envelope_json.encode())
-        if row["headers"]:
-            message.headers = json.loads(row["headers"])
+    async def _publish_group(self, rows: list[asyncpg.Record]) -> None:
+        if len(rows) == 1:
+            await self._publish(rows[0]["exchange"], rows[0]["routing_key"], _message(rows[0]))
+            return
+        first = rows[0]
+        message = aio_pika.Message(
+            body=pack([row["body"] for row in rows]),
+            message_id=str(first["message_id"]),
+            type=first["routing_key"],
+            app_id=self.broker.service,
+            content_type=ENVELOPES_CONTENT_TYPE,
+            headers={ENVELOPES_HEADER: len(rows)},
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await self._publish(first["exchange"], first["routing_key"], message)
+
+    async def _publish(self, exchange: str, routing_key: str, message: aio_pika.Message) -> None:
         try:
-            await self.broker.publish(row["exchange"], row["routing_key"], message)
+            await self.broker.publish(exchange, routing_key, message)
         except PUBLISH_ERRORS as exc:
             raise OutboxPublishError(str(exc) or type(exc).__name__) from exc
+
+
+def _packing_key(row: asyncpg.Record) -> tuple[str, str] | None:
+    """Rows with the same key may travel in one message: events of one type on the events
+    exchange without headers of their own."""
+    if row["exchange"] != PACKED_EXCHANGE or row["headers"]:
+        return None
+    return (row["exchange"], row["routing_key"])
+
+
+def _message(row: asyncpg.Record) -> aio_pika.Message:
+    envelope_json = row["body"]
+    envelope = Envelope.model_validate_json(envelope_json)
+    message = envelope_message(envelope, body=envelope_json.encode())
+    if row["headers"]:
+        message.headers = json.loads(row["headers"])
+    return message
 
 
 class OutboxPublishError(Exception):
