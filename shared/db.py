@@ -154,7 +154,10 @@ async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
         # Our statements are prepared once per connection and look rows up by key; PostgreSQL's
         # default re-plans each execution while custom plans look cheaper, which for the account
         # queries cost more than running them (1 ms planning against 0.4 ms execution).
-        server_settings={"plan_cache_mode": "force_generic_plan"},
+        # A sequential scan is the last resort (decision 56): a generic plan made while a table
+        # was small scans it whole once it is large, and is kept for the connection's life
+        # (and without autovacuum, statistics never tell the planner the table grew).
+        server_settings={"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"},
     )
     assert pool is not None
     return pool

@@ -259,10 +259,13 @@ async def credits(
 
 
 async def set_paid(conn: asyncpg.Connection, paid: dict[str, Decimal]) -> None:
+    # `= ANY($1)`: the invoices by their key, whatever the plan (a join with the unnest alone
+    # planned on a small table stays a hash join over every invoice).
     await conn.execute(
         """UPDATE invoices AS i SET paid = p.paid
              FROM unnest($1::text[], $2::numeric[]) AS p(invoice_number, paid)
-            WHERE i.invoice_number = p.invoice_number AND i.paid IS DISTINCT FROM p.paid""",
+            WHERE i.invoice_number = ANY($1::text[]) AND i.invoice_number = p.invoice_number
+              AND i.paid IS DISTINCT FROM p.paid""",
         list(paid),
         list(paid.values()),
     )

@@ -2,7 +2,9 @@
 customers on record and statistics never gathered since (as right after a load, autovacuum off),
 a batch of one customer's feed, corrections included, reads a bounded number of rows from every
 table — counted by PostgreSQL itself (pg_stat_xact_user_tables) on the service's own pooled
-connection, under the generic plans the services force."""
+connection, under the generic plans the services force. Those plans were made while the tables
+were empty, as in a service that started on a new database and has fed it since: every
+connection of the pool ran a batch before the others were loaded, and keeps its plans."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import pytest_asyncio
 
+from shared.envelope import new_envelope
 from shared.events import Event, billing, erp
-from shared.messaging.consumer import Subscription
+from shared.messaging.consumer import Many, Subscription, handle_each
 from shared.tx import Tx
 from tests.integration.test_handlers_billing import invoice, note, payment
 from tests.support.erp import address
@@ -29,10 +33,48 @@ BOUND = 60
 ADDRESS = '{"street": "Wodna", "building": "1", "postal_code": "00-950", "city": "Warszawa"}'
 
 
-async def others(handlers: ServiceHandlers, statements: list[str]) -> ServiceHandlers:
+async def others(
+    handlers: ServiceHandlers, statements: list[str], warm_up: list[Event]
+) -> ServiceHandlers:
+    await plan_while_empty(handlers, warm_up)
     for statement in statements:
         await handlers.execute(statement.replace("$ADDRESS", ADDRESS), OTHERS)
     return handlers  # no ANALYZE: the planner knows nothing of these rows
+
+
+async def plan_while_empty(handlers: ServiceHandlers, batch: list[Event]) -> None:
+    """Every pooled connection handles `batch` (rolled back) while the tables are empty: the
+    generic plan of each statement is made now and kept by the connection."""
+    conns = [await handlers.pool.acquire() for _ in range(handlers.settings.db_pool_max)]
+    try:
+        for conn in conns:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                for subscription in handlers.subscriptions:
+                    await handle_batch(conn, handlers, subscription, batch)
+            finally:
+                await transaction.rollback()
+    finally:
+        for conn in conns:
+            await handlers.pool.release(conn)
+
+
+async def handle_batch(
+    conn: asyncpg.Connection,
+    handlers: ServiceHandlers,
+    subscription: Subscription,
+    batch: list[Event],
+) -> None:
+    """`batch` through `subscription`'s handlers as one batch, then what they left for the
+    commit."""
+    tx = Tx(conn, handlers.service, handlers.settings, "q", [])
+    for model, handler in subscription.handlers.items():
+        mine = [(new_envelope(p.TYPE, p, "test"), p) for p in batch if isinstance(p, model)]
+        if mine:
+            many = handler if isinstance(handler, Many) else handle_each(handler)
+            await many.handle(tx, mine)
+    await tx.finish()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -68,6 +110,7 @@ async def billing_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]
                    SELECT 'NO-' || n, 'C-' || n, 'credit', DATE '2025-03-01', 1, 'Korekta'
                      FROM generate_series(1, $1) n""",
             ],
+            batch_for("C-WARM", 1),
         )
 
 
@@ -87,7 +130,39 @@ async def identity_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers
                    SELECT 'FV/' || n || '/' || k, 'C-' || n, 100, DATE '2025-01-01'
                      FROM generate_series(1, $1) n, generate_series(1, 3) k""",
             ],
+            billing_events(batch_for("C-WARM", 1)),
         )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def metering_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    async with ServiceHandlers.open("metering", infra, keys) as handlers:
+        yield await others(
+            handlers,
+            [
+                """INSERT INTO meters (meter_number, service_point_id, customer_id,
+                                       contract_number, address, contract_signed_on,
+                                       installed_on, removed_on)
+                   SELECT 'M-' || n || '-' || k, 'SP-' || n, 'C-' || n, 'U-C-' || n,
+                          '$ADDRESS'::jsonb, DATE '2020-01-01', DATE '2020-01-01',
+                          CASE WHEN k = 1 THEN DATE '2023-01-01' END
+                     FROM generate_series(1, $1) n, generate_series(1, 2) k""",
+            ],
+            billing_events(batch_for("C-WARM", 1)),
+        )
+
+
+def billing_events(feed: list[Event]) -> list[Event]:
+    """What billing tells identity and metering of `feed`."""
+    events: list[Event] = []
+    for message in feed:
+        if isinstance(message, erp.CustomerUpserted):
+            events.append(billing.CustomerChanged.copy_of(message))
+        elif isinstance(message, erp.ContractUpserted):
+            events.append(billing.ContractChanged.copy_of(message))
+        elif isinstance(message, erp.InvoiceIssued):
+            events.append(billing.InvoiceIssued.copy_of(message))
+    return events
 
 
 async def rows_read(handlers: ServiceHandlers, subscription: Subscription, batch: list[Event]):  # type: ignore[no-untyped-def]
@@ -103,13 +178,8 @@ async def rows_read(handlers: ServiceHandlers, subscription: Subscription, batch
         return {r["relname"]: (r["n"], r["scans"]) for r in rows}
 
     async with handlers.pool.acquire() as conn, conn.transaction():
-        tx = Tx(conn, handlers.service, handlers.settings, "q", [])
         before = await counts()
-        for model, handler in subscription.handlers.items():
-            mine = [(None, p) for p in batch if isinstance(p, model)]
-            if mine:
-                await handler.handle(tx, mine)  # type: ignore[union-attr]
-        await tx.finish()
+        await handle_batch(conn, handlers, subscription, batch)
         after = await counts()
     return {
         t: (n - before.get(t, (0, 0))[0], s - before.get(t, (0, 0))[1])
@@ -194,15 +264,7 @@ async def test_an_identity_projection_batch_reads_only_its_customers_rows(
     identity_db: ServiceHandlers,
 ) -> None:
     subscription = next(s for s in identity_db.subscriptions if s.purpose == "billing-events")
-    feed = batch_for("C-NEW-2", 778)
-    events: list[Event] = []
-    for message in feed:
-        if isinstance(message, erp.CustomerUpserted):
-            events.append(billing.CustomerChanged.copy_of(message))
-        elif isinstance(message, erp.ContractUpserted):
-            events.append(billing.ContractChanged.copy_of(message))
-        elif isinstance(message, erp.InvoiceIssued):
-            events.append(billing.InvoiceIssued.copy_of(message))
+    events = billing_events(batch_for("C-NEW-2", 778))
     read = await rows_read(identity_db, subscription, events)
     assert_bounded(read)
     assert (
@@ -211,3 +273,23 @@ async def test_an_identity_projection_batch_reads_only_its_customers_rows(
         )
         == "C-NEW-2"
     )
+
+
+async def test_a_metering_contract_batch_reads_only_its_contracts_rows(
+    metering_db: ServiceHandlers,
+) -> None:
+    [subscription] = [s for s in metering_db.subscriptions if s.purpose == "contracts"]
+    read = await rows_read(metering_db, subscription, billing_events(batch_for("C-NEW-3", 779)))
+    assert_bounded(read)
+    assert read["meters"][0] > 0, "the batch did read meters (the counters count)"
+    meters = await metering_db.fetch(
+        "SELECT meter_number, removed_on FROM meters WHERE contract_number = 'U-C-779'"
+        " ORDER BY meter_number"
+    )
+    # The contract's service point was exchanged: its active meter is taken off, the one
+    # taken off before stays as it was, and the new point's meter is in.
+    assert [(m["meter_number"], m["removed_on"] is not None) for m in meters] == [
+        ("M-779-1", True),
+        ("M-779-2", True),
+        ("N", False),
+    ]
