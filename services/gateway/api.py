@@ -7,7 +7,7 @@ the same table (services/gateway/openapi.py), so the two cannot drift.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -21,12 +21,12 @@ from shared.api import billing, identity, metering
 from shared.api.dashboard import DashboardOut, Part
 from shared.api.paging import Page
 from shared.http.problems import Problem, json_response
+from shared.policy import ANONYMOUS, Policy, account, insufficient_scope, signed_in
 from shared.runtime import authenticate
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 DASHBOARD_INVOICES = 5
 
-Access = Literal["public", "customer", "password-change"]
 # How a route takes part in a browser's cookie session (services/gateway/browser_session.py):
 # "issues" answers a token pair, "refreshes" also reads the refresh token from the cookie, "ends"
 # reads it from the cookie and clears the cookie.
@@ -39,21 +39,38 @@ class Route:
     method: str
     path: str
     summary: str
-    access: Access
+    policy: Policy  # who may call it, and what it touches (shared/policy.py); required
     service: str | None = None  # forwarded to this service's same path without /api/v1
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
-    errors: tuple[int, ...] = ()  # besides those the access and the body or query imply
+    errors: tuple[int, ...] = ()  # besides those the policy and the body or query imply
     content_type: str = "application/json"
     browser_session: BrowserSession | None = None
     handler: Handler | None = field(default=None, compare=False)
 
 
-def authorize(request: web.Request, access: Access) -> None:
-    if access != "public":
-        authenticate(request, password_change=access == "password-change")
+def authorize(request: web.Request, policy: Policy) -> None:
+    """The caller may call a route of `policy`: a valid token (unless anonymous) of one of its
+    roles. Which customer and service points it may touch, the service decides (it holds the
+    grants)."""
+    if policy.anonymous:
+        return
+    principal = authenticate(request, password_change=policy.password_change)
+    if not policy.allows(principal.role):
+        raise insufficient_scope(principal.role, policy)
+
+
+def check_routes(routes: Sequence[Route]) -> None:
+    """Refuse to start with a route that declares no policy (or one route declared twice)."""
+    seen = set()
+    for route in routes:
+        if not isinstance(route.policy, Policy):
+            raise TypeError(f"{route.method} {route.path}: no policy (shared/policy.py)")
+        if (route.method, route.path) in seen:
+            raise ValueError(f"{route.method} {route.path}: declared twice")
+        seen.add((route.method, route.path))
 
 
 # Path segments that URL resolution removes or climbs out of (RFC 3986, 5.2.4); percent-encoding
@@ -86,7 +103,7 @@ def forwarding_handler(route: Route) -> Handler:
     upstream_path = route.path.removeprefix("/api/v1")
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        authorize(request, route.access)
+        authorize(request, route.policy)
         path = upstream_path.format(
             **{k: path_segment(k, v) for k, v in request.match_info.items()}
         )
@@ -161,7 +178,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/captcha/challenge",
         "A proof-of-work challenge, to solve before asking for a CAPTCHA",
-        "public",
+        ANONYMOUS,
         "identity",
         response=identity.ChallengeOut,
         status=201,
@@ -170,7 +187,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/captcha",
         "Create a CAPTCHA (image, and where its recording is made) for a solved challenge",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.CaptchaRequest,
         response=identity.CaptchaOut,
@@ -181,7 +198,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/captcha/{captcha_id}/audio",
         "The CAPTCHA's characters as a WAV recording (made when asked for)",
-        "public",
+        ANONYMOUS,
         "identity",
         content_type="audio/wav",
         errors=(400, 404, 503),
@@ -190,7 +207,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/terms",
         "The current e-BOK regulations",
-        "public",
+        ANONYMOUS,
         "identity",
         query=identity.TermsQuery,
         response=identity.TermsOut,
@@ -199,7 +216,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/registrations",
         "Register with an invoice number and its amount",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.RegistrationRequest,
         response=identity.AcceptedOut,
@@ -210,7 +227,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/registrations/activate",
         "Activate with the emailed link's token",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.ActivationRequest,
         response=identity.AcceptedOut,
@@ -220,7 +237,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/registrations/activation-links",
         "Ask for a new activation link",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.ActivationLinkRequest,
         response=identity.AcceptedOut,
@@ -231,7 +248,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/auth/login",
         "Log in",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.LoginRequest,
         response=identity.TokensOut,
@@ -242,7 +259,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/auth/refresh",
         "Exchange a refresh token for a new pair",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.RefreshBody,
         response=identity.TokensOut,
@@ -253,7 +270,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/auth/logout",
         "End the session",
-        "public",
+        ANONYMOUS,
         "identity",
         body=identity.RefreshBody,
         status=204,
@@ -264,7 +281,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/me",
         "The logged-in account",
-        "customer",
+        signed_in(),
         "identity",
         response=identity.MeOut,
     ),
@@ -272,7 +289,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/me/password",
         "Change the password",
-        "password-change",
+        signed_in(password_change=True),
         "identity",
         body=identity.PasswordChangeRequest,
         response=identity.TokensOut,
@@ -284,7 +301,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/me/dashboard",
         "Balance, latest invoices, meters and contracts",
-        "customer",
+        account("customer", partial="filtered"),
         response=DashboardOut,
         handler=dashboard,
     ),
@@ -292,7 +309,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/contracts",
         "Contracts with their service points and meters",
-        "customer",
+        account("customer", partial="filtered"),
         "billing",
         response=billing.ContractsOut,
     ),
@@ -300,7 +317,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/invoices",
         "Invoices, newest first, a page at a time (keyset paging by cursor)",
-        "customer",
+        account("customer", partial="filtered"),
         "billing",
         query=billing.InvoiceQuery,
         response=Page[billing.InvoiceOut],
@@ -310,7 +327,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/invoices/{number}/pdf",
         "The invoice as a PDF document",
-        "customer",
+        account("invoice", partial="filtered"),
         "billing",
         content_type="application/pdf",
         errors=(400, 404),
@@ -319,7 +336,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/invoices/{number}",
         "One invoice with its lines",
-        "customer",
+        account("invoice", partial="filtered"),
         "billing",
         response=billing.InvoiceDetailOut,
         errors=(400, 404),
@@ -328,7 +345,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/balance",
         "The account balance",
-        "customer",
+        account("customer", partial="filtered"),
         "billing",
         response=billing.BalanceOut,
     ),
@@ -336,7 +353,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/payments-received",
         "Payments received, newest first, a page at a time (keyset paging by cursor)",
-        "customer",
+        account("customer", partial="filtered"),
         "billing",
         query=billing.PaymentQuery,
         response=Page[billing.PaymentOut],
@@ -346,7 +363,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/notes",
         "Accounting notes (interest, debit, credit), newest first, a page at a time",
-        "customer",
+        account("customer", partial="filtered"),
         "billing",
         query=billing.NoteQuery,
         response=Page[billing.NoteOut],
@@ -356,7 +373,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/meters",
         "Meters with their latest reading",
-        "customer",
+        account("customer", partial="filtered"),
         "metering",
         response=metering.MetersOut,
     ),
@@ -364,7 +381,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/meters/{meter_number}/readings",
         "Readings since the contract date, newest first, with consumption, a page at a time",
-        "customer",
+        account("meter", partial="filtered"),
         "metering",
         query=metering.ReadingQuery,
         response=Page[metering.ReadingOut],
@@ -374,7 +391,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/meters/{meter_number}/readings",
         "Submit your own meter reading",
-        "customer",
+        account("meter", partial="filtered"),
         "metering",
         body=metering.SelfReadingIn,
         response=metering.ReadingOut,
@@ -385,7 +402,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/api/v1/meters/{meter_number}/consumption",
         "Consumption per hour, day or month of the utility's calendar, for a chart",
-        "customer",
+        account("meter", partial="filtered"),
         "metering",
         query=metering.ConsumptionQuery,
         response=metering.ConsumptionOut,

@@ -9,7 +9,14 @@ import aiohttp
 from aiohttp import web
 
 from services.gateway import browser_session
-from services.gateway.api import ROUTES, UPSTREAMS, Handler, Route, forwarding_handler
+from services.gateway.api import (
+    ROUTES,
+    UPSTREAMS,
+    Handler,
+    Route,
+    check_routes,
+    forwarding_handler,
+)
 from services.gateway.openapi import build_openapi
 from services.gateway.upstream import Upstreams
 from services.gateway.web_app import add_web_app_routes, security_headers
@@ -99,6 +106,7 @@ def build_app(settings: Settings) -> web.Application:
     # A signal rather than a middleware: it also reaches the answers that the problem middleware
     # makes from exceptions, and redirects raised as exceptions.
     app.on_response_prepare.append(security_headers)
+    check_routes(ROUTES)  # a route without a policy refuses to start
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _handler(route))
     document = build_openapi()

@@ -119,7 +119,7 @@ def handler(route: Route) -> Handler:
     upstream_path = route.path.removeprefix("/api/v1")
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        authorize(request, route.access)
+        authorize(request, route.policy)
         browser = is_browser(request)
         upstreams = request.app[UPSTREAMS]
         if kind == "issues" or not await _names_no_token(request):

@@ -156,9 +156,10 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
     # Every body can be malformed or of another media type; every query can be invalid.
     implied = (400, 415, 422) if route.body is not None else ()
     implied += (422,) if route.query is not None else ()
-    # A token can be missing or invalid; a customer's also still bound to change its password.
-    implied += (401,) if route.access != "public" else ()
-    implied += (403,) if route.access == "customer" else ()
+    # A token can be missing or invalid; a signed-in caller can be of another role, or still
+    # bound to change its password.
+    implied += (401,) if not route.policy.anonymous else ()
+    implied += (403,) if not route.policy.anonymous and not route.policy.password_change else ()
     for status in sorted({*route.errors, *implied, 503}):
         op["responses"][str(status)] = {
             "description": ERROR_TEXT[status],
@@ -166,7 +167,8 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
                 "application/problem+json": {"schema": refs[(ProblemOut, "serialization")]}
             },
         }
-    if route.access != "public":
+    op["x-ebok-policy"] = route.policy.summary
+    if not route.policy.anonymous:
         op["security"] = [{"bearer": []}]
     return op
 

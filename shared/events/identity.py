@@ -67,3 +67,22 @@ class SessionRevoked(Event, event="identity.session.revoked"):
     session_ids: list[uuid.UUID] = Field(min_length=1, max_length=10_000)
     reason: Literal["logout", "password_changed", "refresh_token_reused", "operator"]
     valid_until: datetime
+
+
+class GrantChanged(Event, event="identity.grant.changed"):
+    """A manager's grant over one customer's properties, as it now stands (the whole state, not
+    a difference): every service with account views keeps it (`access_grants`) and answers a
+    manager from it on the very next request. `revision` grows with every change of the grant
+    of this manager and customer: a service keeps the highest it has seen, so a late or repeated
+    event never takes a change back. `scope` full covers every service point of the customer,
+    those it gets later included; partial covers `service_point_ids` only. `revoked`: the grant
+    no longer exists (its last scope is kept for the record)."""
+
+    manager_account_id: uuid.UUID
+    customer_id: Identifier
+    scope: Literal["full", "partial"]
+    service_point_ids: list[Identifier] = Field(default_factory=list, max_length=100_000)
+    revoked: bool = False
+    revision: int = Field(ge=1)
+    changed_at: datetime
+    changed_by: Literal["operator", "customer", "erp"]
