@@ -512,3 +512,104 @@ async def delete_expired(conn: asyncpg.Connection) -> None:
     await conn.execute("DELETE FROM spent_challenges WHERE expires_at < now()")
     await conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")
     await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < now() - interval '7 days'")
+
+
+# --- staff and manager accounts --------------------------------------------------------------
+
+
+async def insert_account(
+    conn: asyncpg.Connection,
+    *,
+    account_id: uuid.UUID,
+    role: str,
+    status: str,
+    login: str,
+    email: str,
+    phone: str | None,
+    language: str,
+    password_hash: str,
+    one_time_password_ttl_seconds: int | None,
+    company: str | None = None,
+) -> bool:
+    """An account of no customer (operator, manager). False when the login is taken."""
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                """INSERT INTO accounts (id, login, email, phone, language, role, status,
+                                         password_hash, must_change_password,
+                                         one_time_password_expires_at, company)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true,
+                           now() + make_interval(secs => $9), $10)""",
+                account_id,
+                login,
+                email,
+                phone,
+                language,
+                role,
+                status,
+                password_hash,
+                float(one_time_password_ttl_seconds or 0),
+                company,
+            )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "accounts_login_key":
+            return False
+        raise
+    return True
+
+
+async def issue_one_time_password(
+    conn: asyncpg.Connection, account_id: uuid.UUID, password_hash: str, ttl_seconds: int
+) -> asyncpg.Record | None:
+    """A manager account made before its activation link was followed gets its one-time
+    password: it moves on to awaiting its credentials email."""
+    return await conn.fetchrow(
+        """UPDATE accounts SET password_hash = $2, must_change_password = true,
+               status = 'awaiting_credentials_email',
+               one_time_password_expires_at = now() + make_interval(secs => $3)
+            WHERE id = $1 AND status = 'awaiting_activation_link' RETURNING *""",
+        account_id,
+        password_hash,
+        float(ttl_seconds),
+    )
+
+
+async def insert_manager_registration(
+    conn: asyncpg.Connection,
+    registration_id: uuid.UUID,
+    account_id: uuid.UUID,
+    email: str,
+    phone: str | None,
+    language: str,
+    terms_version: str,
+    token_hash: bytes,
+    ttl_seconds: int,
+    client_ip: str | None,
+) -> datetime:
+    """The activation link of a manager account made by an operator or a customer."""
+    return await conn.fetchval(
+        """INSERT INTO registrations (id, kind, account_id, invoice_number, email, phone,
+                                      language, terms_version, token_hash, token_expires_at,
+                                      client_ip)
+           VALUES ($1, 'manager', $2, '', $3, $4, $5, $6, $7, now() + make_interval(secs => $8),
+                   $9)
+           RETURNING token_expires_at""",
+        registration_id,
+        account_id,
+        email,
+        phone,
+        language,
+        terms_version,
+        token_hash,
+        float(ttl_seconds),
+        client_ip,
+    )
+
+
+async def manager_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """The manager account of this address that is not locked (the oldest, if several)."""
+    return await conn.fetchrow(
+        """SELECT * FROM accounts WHERE role = 'manager' AND lower(email) = lower($1)
+              AND status <> 'locked' ORDER BY created_at LIMIT 1""",
+        email,
+    )
