@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from shared import sessions
+from shared import grants, sessions
 from shared.api.common import HealthOut
 from shared.auth import Principal, TokenVerifier
 from shared.db import SHARED_MIGRATIONS, Notifier, app_dsn, create_pool, migrate, run_loop
@@ -233,9 +233,10 @@ def service_app(
     app[OUTBOUND_QUEUES] = [names.queue("backoffice", fact) for fact in outbound or {}]
     migrations = Path(str(resources.files(f"services.{service}") / "migrations"))
     if routes:
-        # Its routes take access tokens: it learns of ended sessions (shared/sessions.py).
+        # Its routes take access tokens: it learns of ended sessions (shared/sessions.py) and
+        # of managers' grants (shared/grants.py).
         app[VERIFIER] = TokenVerifier(settings)
-        subscriptions = [*subscriptions, sessions.SUBSCRIPTION]
+        subscriptions = [*subscriptions, sessions.SUBSCRIPTION, grants.SUBSCRIPTION]
         extra_contexts = [*extra_contexts, revocation_loader()]
         for table in routes:
             app.add_routes(table)
