@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -319,20 +320,29 @@ async def contracts(conn: asyncpg.Connection, customer_ids: list[str]) -> str:
 
 
 def _keyset_sql(
-    table: str, columns: str, key: tuple[str, str], where: str, position: Position | None, n: int
+    table: str,
+    columns: str,
+    key: tuple[str, str],
+    where: str,
+    position: Position | None,
+    n: int,
+    *,
+    by: str = "customer_id",
 ) -> str:
     """A page of the customers' rows of `table` ("name alias", the alias that `columns` and
     `where` use) in the order of `key`: newest first, or for a `newer` position the oldest of
     the rows newer than it first. $1 the customer ids, $n how many rows, $n+1 and $n+2 the
     position's key. Each customer id is one range scan of the index (customer_id, key) that
-    stops after $n rows, whichever page it is; the rows of several customer ids merge."""
+    stops after $n rows, whichever page it is; the rows of several customer ids merge. `by`:
+    the column $1 holds values of instead (a partial grant's contracts or invoices, each read by
+    the index (`by`, key))."""
     direction, compare = ("ASC", ">") if position is not None and position.newer else ("DESC", "<")
     t = table.split()[1]
     first, second = f"{t}.{key[0]}", f"{t}.{key[1]}"
     after = f"AND ({first}, {second}) {compare} (${n + 1}, ${n + 2})" if position else ""
-    return f"""SELECT page.* FROM unnest($1::text[]) AS mine (customer_id),
+    return f"""SELECT page.* FROM unnest($1::text[]) AS mine (key),
                LATERAL (SELECT {columns} FROM {table}
-                         WHERE {t}.customer_id = mine.customer_id {where} {after}
+                         WHERE {t}.{by} = mine.key {where} {after}
                          ORDER BY {first} {direction}, {second} {direction} LIMIT ${n}) page
               ORDER BY page.{key[0]} {direction}, page.{key[1]} {direction} LIMIT ${n}"""
 
@@ -490,3 +500,208 @@ async def summary(
     """The dashboard's billing part in one round trip: balance figures, the latest invoices and
     the contracts (the last two as JSON arrays)."""
     return await conn.fetchrow(SUMMARY_SQL, customer_ids, today, invoices)
+
+
+# --- a manager's partial grant: the granted service points' part of a customer's account ----
+#
+# A partial grant covers some of a customer's service points: the contracts with at least one of
+# them, those contracts' invoices, and the payments and notes that name those invoices (decision
+# 58). Each is looked up by its key or by the index of what it belongs to (LATERAL … OFFSET 0),
+# never by reading the customer's other rows.
+
+
+@dataclass(frozen=True)
+class GrantedPart:
+    customer_ids: list[str]  # the one customer, as the customer-wide statements take it
+    service_point_ids: list[str]
+    contracts: list[str]
+    invoices: list[str]
+
+
+async def granted_part(
+    conn: asyncpg.Connection, customer_id: str, service_point_ids: list[str]
+) -> GrantedPart:
+    """The customer's contracts with at least one of the service points, and their invoices."""
+    rows = await conn.fetch(
+        """WITH granted AS (
+               SELECT DISTINCT c.contract_number
+                 FROM unnest($2::text[]) AS mine (service_point_id),
+                      LATERAL (SELECT contract_number FROM service_points
+                                WHERE service_point_id = mine.service_point_id OFFSET 0) sp,
+                      LATERAL (SELECT contract_number FROM contracts
+                                WHERE contract_number = sp.contract_number
+                                  AND customer_id = $1 OFFSET 0) c)
+           SELECT g.contract_number, i.invoice_number
+             FROM granted g
+             LEFT JOIN LATERAL (SELECT invoice_number FROM invoices
+                                 WHERE contract_number = g.contract_number
+                                   AND customer_id = $1 OFFSET 0) i ON true""",
+        customer_id,
+        service_point_ids,
+    )
+    contracts = sorted({r["contract_number"] for r in rows})
+    invoices = sorted({r["invoice_number"] for r in rows if r["invoice_number"] is not None})
+    return GrantedPart([customer_id], list(service_point_ids), contracts, invoices)
+
+
+# The granted contracts with only their granted service points ($1 customer ids and the
+# contracts' and service points' parameters as named).
+PARTIAL_CONTRACTS_JSON = """SELECT c.contract_number, c.customer_id, c.signed_on, c.status,
+                  coalesce((SELECT json_agg(json_build_object(
+                                'service_point_id', sp.service_point_id,
+                                'address', sp.address,
+                                'meter_number', sp.meter_number) ORDER BY sp.service_point_id)
+                              FROM service_points sp
+                             WHERE sp.contract_number = c.contract_number
+                               AND sp.service_point_id = ANY({points}::text[])), '[]')
+                      AS service_points
+             FROM unnest({contracts}::text[]) AS mine (contract_number),
+                  LATERAL (SELECT * FROM contracts WHERE contract_number = mine.contract_number
+                              AND customer_id = ANY($1::text[]) OFFSET 0) c"""
+
+
+async def partial_contracts(conn: asyncpg.Connection, part: GrantedPart) -> str:
+    """The granted contracts as one JSON array, oldest first."""
+    inner = PARTIAL_CONTRACTS_JSON.format(contracts="$2", points="$3")
+    return await conn.fetchval(
+        f"""SELECT coalesce(json_agg(c ORDER BY signed_on, contract_number), '[]')
+              FROM ({inner}) c""",
+        part.customer_ids,
+        part.contracts,
+        part.service_point_ids,
+    )
+
+
+# The granted invoices ($4), the payments and notes that name them, and the figures drawn from
+# them, as BALANCE_PARTS does for the whole customer ($1 customer ids, $2 today).
+PARTIAL_BALANCE_PARTS = """inv AS (
+               SELECT coalesce(sum(i.gross), 0) AS gross,
+                      coalesce(sum(greatest(i.gross - i.paid, 0)) FILTER (WHERE i.due_on < $2),
+                               0) AS overdue,
+                      count(*) FILTER (WHERE i.paid < i.gross) AS open
+                 FROM unnest($4::text[]) AS mine (invoice_number),
+                      LATERAL (SELECT gross, paid, due_on FROM invoices
+                                WHERE invoice_number = mine.invoice_number
+                                  AND customer_id = ANY($1::text[]) OFFSET 0) i),
+           pay AS (SELECT coalesce(sum(p.amount), 0) AS total
+                     FROM unnest($4::text[]) AS mine (invoice_number),
+                          LATERAL (SELECT amount FROM payments
+                                    WHERE invoice_number = mine.invoice_number
+                                      AND customer_id = ANY($1::text[]) OFFSET 0) p),
+           nts AS (SELECT coalesce(sum(n.amount) FILTER (WHERE n.kind <> 'credit'), 0) AS charges,
+                          coalesce(sum(n.amount) FILTER (WHERE n.kind = 'credit'), 0) AS credits
+                     FROM unnest($4::text[]) AS mine (invoice_number),
+                          LATERAL (SELECT amount, kind FROM notes
+                                    WHERE invoice_number = mine.invoice_number
+                                      AND customer_id = ANY($1::text[]) OFFSET 0) n)"""
+
+
+async def partial_balance(
+    conn: asyncpg.Connection, part: GrantedPart, today: date
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""WITH {PARTIAL_BALANCE_PARTS.replace("$4", "$3")}
+           SELECT {BALANCE_FIGURES} FROM inv, pay, nts""",
+        part.customer_ids,
+        today,
+        part.invoices,
+    )
+
+
+# $1 customer ids, $2 today, $3 how many latest invoices, $4 the granted invoices, $5 the granted
+# contracts, $6 the granted service points.
+PARTIAL_SUMMARY_SQL = f"""WITH {PARTIAL_BALANCE_PARTS},
+           latest AS (SELECT {INVOICE_JSON_COLUMNS}
+                        FROM unnest($4::text[]) AS mine (invoice_number),
+                             LATERAL (SELECT * FROM invoices
+                                       WHERE invoice_number = mine.invoice_number
+                                         AND customer_id = ANY($1::text[]) OFFSET 0) i
+                       ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
+           agreements AS ({PARTIAL_CONTRACTS_JSON.format(contracts="$5", points="$6")})
+           SELECT {BALANCE_FIGURES},
+                  (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
+                                   '[]') FROM latest) AS latest_invoices,
+                  (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
+                                   '[]') FROM agreements) AS contracts
+             FROM inv, pay, nts"""
+
+
+async def partial_summary(
+    conn: asyncpg.Connection, part: GrantedPart, today: date, invoices: int
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        PARTIAL_SUMMARY_SQL,
+        part.customer_ids,
+        today,
+        invoices,
+        part.invoices,
+        part.contracts,
+        part.service_point_ids,
+    )
+
+
+async def partial_invoices_page(
+    conn: asyncpg.Connection,
+    part: GrantedPart,
+    today: date,
+    *,
+    status: str | None,
+    period_from: date | None,
+    period_to: date | None,
+    position: Position | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], bool]:
+    """invoices_page of the granted contracts: one range scan per contract of the index
+    (contract_number, issued_on, invoice_number), merged."""
+    args: list[object] = [part.contracts, today, part.customer_ids]
+    where = " AND i.customer_id = ANY($3::text[])"
+    for value, clause in (
+        (status, f"{STATUS_SQL} = $"),
+        (period_from, "i.period_to >= $"),
+        (period_to, "i.period_from <= $"),
+    ):
+        if value is not None:
+            args.append(value)
+            where += f" AND {clause}{len(args)}"
+    sql = _keyset_sql(
+        "invoices i",
+        INVOICE_COLUMNS,
+        ("issued_on", "invoice_number"),
+        where,
+        position,
+        len(args) + 1,
+        by="contract_number",
+    )
+    return await _keyset_rows(conn, sql, tuple(args), position, limit)
+
+
+async def partial_payments_page(
+    conn: asyncpg.Connection, part: GrantedPart, position: Position | None, limit: int
+) -> tuple[list[asyncpg.Record], bool]:
+    """payments_page of the payments that name a granted invoice."""
+    sql = _keyset_sql(
+        "payments p",
+        "p.booking_id, p.booked_on, p.amount, p.invoice_number, p.channel",
+        ("booked_on", "booking_id"),
+        " AND p.customer_id = ANY($2::text[])",
+        position,
+        3,
+        by="invoice_number",
+    )
+    return await _keyset_rows(conn, sql, (part.invoices, part.customer_ids), position, limit)
+
+
+async def partial_notes_page(
+    conn: asyncpg.Connection, part: GrantedPart, position: Position | None, limit: int
+) -> tuple[list[asyncpg.Record], bool]:
+    """notes_page of the notes that name a granted invoice."""
+    sql = _keyset_sql(
+        "notes n",
+        "n.note_number, n.kind, n.issued_on, n.amount, n.description, n.invoice_number",
+        ("issued_on", "note_number"),
+        " AND n.customer_id = ANY($2::text[])",
+        position,
+        3,
+        by="invoice_number",
+    )
+    return await _keyset_rows(conn, sql, (part.invoices, part.customer_ids), position, limit)

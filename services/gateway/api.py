@@ -20,7 +20,8 @@ from services.gateway.upstream import UpstreamResponse, Upstreams
 from shared.api import billing, identity, metering
 from shared.api.dashboard import DashboardOut, Part
 from shared.api.paging import Page
-from shared.http.problems import Problem, json_response
+from shared.api.selector import CustomerSelector
+from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem, json_response
 from shared.policy import ANONYMOUS, Policy, account, insufficient_scope, signed_in
 from shared.runtime import authenticate
 
@@ -116,6 +117,10 @@ def forwarding_handler(route: Route) -> Handler:
 # DashboardOut is. The services render their answers from the same models, so the gateway only
 # composes them: validating and serialising them again cost a sixth of the dashboard's throughput.
 DASHBOARD_CALLS = {"billing": f"/summary?invoices={DASHBOARD_INVOICES}", "metering": "/meters"}
+DASHBOARD_POLICY = account("customer", partial="filtered")
+# Answers of a service that are the whole dashboard's: the token refused, the customer not the
+# caller's, the customer not named by a manager who holds several grants.
+REFUSALS = (401, 404, 422)
 DASHBOARD_PARTS = {
     "balance": ("billing", "balance"),
     "latest_invoices": ("billing", "latest_invoices"),
@@ -142,23 +147,33 @@ async def dashboard(request: web.Request) -> web.Response:
     """Balance, latest invoices, meters with their latest reading and contracts: one call to
     billing and one to metering, at once; a service that fails leaves only its parts
     unavailable."""
-    authorize(request, "customer")
+    authorize(request, DASHBOARD_POLICY)
     upstreams = request.app[UPSTREAMS]
     headers = {"Authorization": request.headers["Authorization"]}
+    # Whose dashboard (a manager's selected customer) goes to each service, which checks it.
+    selector = {"customer": request.query["customer"]} if "customer" in request.query else {}
 
     async def fetch(service: str, path: str) -> Any:
         """The service's answer, or why there is none."""
         try:
-            result = await upstreams.call(service, "GET", path, headers=headers)
+            result = await upstreams.call(
+                service, "GET", path, headers=headers, params=selector or None
+            )
         except Problem as problem:
             return problem.detail or problem.title
-        if result.status == 401:
+        if result.status in REFUSALS:
             return result
         if result.status != 200:
             return f"{service} answered {result.status}"
         return orjson.loads(result.body)
 
     answers = await asyncio.gather(*(fetch(s, path) for s, path in DASHBOARD_CALLS.items()))
+    for answer in answers:
+        # Not this caller's customer, or a manager who must name one: the services' own answer.
+        if isinstance(answer, UpstreamResponse) and answer.status in (404, 422):
+            return web.Response(
+                status=answer.status, body=answer.body, content_type=PROBLEM_CONTENT_TYPE
+            )
     for answer in answers:
         # A service refused the token itself (its session has ended): so is the whole dashboard.
         if isinstance(answer, UpstreamResponse) and answer.status == 401:
@@ -302,8 +317,10 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/me/dashboard",
         "Balance, latest invoices, meters and contracts",
         account("customer", partial="filtered"),
+        query=CustomerSelector,
         response=DashboardOut,
         handler=dashboard,
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -311,7 +328,9 @@ ROUTES: tuple[Route, ...] = (
         "Contracts with their service points and meters",
         account("customer", partial="filtered"),
         "billing",
+        query=CustomerSelector,
         response=billing.ContractsOut,
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -321,7 +340,7 @@ ROUTES: tuple[Route, ...] = (
         "billing",
         query=billing.InvoiceQuery,
         response=Page[billing.InvoiceOut],
-        errors=(422,),
+        errors=(404, 422),
     ),
     Route(
         "GET",
@@ -329,6 +348,7 @@ ROUTES: tuple[Route, ...] = (
         "The invoice as a PDF document",
         account("invoice", partial="filtered"),
         "billing",
+        query=CustomerSelector,
         content_type="application/pdf",
         errors=(400, 404),
     ),
@@ -338,6 +358,7 @@ ROUTES: tuple[Route, ...] = (
         "One invoice with its lines",
         account("invoice", partial="filtered"),
         "billing",
+        query=CustomerSelector,
         response=billing.InvoiceDetailOut,
         errors=(400, 404),
     ),
@@ -347,7 +368,9 @@ ROUTES: tuple[Route, ...] = (
         "The account balance",
         account("customer", partial="filtered"),
         "billing",
+        query=CustomerSelector,
         response=billing.BalanceOut,
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -357,7 +380,7 @@ ROUTES: tuple[Route, ...] = (
         "billing",
         query=billing.PaymentQuery,
         response=Page[billing.PaymentOut],
-        errors=(422,),
+        errors=(404, 422),
     ),
     Route(
         "GET",
@@ -367,7 +390,7 @@ ROUTES: tuple[Route, ...] = (
         "billing",
         query=billing.NoteQuery,
         response=Page[billing.NoteOut],
-        errors=(422,),
+        errors=(404, 422),
     ),
     Route(
         "GET",
@@ -375,7 +398,9 @@ ROUTES: tuple[Route, ...] = (
         "Meters with their latest reading",
         account("customer", partial="filtered"),
         "metering",
+        query=CustomerSelector,
         response=metering.MetersOut,
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -394,6 +419,7 @@ ROUTES: tuple[Route, ...] = (
         account("meter", partial="filtered"),
         "metering",
         body=metering.SelfReadingIn,
+        query=CustomerSelector,
         response=metering.ReadingOut,
         status=201,
         errors=(404, 409, 422),

@@ -1,5 +1,7 @@
 """Metering's internal HTTP API: the customer's meters and readings. Every query is limited to
-the customer ids in the caller's verified access token; anything else is 404."""
+the account the caller's scope selects (shared/scopes.py): a customer's own, or a customer a
+manager holds a grant over, for a partial grant only the meters of the granted service points
+(decision 58); anything else is 404."""
 
 from __future__ import annotations
 
@@ -23,13 +25,20 @@ from shared.api.metering import (
     SelfReadingIn,
 )
 from shared.api.paging import Page, read_page
+from shared.api.selector import CustomerSelector
 from shared.events import metering
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.runtime import DB, authenticate
+from shared.scopes import Scope, account_scope
 
 routes = web.RouteTableDef()
 _METERS = TypeAdapter(list[MeterOut])
 _POINTS = TypeAdapter(list[ConsumptionPointOut])
+
+
+def _points(scope: Scope) -> list[str] | None:
+    """The service points a partial grant limits the meters to (None: all of the customer's)."""
+    return list(scope.service_point_ids) if scope.partial else None
 
 
 def _not_found() -> Problem:
@@ -54,8 +63,10 @@ def _reading_out(
 @routes.get("/meters")
 async def meters(request: web.Request) -> web.Response:
     principal = authenticate(request)
+    parse_query(request, CustomerSelector)
     async with request.app[DB].connection() as tx:
-        rows = await repository.customer_meters(tx.conn, list(principal.customer_ids))
+        scope = await account_scope(tx.conn, principal, request)
+        rows = await repository.customer_meters(tx.conn, scope.customer_ids, _points(scope))
     items = [
         {
             **dict(r),
@@ -77,10 +88,16 @@ async def meters(request: web.Request) -> web.Response:
 async def submit_reading(request: web.Request) -> web.Response:
     principal = authenticate(request)
     body = await parse_body(request, SelfReadingIn)
+    parse_query(request, CustomerSelector)
     new = domain.Reading(body.read_at, body.value)
     async with request.app[DB].transaction() as tx:
+        scope = await account_scope(tx.conn, principal, request)
         meter = await repository.customer_meter(
-            tx.conn, list(principal.customer_ids), request.match_info["meter_number"], lock=True
+            tx.conn,
+            scope.customer_ids,
+            request.match_info["meter_number"],
+            lock=True,
+            service_point_ids=_points(scope),
         )
         if meter is None:
             raise _not_found()
@@ -123,8 +140,12 @@ async def readings(request: web.Request) -> web.Response:
     principal = authenticate(request)
     query = parse_query(request, ReadingQuery)
     async with request.app[DB].connection() as tx:
+        scope = await account_scope(tx.conn, principal, request)
         meter = await repository.customer_meter(
-            tx.conn, list(principal.customer_ids), request.match_info["meter_number"]
+            tx.conn,
+            scope.customer_ids,
+            request.match_info["meter_number"],
+            service_point_ids=_points(scope),
         )
         if meter is None:
             raise _not_found()
@@ -152,8 +173,12 @@ async def consumption(request: web.Request) -> web.Response:
     principal = authenticate(request)
     query = parse_query(request, ConsumptionQuery)
     async with request.app[DB].connection() as tx:
+        scope = await account_scope(tx.conn, principal, request)
         meter = await repository.customer_meter(
-            tx.conn, list(principal.customer_ids), request.match_info["meter_number"]
+            tx.conn,
+            scope.customer_ids,
+            request.match_info["meter_number"],
+            service_point_ids=_points(scope),
         )
         if meter is None:
             raise _not_found()

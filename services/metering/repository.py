@@ -106,14 +106,24 @@ async def insert_readings(
     return int(result.rsplit(" ", 1)[1])
 
 
+# A partial grant's meters: those of the customer on the granted service points ($2), the ones
+# taken off them included, each point by the index (customer_id, service_point_id).
+GRANTED_METERS = """unnest($2::text[]) AS mine (service_point_id),
+             LATERAL (SELECT * FROM meters WHERE customer_id = ANY($1::text[])
+                         AND service_point_id = mine.service_point_id OFFSET 0) m"""
+
+
 async def customer_meters(
-    conn: asyncpg.Connection, customer_ids: list[str]
+    conn: asyncpg.Connection, customer_ids: list[str], service_point_ids: list[str] | None = None
 ) -> list[asyncpg.Record]:
+    """The customers' meters with their latest reading; with `service_point_ids` (a partial
+    grant) only those on them."""
+    granted = service_point_ids is not None
     return await conn.fetch(
-        """SELECT m.meter_number, m.service_point_id, m.contract_number, m.address,
+        f"""SELECT m.meter_number, m.service_point_id, m.contract_number, m.address,
                   m.installed_on, m.removed_on, r.read_at AS last_read_at,
                   r.value AS last_value, r.source AS last_source
-             FROM meters m
+             FROM {GRANTED_METERS if granted else "meters m"}
              LEFT JOIN LATERAL (
                  SELECT read_at, value, source FROM readings
                   WHERE meter_number = m.meter_number
@@ -122,20 +132,30 @@ async def customer_meters(
                     AND (m.removed_on IS NULL
                          OR read_at < (m.removed_on + 1)::timestamp AT TIME ZONE 'UTC')
                   ORDER BY read_at DESC LIMIT 1) r ON true
-            WHERE m.customer_id = ANY($1::text[])
+            {"" if granted else "WHERE m.customer_id = ANY($1::text[])"}
             ORDER BY m.removed_on NULLS FIRST, m.service_point_id, m.meter_number""",
         customer_ids,
+        *([service_point_ids] if granted else []),
     )
 
 
 async def customer_meter(
-    conn: asyncpg.Connection, customer_ids: list[str], meter_number: str, *, lock: bool = False
+    conn: asyncpg.Connection,
+    customer_ids: list[str],
+    meter_number: str,
+    *,
+    lock: bool = False,
+    service_point_ids: list[str] | None = None,
 ) -> asyncpg.Record | None:
+    """The customers' meter; with `service_point_ids` (a partial grant) only on one of them."""
+    granted = service_point_ids is not None
     return await conn.fetchrow(
         "SELECT * FROM meters WHERE customer_id = ANY($1::text[]) AND meter_number = $2"
+        + (" AND service_point_id = ANY($3::text[])" if granted else "")
         + (" FOR UPDATE" if lock else ""),
         customer_ids,
         meter_number,
+        *([service_point_ids] if granted else []),
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from shared.api.common import IsoDay, Out
 from shared.api.paging import CursorQuery, Keyset
+from shared.api.selector import CustomerSelector
 from shared.events.common import Amount, InvoiceFigures, InvoiceTerms, ServicePoint
 
 InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
@@ -45,7 +46,7 @@ class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
 
 
-class InvoiceQuery(CursorQuery):
+class InvoiceQuery(CursorQuery, CustomerSelector):
     """Invoices by (issued_on, invoice_number), newest first."""
 
     KEYSET = Keyset("invoices", ("day", "text"))
@@ -89,13 +90,13 @@ class PaymentOut(Out):
     channel: str
 
 
-class PaymentQuery(CursorQuery):
+class PaymentQuery(CursorQuery, CustomerSelector):
     """Payments by (booked_on, booking_id), newest first."""
 
     KEYSET = Keyset("payments", ("day", "text"))
 
 
-class NoteQuery(CursorQuery):
+class NoteQuery(CursorQuery, CustomerSelector):
     """Notes by (issued_on, note_number), newest first."""
 
     KEYSET = Keyset("notes", ("day", "text"))
@@ -110,7 +111,7 @@ class NoteOut(Out):
     invoice_number: str | None
 
 
-class SummaryQuery(BaseModel):
+class SummaryQuery(CustomerSelector):
     model_config = ConfigDict(extra="forbid")
 
     invoices: int = Field(5, ge=0, le=50, description="how many of the latest invoices")

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.api.common import IsoDay, Out
 from shared.api.paging import CursorQuery, Keyset
+from shared.api.selector import CustomerSelector
 from shared.events.common import Address
 
 # Cubic metres travel as decimal strings with three decimals ("123.456").
@@ -57,7 +58,7 @@ class MetersOut(Out):
     items: list[MeterOut]
 
 
-class ReadingQuery(CursorQuery):
+class ReadingQuery(CursorQuery, CustomerSelector):
     """A meter's readings by read_at, newest first."""
 
     KEYSET = Keyset("readings", ("moment",))
@@ -101,7 +102,7 @@ Granularity = Literal["hour", "day", "month"]
 MAX_BUCKETS = 400
 
 
-class ConsumptionQuery(BaseModel):
+class ConsumptionQuery(CustomerSelector):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     granularity: Granularity = Field(
