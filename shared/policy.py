@@ -79,7 +79,8 @@ def insufficient_scope(role: str, policy: Policy) -> Problem:
     return Problem(
         403,
         "Insufficient scope",
-        f"This route is for {' and '.join(sorted(policy.roles))} accounts, not for a {role}.",
+        f"This route is for {' and '.join(sorted(policy.roles))} accounts, "
+        f"not for {'an' if role[0] in 'aeiou' else 'a'} {role}.",
         code="insufficient-scope",
     )
 
