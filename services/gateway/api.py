@@ -22,7 +22,15 @@ from shared.api.dashboard import DashboardOut, Part
 from shared.api.paging import Page
 from shared.api.selector import CustomerSelector
 from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem, json_response
-from shared.policy import ANONYMOUS, Policy, account, insufficient_scope, signed_in
+from shared.policy import (
+    ANONYMOUS,
+    Policy,
+    account,
+    insufficient_scope,
+    operator,
+    owner,
+    signed_in,
+)
 from shared.runtime import authenticate
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
@@ -433,5 +441,101 @@ ROUTES: tuple[Route, ...] = (
         query=metering.ConsumptionQuery,
         response=metering.ConsumptionOut,
         errors=(400, 404, 422),
+    ),
+    # --- managers, operators and grants (identity)
+    Route(
+        "POST",
+        "/api/v1/manager-requests",
+        "Ask for a property manager account (company, NIP, properties with their proofs)",
+        ANONYMOUS,
+        "identity",
+        body=identity.ManagerRequestIn,
+        response=identity.ManagerRequestAcceptedOut,
+        status=202,
+        errors=(400, 409, 415, 422, 429),
+    ),
+    Route(
+        "GET",
+        "/api/v1/operator/manager-requests",
+        "Pending manager requests, oldest first, each property matched against the ERP's data",
+        operator("manager-request"),
+        "identity",
+        response=identity.ManagerRequestsOut,
+    ),
+    Route(
+        "POST",
+        "/api/v1/operator/manager-requests/{reference}/approval",
+        "Approve a manager request with its grants: the manager account and its emails",
+        operator("manager-request"),
+        "identity",
+        body=identity.ApprovalIn,
+        response=identity.DecisionOut,
+        errors=(400, 404, 409, 415, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/operator/manager-requests/{reference}/rejection",
+        "Reject a manager request, with the reason the company is told",
+        operator("manager-request"),
+        "identity",
+        body=identity.RejectionIn,
+        response=identity.DecisionOut,
+        errors=(400, 404, 409, 415, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/operator/managers/{account_id}/grants",
+        "A manager's grants, revoked ones included",
+        operator("grants"),
+        "identity",
+        response=identity.GrantsOut,
+        errors=(400, 404),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/operator/managers/{account_id}/grants/{customer_id}",
+        "Give or change a manager's grant over a customer's properties",
+        operator("grants"),
+        "identity",
+        body=identity.GrantChangeIn,
+        response=identity.GrantOut,
+        errors=(400, 404, 415, 422),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/operator/managers/{account_id}/grants/{customer_id}",
+        "Revoke a manager's grant over a customer's properties",
+        operator("grants"),
+        "identity",
+        response=identity.GrantOut,
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/api/v1/me/managers",
+        "Who manages my properties, and which",
+        owner("grants"),
+        "identity",
+        response=identity.ManagersOut,
+    ),
+    Route(
+        "POST",
+        "/api/v1/me/managers",
+        "Invite a manager (by email) for some or all of my service points",
+        owner("grants"),
+        "identity",
+        body=identity.InvitationIn,
+        response=identity.GrantOut,
+        status=201,
+        errors=(415, 422),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/me/managers/{account_id}",
+        "Revoke a manager's grant over my properties",
+        owner("grants"),
+        "identity",
+        response=identity.GrantOut,
+        errors=(400, 404),
     ),
 )

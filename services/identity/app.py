@@ -6,10 +6,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from services.identity import http_support, registration_api, repository, session_api
+from services.identity import (
+    grants_api,
+    http_support,
+    manager_requests_api,
+    registration_api,
+    repository,
+    session_api,
+)
 from services.identity.captcha_media import AudioWorkers
 from services.identity.handlers import SUBSCRIPTIONS
 from shared.auth import TokenSigner
+from shared.events.identity import ManagerGrantChanged, ManagerRequestDecided
 from shared.runtime import DB, SETTINGS, background_loop, service_app
 from shared.settings import Settings
 
@@ -39,7 +47,17 @@ def build_app(settings: Settings) -> web.Application:
         settings,
         SERVICE,
         subscriptions=SUBSCRIPTIONS,
-        routes=[registration_api.routes, session_api.routes],
+        routes=[
+            registration_api.routes,
+            session_api.routes,
+            manager_requests_api.routes,
+            grants_api.routes,
+        ],
+        # Decisions on manager requests and grant changes wait there for the back office.
+        outbound={
+            "manager-decisions": [ManagerRequestDecided],
+            "manager-grants": [ManagerGrantChanged],
+        },
         extra_contexts=[
             _audio_workers,
             background_loop(

@@ -40,6 +40,10 @@ _STRENGTH_CHECKED_LENGTH = 32
 # What an attacker who targets this site tries first, besides the login.
 _SITE_WORDS = ("ebok", "e-bok", "wodociagi", "wodociągi", "kanalizacja", "woda")
 
+# What a manager account holds before its activation link is followed: no password verifies
+# against it (verify_password answers False for a value that is not an argon2 hash).
+NO_PASSWORD_HASH = "!"  # noqa: S105 - not a secret: a placeholder that matches nothing
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.identity import domain, repository
+from services.identity import domain, grants, repository
 from shared.envelope import Envelope
-from shared.events import billing, notifications
+from shared.events import billing, erp, notifications
 from shared.events import identity as events
 from shared.logs import get_logger
 from shared.messaging.consumer import Many, PermanentError, Subscription, latest
@@ -63,6 +63,33 @@ async def email_failed(_tx: Tx, _env: Envelope, e: notifications.EmailFailed) ->
     )
 
 
+# The ERP's grants (erp.manager.granted / erp.manager.revoked): the ERP is the record of who
+# manages what, so its grants are taken as they come (a service point the projection does not
+# know yet is kept: the contract event may come later).
+
+
+async def _manager_id(tx: Tx, login: str) -> uuid.UUID:
+    account = await repository.account_by_login(tx.conn, login.strip().lower())
+    if account is None or account["role"] != "manager":
+        raise PermanentError(f"no manager account has the login {login!r}")
+    return account["id"]
+
+
+async def erp_manager_granted(tx: Tx, _env: Envelope, g: erp.ManagerGranted) -> None:
+    manager_id = await _manager_id(tx, g.manager_login)
+    row = await grants.set_grant(
+        tx, manager_id, g.customer_id, g.scope, g.service_point_ids, grants.Change("erp")
+    )
+    log.info("grant set by the ERP", customer_id=g.customer_id, revision=row["revision"])
+
+
+async def erp_manager_revoked(tx: Tx, _env: Envelope, r: erp.ManagerRevoked) -> None:
+    manager_id = await _manager_id(tx, r.manager_login)
+    row = await grants.revoke_grant(tx, manager_id, r.customer_id, grants.Change("erp"))
+    if row is None:
+        log.info("the ERP revoked a grant that was not live", customer_id=r.customer_id)
+
+
 SUBSCRIPTIONS = (
     Subscription(
         "billing-events",
@@ -76,5 +103,9 @@ SUBSCRIPTIONS = (
     Subscription(
         "email-delivery",
         {notifications.EmailSent: email_sent, notifications.EmailFailed: email_failed},
+    ),
+    Subscription(
+        "erp-managers",
+        {erp.ManagerGranted: erp_manager_granted, erp.ManagerRevoked: erp_manager_revoked},
     ),
 )

@@ -148,7 +148,7 @@ async def get_terms(request: web.Request) -> web.Response:
     return json_response(TermsOut.model_validate(dict(terms)))
 
 
-async def _check_captcha(request: web.Request, tx: Tx, captcha_id: uuid.UUID, answer: str) -> None:
+async def check_captcha(request: web.Request, tx: Tx, captcha_id: uuid.UUID, answer: str) -> None:
     stored = await repository.take_captcha(tx.conn, captcha_id)
     test_answer = request.app[SETTINGS].captcha_test_answer
     ok = stored is not None and (
@@ -177,7 +177,7 @@ async def _check_captcha(request: web.Request, tx: Tx, captcha_id: uuid.UUID, an
 # --- registration ---------------------------------------------------------------------------
 
 
-def _terms_outdated(accepted: str, current: str) -> Problem:
+def terms_outdated(accepted: str, current: str) -> Problem:
     return Problem(
         409,
         "Regulations changed",
@@ -273,7 +273,7 @@ async def register(request: web.Request) -> web.Response:
     async with request.app[DB].connection() as tx:
         await limit_registrations(request, tx.conn)
         # The CAPTCHA is spent whatever happens next: its own short transaction.
-        await _check_captcha(request, tx, body.captcha_id, body.captcha_answer)
+        await check_captcha(request, tx, body.captcha_id, body.captcha_answer)
         invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
         await _limit_mismatches(request, tx, body.invoice_number, invoice)
         oldest = tx.today() - timedelta(days=tx.settings.registration_invoice_max_age_days)
@@ -302,7 +302,7 @@ async def register(request: web.Request) -> web.Response:
             )
             match decision:
                 case domain.TermsOutdated(current):
-                    raise _terms_outdated(body.terms_version, current)
+                    raise terms_outdated(body.terms_version, current)
                 case domain.InvoiceNotMatching():
                     pass  # recorded below, outside this transaction, which it leaves untouched
                 case domain.TellOwner():
@@ -386,7 +386,7 @@ async def request_activation_link(request: web.Request) -> web.Response:
     body = await parse_body(request, ActivationLinkRequest)
     async with request.app[DB].connection() as tx:
         await limit_registrations(request, tx.conn)
-        await _check_captcha(request, tx, body.captcha_id, body.captcha_answer)
+        await check_captcha(request, tx, body.captcha_id, body.captcha_answer)
         async with tx.transaction():
             invoice = await repository.invoice_on_record(tx.conn, body.invoice_number)
             if invoice is None:
@@ -476,6 +476,8 @@ async def _open_account(tx: Tx, registration: asyncpg.Record) -> uuid.UUID:
     """The account for an activated registration, with a one-time password sent by email."""
     password = domain.new_one_time_password()
     password_hash = await hashing_slots.run(tx.settings, domain.hash_password, password)
+    if registration["kind"] == "manager":
+        return await _open_manager_account(tx, registration, password, password_hash)
     account_id = uuid.uuid4()
     while True:
         login = domain.new_login()
@@ -509,3 +511,41 @@ async def _open_account(tx: Tx, registration: asyncpg.Record) -> uuid.UUID:
         )
     )
     return account_id
+
+
+async def _open_manager_account(
+    tx: Tx, registration: asyncpg.Record, password: str, password_hash: str
+) -> uuid.UUID:
+    """A manager account, made by an operator's approval or a customer's invitation, gets its
+    one-time password as a customer's new account does."""
+    account = await repository.issue_one_time_password(
+        tx.conn,
+        registration["account_id"],
+        password_hash,
+        tx.settings.one_time_password_ttl_seconds,
+    )
+    if account is None:  # locked meanwhile, or activated by an older link
+        raise Problem(
+            409,
+            "Already activated",
+            "This account is already activated or no longer open; log in or contact the utility",
+            code=domain.ActivationRefusal.ALREADY_ACTIVATED.value,
+        )
+    await repository.record_terms_acceptance(
+        tx.conn,
+        account["id"],
+        registration["terms_version"],
+        registration["created_at"],
+        registration["client_ip"],
+    )
+    await repository.mark_registration_used(tx.conn, registration["id"], account["id"])
+    await tx.publish(
+        events.CredentialsIssued(
+            account_id=account["id"],
+            email=account["email"],
+            language=account["language"],
+            login=account["login"],
+            one_time_password=sealer(tx.settings).seal(password),
+        )
+    )
+    return account["id"]

@@ -17,7 +17,13 @@ from shared.sealing import UnsealError, sealer
 from shared.tx import Tx
 
 # Events that ask for an email about someone: they say to whom, and in which language.
-Request = identity.AccountEmail | identity.RegistrationRequested | identity.RegistrationNoticed
+Request = (
+    identity.AccountEmail
+    | identity.RegistrationRequested
+    | identity.RegistrationNoticed
+    | identity.ManagerRequestReceived
+    | identity.ManagerRequestRejected
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,22 @@ EMAILS: dict[type[Request], Email] = {
         sensitive=False,
         context=lambda e, links: {"login": e.login, "login_url": links.login_url},
         reference=_account,
+    ),
+    identity.ManagerRequestReceived: Email(
+        "manager-request-received",
+        sensitive=False,
+        context=lambda e, links: {"reference": e.reference, "company": e.company},
+        reference=lambda e: e.reference,
+    ),
+    identity.ManagerRequestRejected: Email(
+        "manager-request-rejected",
+        sensitive=False,
+        context=lambda e, links: {
+            "reference": e.reference,
+            "company": e.company,
+            "reason": e.reason,
+        },
+        reference=lambda e: e.reference,
     ),
 }
 

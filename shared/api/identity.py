@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.api.common import Out
-from shared.events.common import Language
+from shared.events.common import Address, Language
 
 
 class Body(BaseModel):
@@ -166,3 +167,210 @@ class MeOut(Out):
     status: str
     must_change_password: bool
     activated_at: datetime | None
+
+
+# --- managers, operators and grants (issue 10) -------------------------------------------------
+
+NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+Scope = Literal["full", "partial"]
+ServicePointId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9/_.-]+$")]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{7,20}$")]
+S = TypeVar("S", bound="GrantIn | GrantChangeIn | InvitationIn")
+
+
+def normalize_nip(value: str) -> str:
+    """A Polish tax id (NIP) as its ten digits; ValueError when it is not one (its tenth digit
+    is the weighted sum of the first nine modulo 11)."""
+    digits = "".join(value.removeprefix("PL").split()).replace("-", "")
+    if not re.fullmatch(r"[0-9]{10}", digits):
+        raise ValueError("a NIP has ten digits (dashes and spaces allowed)")
+    check = sum(w * int(d) for w, d in zip(NIP_WEIGHTS, digits, strict=False)) % 11
+    if check == 10 or check != int(digits[9]):
+        raise ValueError("the NIP's check digit does not match: check the number")
+    return digits
+
+
+def _scope_points(grant: S) -> S:
+    """A partial grant lists its service points; a full one covers all of them and lists none."""
+    if grant.scope == "partial" and not grant.service_point_ids:
+        raise ValueError("a partial grant lists its service points")
+    if grant.scope == "full" and grant.service_point_ids:
+        raise ValueError("a full grant covers every service point: list none")
+    return grant
+
+
+class PropertyIn(Body):
+    """One administered property: its address, a proof that it is the customer's (a contract
+    number, or the number and gross amount of a recent invoice), and the scope asked for."""
+
+    address: Address
+    contract_number: ServicePointId | None = None
+    invoice_number: ServicePointId | None = None
+    invoice_amount: Decimal | None = Field(None, gt=0, max_digits=14, decimal_places=2)
+    scope: Scope
+
+    @model_validator(mode="after")
+    def _proof(self) -> PropertyIn:
+        invoice = self.invoice_number is not None and self.invoice_amount is not None
+        if self.contract_number is None and not invoice:
+            raise ValueError("give a proof: contract_number, or invoice_number with invoice_amount")
+        return self
+
+
+class ManagerRequestIn(Body):
+    company: str = Field(min_length=1, max_length=300)
+    nip: str = Field(min_length=10, max_length=20)
+    contact_person: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    phone: Phone
+    properties: list[PropertyIn] = Field(min_length=1, max_length=500)
+    accept_terms: bool
+    terms_version: str = Field(min_length=1, max_length=40)
+    captcha_id: uuid.UUID
+    captcha_answer: str = Field(min_length=1, max_length=20)
+    language: Language = "pl"
+
+    @field_validator("nip")
+    @classmethod
+    def _nip(cls, value: str) -> str:
+        return normalize_nip(value)
+
+    @field_validator("accept_terms")
+    @classmethod
+    def _must_accept(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("the e-BOK regulations must be accepted to send a request")
+        return value
+
+
+class ManagerRequestAcceptedOut(Out):
+    status: Literal["accepted"]
+    reference: str = Field(description="the request's reference number, also in the email")
+    message: str
+
+
+class ServicePointMatchOut(Out):
+    service_point_id: str
+    contract_number: str
+    address: Address
+    address_matches: bool
+
+
+class PropertyMatchOut(Out):
+    """A requested property as identity's projection of the ERP knows it: `matched` (the proof
+    names a customer and the address one or more of its service points), `ambiguous` (the proof
+    names a customer but the address none of its service points, or more than one customer
+    fits: the operator chooses), `unmatched` (the proof names nothing known)."""
+
+    position: int
+    address: Address
+    contract_number: str | None
+    invoice_number: str | None
+    invoice_amount: Decimal | None
+    scope_asked: Scope
+    match: Literal["matched", "ambiguous", "unmatched"]
+    customer_id: str | None
+    customer_name: str | None
+    service_points: list[ServicePointMatchOut]
+
+
+class ManagerRequestOut(Out):
+    request_id: uuid.UUID
+    reference: str
+    company: str
+    nip: str
+    contact_person: str
+    email: str
+    phone: str
+    language: str
+    created_at: datetime
+    status: Literal["pending", "approved", "rejected"]
+    properties: list[PropertyMatchOut]
+
+
+class ManagerRequestsOut(Out):
+    items: list[ManagerRequestOut] = Field(description="pending requests, oldest first (100)")
+
+
+class GrantIn(Body):
+    customer_id: ServicePointId
+    scope: Scope
+    service_point_ids: list[ServicePointId] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _points(self) -> GrantIn:
+        return _scope_points(self)
+
+
+class ApprovalIn(Body):
+    grants: list[GrantIn] = Field(min_length=1, max_length=1000)
+
+
+class RejectionIn(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class GrantChangeIn(Body):
+    scope: Scope
+    service_point_ids: list[ServicePointId] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _points(self) -> GrantChangeIn:
+        return _scope_points(self)
+
+
+class GrantOut(Out):
+    manager_account_id: uuid.UUID
+    customer_id: str
+    scope: Scope
+    service_point_ids: list[str]
+    revoked: bool
+    revision: int
+    changed_by: Literal["operator", "customer", "erp"]
+    changed_at: datetime
+
+
+class GrantsOut(Out):
+    items: list[GrantOut]
+
+
+class DecisionOut(Out):
+    reference: str
+    status: Literal["approved", "rejected"]
+    decided_at: datetime
+    manager_account_id: uuid.UUID | None = None
+    manager_login: str | None = None
+    grants: list[GrantOut] = Field(default_factory=list)
+
+
+class ManagerOfMineOut(Out):
+    """A manager of some of my properties, and what they manage."""
+
+    manager_account_id: uuid.UUID
+    login: str
+    company: str | None
+    email: str
+    scope: Scope
+    service_point_ids: list[str]
+    revision: int
+    changed_at: datetime
+
+
+class ManagersOut(Out):
+    items: list[ManagerOfMineOut]
+
+
+class InvitationIn(Body):
+    """Invite a manager by email for some of my service points (partial) or all (full). An
+    address that already has a manager account gets the grant at once; any other gets a new
+    manager account with the three registration emails."""
+
+    email: EmailStr
+    scope: Scope
+    service_point_ids: list[ServicePointId] = Field(default_factory=list, max_length=10_000)
+    company: str | None = Field(None, max_length=300)
+    language: Language = "pl"
+
+    @model_validator(mode="after")
+    def _points(self) -> InvitationIn:
+        return _scope_points(self)

@@ -87,3 +87,26 @@ class NoteIssued(Feed, event="erp.note.issued"):
     amount: Amount = Field(gt=0)
     description: str = Field(min_length=1, max_length=500)
     invoice_number: Identifier | None = None
+
+
+class ManagerGranted(Feed, event="erp.manager.granted"):
+    """The ERP gives a manager (by their e-BOK login) a grant over a customer's properties, or
+    changes it: `full` covers every service point of the customer, `partial` those listed."""
+
+    manager_login: str = Field(min_length=1, max_length=100)
+    customer_id: Identifier
+    scope: Literal["full", "partial"]
+    service_point_ids: list[Identifier] = Field(default_factory=list, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _points_for_partial(self) -> ManagerGranted:
+        if self.scope == "partial" and not self.service_point_ids:
+            raise ValueError("a partial grant lists its service points")
+        return self
+
+
+class ManagerRevoked(Feed, event="erp.manager.revoked"):
+    """The ERP ends a manager's grant over a customer's properties."""
+
+    manager_login: str = Field(min_length=1, max_length=100)
+    customer_id: Identifier

@@ -13,13 +13,16 @@ from typing import Literal
 
 from pydantic import EmailStr, Field
 
-from shared.events.common import Event, Identifier, Language
+from shared.events.common import Contract, Event, Identifier, Language
 from shared.sealing import SEALED_PATTERN
 
 
 class RegistrationRequested(Event, event="identity.registration.requested"):
+    """The first email of an account's registration: its activation link. A manager account's
+    registration (made by an operator's approval or a customer's invitation) has no customer."""
+
     registration_id: uuid.UUID
-    customer_id: Identifier
+    customer_id: Identifier | None = None
     email: EmailStr
     language: Language
     activation_url: str = Field(pattern=SEALED_PATTERN, description="sealed")
@@ -77,6 +80,71 @@ class GrantChanged(Event, event="identity.grant.changed"):
     event never takes a change back. `scope` full covers every service point of the customer,
     those it gets later included; partial covers `service_point_ids` only. `revoked`: the grant
     no longer exists (its last scope is kept for the record)."""
+
+    manager_account_id: uuid.UUID
+    customer_id: Identifier
+    scope: Literal["full", "partial"]
+    service_point_ids: list[Identifier] = Field(default_factory=list, max_length=100_000)
+    revoked: bool = False
+    revision: int = Field(ge=1)
+    changed_at: datetime
+    changed_by: Literal["operator", "customer", "erp"]
+
+
+# --- managers (issue 10) -----------------------------------------------------------------------
+
+
+class GrantOfDecision(Contract):
+    """A grant an operator gave when approving a manager request."""
+
+    customer_id: Identifier
+    scope: Literal["full", "partial"]
+    service_point_ids: list[Identifier] = Field(default_factory=list, max_length=100_000)
+
+
+class ManagerRequestReceived(Event, event="identity.manager-request.received"):
+    """A company asked for a manager account: the "request received" email, with its reference."""
+
+    reference: str
+    company: str
+    email: EmailStr
+    language: Language
+
+
+class ManagerRequestRejected(Event, event="identity.manager-request.rejected"):
+    """An operator rejected a manager request: the email that says so, and why."""
+
+    reference: str
+    company: str
+    email: EmailStr
+    language: Language
+    reason: str
+
+
+class ManagerRequestDecided(
+    Event, event="identity.manager-request.decided", exchange="integration"
+):
+    """For the back office (integration exchange, queue `<ns>.backoffice.manager-decisions`):
+    an operator's decision on a manager request, once, with who made it and when. An approval
+    names the manager account it made (the login its holder will sign in with) and the grants."""
+
+    request_id: uuid.UUID
+    reference: str
+    company: str
+    nip: str = Field(pattern=r"^[0-9]{10}$")
+    decision: Literal["approved", "rejected"]
+    decided_by: uuid.UUID
+    decided_by_login: str
+    decided_at: datetime
+    reason: str | None = None
+    manager_account_id: uuid.UUID | None = None
+    manager_login: str | None = None
+    grants: list[GrantOfDecision] = Field(default_factory=list)
+
+
+class ManagerGrantChanged(Event, event="identity.manager-grant.changed", exchange="integration"):
+    """For the back office (integration exchange, queue `<ns>.backoffice.manager-grants`): a copy
+    of every `identity.grant.changed`, who changed it included."""
 
     manager_account_id: uuid.UUID
     customer_id: Identifier
