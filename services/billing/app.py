@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.billing import api
+from services.billing import api, portfolio_api
 from services.billing.handlers import SUBSCRIPTIONS
 from shared.runtime import service_app
 from shared.settings import Settings
@@ -13,4 +13,6 @@ SERVICE = "billing"
 
 
 def build_app(settings: Settings) -> web.Application:
-    return service_app(settings, SERVICE, subscriptions=SUBSCRIPTIONS, routes=[api.routes])
+    return service_app(
+        settings, SERVICE, subscriptions=SUBSCRIPTIONS, routes=[api.routes, portfolio_api.routes]
+    )

@@ -442,6 +442,18 @@ ROUTES: tuple[Route, ...] = (
         response=metering.ConsumptionOut,
         errors=(400, 404, 422),
     ),
+    # --- portfolio (billing)
+    Route(
+        "GET",
+        "/api/v1/portfolio",
+        "A manager's customers: service points, addresses, balance and overdue amount (of the "
+        "granted part for a partial grant), searchable, a page at a time",
+        Policy(frozenset({"manager"}), "portfolio", "filtered"),
+        "billing",
+        query=billing.PortfolioQuery,
+        response=Page[billing.PortfolioEntryOut],
+        errors=(422,),
+    ),
     # --- managers, operators and grants (identity)
     Route(
         "POST",

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, model_validator
 from shared.api.common import IsoDay, Out
 from shared.api.paging import CursorQuery, Keyset
 from shared.api.selector import CustomerSelector
-from shared.events.common import Amount, InvoiceFigures, InvoiceTerms, ServicePoint
+from shared.events.common import Address, Amount, InvoiceFigures, InvoiceTerms, ServicePoint
 
 InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
 
@@ -121,3 +121,39 @@ class SummaryOut(Out):
     balance: BalanceOut
     latest_invoices: list[InvoiceOut]
     contracts: list[ContractOut]
+
+
+class PortfolioQuery(CursorQuery):
+    """A manager's customers by customer id, a page at a time (keyset paging by cursor)."""
+
+    KEYSET = Keyset("portfolio", ("text",))
+
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="only the customers with a service point whose address, or whose contract "
+        "number, contains this (case-insensitive)",
+    )
+
+
+class PortfolioPointOut(Out):
+    service_point_id: str
+    contract_number: str
+    address: Address
+    meter_number: str
+
+
+class PortfolioEntryOut(Out):
+    """One customer the manager holds a grant over. For a partial grant the service points are
+    the granted ones and the figures those of their invoices (and the payments and notes naming
+    them) only."""
+
+    customer_id: str
+    name: str | None
+    scope: Literal["full", "partial"]
+    service_points: list[PortfolioPointOut]
+    balance: Amount
+    amount_due: Amount
+    overdue_amount: Amount
+    currency: Literal["PLN"] = "PLN"
