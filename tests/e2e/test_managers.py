@@ -13,7 +13,7 @@ import aio_pika
 import pytest
 import pytest_asyncio
 
-from deploy.create_operator import create_operator
+from shared.events import erp
 from shared.messaging.topology import Names
 from tests.support.erp import Customer, address
 from tests.support.flows import (
@@ -24,6 +24,7 @@ from tests.support.flows import (
     known_customer,
     login,
     new_captcha,
+    operator_token,
     registered_account,
     wait_for_mail,
 )
@@ -33,26 +34,9 @@ from tests.support.stack import Stack
 VALID_NIP = "526-000-12-46"
 
 
-async def _operator_token(stack: Stack) -> str:
-    name = f"op.{secrets.token_hex(3)}"
-    _, password = await create_operator(
-        stack.platform.settings, name, f"{name}@wodociagi.example", "en"
-    )
-    status, tokens = await login(stack, name, password)
-    assert status == 200 and tokens["must_change_password"] is True, tokens
-    status, tokens = await stack.api.request(
-        "POST",
-        "/api/v1/me/password",
-        token=tokens["access_token"],
-        json={"current_password": password, "new_password": NEW_PASSWORD},
-    )
-    assert status == 200, tokens
-    return tokens["access_token"]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def operator_token(stack: Stack) -> str:
-    return await _operator_token(stack)
+async def operator(stack: Stack) -> str:
+    return await operator_token(stack)
 
 
 async def _customer_known(stack: Stack) -> Customer:
@@ -126,14 +110,18 @@ async def grant_events(stack: Stack) -> AsyncIterator[aio_pika.abc.AbstractQueue
         await connection.close()
 
 
-async def _next_grant_event(queue: aio_pika.abc.AbstractQueue) -> dict:
-    async def got() -> dict | None:
-        message = await queue.get(fail=False, no_ack=True)
-        return json.loads(message.body) if message else None
+async def _next_grant_event(queue: aio_pika.abc.AbstractQueue, customer_id: str) -> dict:
+    """The next identity.grant.changed about `customer_id` (other tests' customers skipped)."""
 
-    envelope = await wait_until(got, what="an identity.grant.changed event")
-    assert envelope["type"] == "identity.grant.changed"
-    return envelope["payload"]
+    async def got() -> dict | None:
+        while (message := await queue.get(fail=False, no_ack=True)) is not None:
+            envelope = json.loads(message.body)
+            assert envelope["type"] == "identity.grant.changed"
+            if envelope["payload"]["customer_id"] == customer_id:
+                return envelope["payload"]
+        return None
+
+    return await wait_until(got, what="an identity.grant.changed event")
 
 
 async def _backoffice(stack: Stack, fact: str) -> list[dict]:
@@ -162,7 +150,7 @@ async def _pending(stack: Stack, token: str, reference: str) -> dict:
 
 
 async def test_request_approved_manager_gets_three_emails_and_signs_in(
-    stack: Stack, operator_token: str
+    stack: Stack, operator: str
 ) -> None:
     customer = await _customer_known(stack)
     manager_email = f"zarzadca.{secrets.token_hex(4)}@example.com"
@@ -173,7 +161,7 @@ async def test_request_approved_manager_gets_three_emails_and_signs_in(
     assert reference in received.subject
     assert reference in received.body("plain") and reference in received.body("html")
 
-    request = await _pending(stack, operator_token, reference)
+    request = await _pending(stack, operator, reference)
     assert request["nip"] == "5260001246" and request["status"] == "pending"
     by_contract, by_invoice = request["properties"]
     assert by_contract["match"] == "matched", by_contract
@@ -186,7 +174,7 @@ async def test_request_approved_manager_gets_three_emails_and_signs_in(
     status, decision = await stack.api.request(
         "POST",
         f"/api/v1/operator/manager-requests/{reference}/approval",
-        token=operator_token,
+        token=operator,
         json={
             "grants": [
                 {
@@ -205,7 +193,7 @@ async def test_request_approved_manager_gets_three_emails_and_signs_in(
     status, again = await stack.api.request(
         "POST",
         f"/api/v1/operator/manager-requests/{reference}/rejection",
-        token=operator_token,
+        token=operator,
         json={"reason": "too late"},
     )
     assert status == 409 and again["type"].endswith("/decided-already"), again
@@ -247,7 +235,7 @@ async def test_request_approved_manager_gets_three_emails_and_signs_in(
     assert (me["role"], me["customer_id"], me["email"]) == ("manager", None, manager_email)
 
     status, grants = await stack.api.request(
-        "GET", f"/api/v1/operator/managers/{me['account_id']}/grants", token=operator_token
+        "GET", f"/api/v1/operator/managers/{me['account_id']}/grants", token=operator
     )
     assert status == 200 and [g["customer_id"] for g in grants["items"]] == [customer.customer_id]
 
@@ -263,9 +251,7 @@ async def test_request_approved_manager_gets_three_emails_and_signs_in(
     assert payload["grants"][0]["customer_id"] == customer.customer_id
 
 
-async def test_rejected_request_gets_an_email_with_the_reason(
-    stack: Stack, operator_token: str
-) -> None:
+async def test_rejected_request_gets_an_email_with_the_reason(stack: Stack, operator: str) -> None:
     customer = await _customer_known(stack)
     manager_email = f"odrzucony.{secrets.token_hex(4)}@example.com"
     reference = await _send_request(stack, customer, manager_email)
@@ -273,7 +259,7 @@ async def test_rejected_request_gets_an_email_with_the_reason(
     status, decision = await stack.api.request(
         "POST",
         f"/api/v1/operator/manager-requests/{reference}/rejection",
-        token=operator_token,
+        token=operator,
         json={"reason": reason},
     )
     assert status == 200 and decision["status"] == "rejected", decision
@@ -330,7 +316,7 @@ async def test_operator_routes_refuse_a_customer_at_the_gateway_and_in_identity(
 
 
 async def test_grant_changes_and_revocations_are_published_with_the_next_revision(
-    stack: Stack, operator_token: str, grant_events: aio_pika.abc.AbstractQueue
+    stack: Stack, operator: str, grant_events: aio_pika.abc.AbstractQueue
 ) -> None:
     owner = await registered_account(stack, customer=await _customer_known(stack))
     owner_token = await access_token(stack, owner)
@@ -347,7 +333,7 @@ async def test_grant_changes_and_revocations_are_published_with_the_next_revisio
     assert status == 201, grant
     assert (grant["revision"], grant["changed_by"]) == (1, "customer")
     await wait_for_mail(stack, manager_email, "registration")
-    event = await _next_grant_event(grant_events)
+    event = await _next_grant_event(grant_events, owner.customer.customer_id)
     assert (event["revision"], event["revoked"], event["service_point_ids"]) == (1, False, [point])
     manager_id = grant["manager_account_id"]
 
@@ -364,18 +350,16 @@ async def test_grant_changes_and_revocations_are_published_with_the_next_revisio
 
     # An operator widens it, then revokes it: revisions 2 and 3.
     path = f"/api/v1/operator/managers/{manager_id}/grants/{owner.customer.customer_id}"
-    status, grant = await stack.api.request(
-        "PUT", path, token=operator_token, json={"scope": "full"}
-    )
+    status, grant = await stack.api.request("PUT", path, token=operator, json={"scope": "full"})
     assert status == 200 and (grant["revision"], grant["scope"]) == (2, "full"), grant
-    event = await _next_grant_event(grant_events)
+    event = await _next_grant_event(grant_events, owner.customer.customer_id)
     assert (event["revision"], event["scope"], event["changed_by"]) == (2, "full", "operator")
 
-    status, grant = await stack.api.request("DELETE", path, token=operator_token)
+    status, grant = await stack.api.request("DELETE", path, token=operator)
     assert status == 200 and (grant["revision"], grant["revoked"]) == (3, True), grant
-    event = await _next_grant_event(grant_events)
+    event = await _next_grant_event(grant_events, owner.customer.customer_id)
     assert (event["revision"], event["revoked"]) == (3, True)
-    status, problem = await stack.api.request("DELETE", path, token=operator_token)
+    status, problem = await stack.api.request("DELETE", path, token=operator)
     assert status == 404, problem
 
     status, mine = await stack.api.request("GET", "/api/v1/me/managers", token=owner_token)
@@ -390,12 +374,12 @@ async def test_grant_changes_and_revocations_are_published_with_the_next_revisio
     )
     assert status == 201 and grant["manager_account_id"] == manager_id
     assert grant["revision"] == 4
-    assert (await _next_grant_event(grant_events))["revision"] == 4
+    assert (await _next_grant_event(grant_events, owner.customer.customer_id))["revision"] == 4
     status, grant = await stack.api.request(
         "DELETE", f"/api/v1/me/managers/{manager_id}", token=owner_token
     )
     assert status == 200 and (grant["revision"], grant["changed_by"]) == (5, "customer")
-    event = await _next_grant_event(grant_events)
+    event = await _next_grant_event(grant_events, owner.customer.customer_id)
     assert (event["revision"], event["revoked"], event["changed_by"]) == (5, True, "customer")
 
     copies = [
@@ -404,3 +388,43 @@ async def test_grant_changes_and_revocations_are_published_with_the_next_revisio
         if e["payload"]["manager_account_id"] == manager_id
     ]
     assert copies == [1, 2, 3, 4, 5]
+
+
+async def test_the_erp_grants_and_revokes_over_the_integration_exchange(
+    stack: Stack, grant_events: aio_pika.abc.AbstractQueue
+) -> None:
+    owner = await registered_account(stack, customer=await _customer_known(stack))
+    owner_token = await access_token(stack, owner)
+    status, grant = await stack.api.request(
+        "POST",
+        "/api/v1/me/managers",
+        token=owner_token,
+        json={"email": f"erp.{secrets.token_hex(4)}@example.com", "scope": "full"},
+    )
+    assert status == 201, grant
+    assert (await _next_grant_event(grant_events, owner.customer.customer_id))["revision"] == 1
+    status, mine = await stack.api.request("GET", "/api/v1/me/managers", token=owner_token)
+    [manager] = mine["items"]
+    point = f"SP-{_suffix(owner.customer)}"
+
+    await stack.erp.publish(
+        "erp.manager.granted",
+        erp.ManagerGranted(
+            manager_login=manager["login"],
+            customer_id=owner.customer.customer_id,
+            scope="partial",
+            service_point_ids=[point],
+        ),
+    )
+    event = await _next_grant_event(grant_events, owner.customer.customer_id)
+    assert (event["revision"], event["scope"], event["changed_by"]) == (2, "partial", "erp")
+    assert event["service_point_ids"] == [point]
+
+    await stack.erp.publish(
+        "erp.manager.revoked",
+        erp.ManagerRevoked(manager_login=manager["login"], customer_id=owner.customer.customer_id),
+    )
+    event = await _next_grant_event(grant_events, owner.customer.customer_id)
+    assert (event["revision"], event["revoked"], event["changed_by"]) == (3, True, "erp")
+    status, mine = await stack.api.request("GET", "/api/v1/me/managers", token=owner_token)
+    assert status == 200 and mine["items"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 
 from deploy.mailbox import ReceivedMail
@@ -156,5 +157,26 @@ async def registered_account(
 
 async def access_token(stack: Stack, account: Account) -> str:
     status, tokens = await login(stack, account.login, account.password)
+    assert status == 200, tokens
+    return tokens["access_token"]
+
+
+async def operator_token(stack: Stack) -> str:
+    """A new operator, made as `python -m deploy.create_operator` makes one, signed in with
+    its one-time password changed: its access token."""
+    from deploy.create_operator import create_operator
+
+    name = f"op.{secrets.token_hex(3)}"
+    _, password = await create_operator(
+        stack.platform.settings, name, f"{name}@wodociagi.example", "en"
+    )
+    status, tokens = await login(stack, name, password)
+    assert status == 200 and tokens["must_change_password"] is True, tokens
+    status, tokens = await stack.api.request(
+        "POST",
+        "/api/v1/me/password",
+        token=tokens["access_token"],
+        json={"current_password": password, "new_password": NEW_PASSWORD},
+    )
     assert status == 200, tokens
     return tokens["access_token"]
