@@ -10,7 +10,7 @@ from urllib.parse import quote
 from openapi_spec_validator import validate as validate_spec
 
 from services.gateway.api import ROUTES
-from tests.support.erp import publish_household
+from tests.support.erp import address, publish_household
 from tests.support.flows import (
     ACCOUNT_VIEWS,
     activation_token,
@@ -18,6 +18,7 @@ from tests.support.flows import (
     login,
     new_captcha,
     new_captcha_out,
+    operator_token,
     register,
     registered_account,
     wait_for_mail,
@@ -94,6 +95,7 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
     ) as resp:
         assert resp.status == 200 and resp.content_type == "application/pdf"
         api.recorded.append(("GET", resp.url.raw_path, resp.status, resp.content_type, None))
+    await _managers_and_grants(stack, token)
     status, _ = await api.request(
         "POST", "/api/v1/auth/logout", json={"refresh_token": renewed["refresh_token"]}
     )
@@ -133,3 +135,71 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
     assert not unanswered, f"routes never called with success here: {unanswered}"
     recorded = [r for r in api.recorded if "openapi.json" not in r[1]]
     assert openapi.check_all(recorded) >= len(ROUTES)
+
+
+async def _managers_and_grants(stack: Stack, owner_token: str) -> None:
+    """A manager request approved and one rejected, a grant changed and revoked by an
+    operator; a manager invited and revoked by the owner."""
+    api = stack.api
+    operator = await operator_token(stack)
+    references = []
+    for _ in range(2):
+        status, answer = await api.request(
+            "POST",
+            "/api/v1/manager-requests",
+            json={
+                "company": "Zarządca Sp. z o.o.",
+                "nip": "5260001246",
+                "contact_person": "Anna Nowak",
+                "email": "zarzadca@example.com",
+                "phone": "+48 600 100 200",
+                "properties": [
+                    {"address": address().model_dump(), "contract_number": "U-1", "scope": "full"}
+                ],
+                "accept_terms": True,
+                "terms_version": "2026-01",
+                "captcha_id": await new_captcha(stack),
+                "captcha_answer": "TEST1",
+            },
+        )
+        assert status == 202, answer
+        references.append(answer["reference"])
+    status, _ = await api.request("GET", "/api/v1/operator/manager-requests", token=operator)
+    assert status == 200
+    status, invited = await api.request(
+        "POST",
+        "/api/v1/me/managers",
+        token=owner_token,
+        json={"email": "zaproszony@example.com", "scope": "full"},
+    )
+    assert status == 201, invited
+    customer_id = invited["customer_id"]
+    status, decision = await api.request(
+        "POST",
+        f"/api/v1/operator/manager-requests/{references[0]}/approval",
+        token=operator,
+        json={"grants": [{"customer_id": customer_id, "scope": "full"}]},
+    )
+    assert status == 200, decision
+    status, _ = await api.request(
+        "POST",
+        f"/api/v1/operator/manager-requests/{references[1]}/rejection",
+        token=operator,
+        json={"reason": "not the administrator of U-1"},
+    )
+    assert status == 200
+    grants = f"/api/v1/operator/managers/{decision['manager_account_id']}/grants"
+    status, _ = await api.request("GET", grants, token=operator)
+    assert status == 200
+    status, _ = await api.request(
+        "PUT", f"{grants}/{customer_id}", token=operator, json={"scope": "full"}
+    )
+    assert status == 200
+    status, _ = await api.request("DELETE", f"{grants}/{customer_id}", token=operator)
+    assert status == 200
+    status, _ = await api.request("GET", "/api/v1/me/managers", token=owner_token)
+    assert status == 200
+    status, _ = await api.request(
+        "DELETE", f"/api/v1/me/managers/{invited['manager_account_id']}", token=owner_token
+    )
+    assert status == 200

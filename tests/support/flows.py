@@ -6,6 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from deploy.create_operator import create_operator
 from deploy.mailbox import ReceivedMail
 from services.identity import proof_of_work
 from tests.support.erp import Customer, publish_customer
@@ -164,8 +165,6 @@ async def access_token(stack: Stack, account: Account) -> str:
 async def operator_token(stack: Stack) -> str:
     """A new operator, made as `python -m deploy.create_operator` makes one, signed in with
     its one-time password changed: its access token."""
-    from deploy.create_operator import create_operator
-
     name = f"op.{secrets.token_hex(3)}"
     _, password = await create_operator(
         stack.platform.settings, name, f"{name}@wodociagi.example", "en"
