@@ -26,7 +26,10 @@ VHOST = "/"
 EXCHANGES = ("events", "integration", "dead-letter")
 # The facts a service keeps for outside systems on durable `<ns>.backoffice.<fact>` queues (the
 # `outbound` of its service_app; tests/unit/test_rabbitmq_permissions.py checks they agree).
-OUTBOUND: dict[str, tuple[str, ...]] = {"metering": ("self-readings",)}
+OUTBOUND: dict[str, tuple[str, ...]] = {
+    "identity": ("manager-decisions", "manager-grants"),
+    "metering": ("self-readings",),
+}
 
 
 @dataclass(frozen=True)
