@@ -39,14 +39,25 @@ async def set_grant(
     *,
     revoked: bool = False,
 ) -> asyncpg.Record:
-    """Write the grant's next revision and publish it."""
+    """Write the grant's next revision and publish it; a grant that would stay as it is keeps
+    its revision (a fact sent again changes nothing)."""
     current = await manager_repository.grant_for_update(tx.conn, manager_account_id, customer_id)
+    points = [] if scope == "full" else sorted(set(service_point_ids))
+    if current is not None and manager_domain.unchanged(
+        current["scope"],
+        list(current["service_point_ids"]),
+        current["revoked"],
+        scope,
+        points,
+        revoked,
+    ):
+        return current
     row = await manager_repository.write_grant(
         tx.conn,
         manager_account_id=manager_account_id,
         customer_id=customer_id,
         scope=scope,
-        service_point_ids=[] if scope == "full" else sorted(set(service_point_ids)),
+        service_point_ids=points,
         revoked=revoked,
         revision=manager_domain.next_revision(current["revision"] if current else None),
         changed_by=change.by,

@@ -88,3 +88,17 @@ def points_outside(granted: Sequence[str], customers_points: Sequence[str]) -> l
     """The service points of a grant that are not the customer's."""
     known = set(customers_points)
     return [p for p in granted if p not in known]
+
+
+def unchanged(
+    scope: str,
+    points: Sequence[str],
+    revoked: bool,
+    new_scope: str,
+    new_points: Sequence[str],
+    new_revoked: bool,
+) -> bool:
+    """Whether a grant would stay as it is (a revoked grant stays revoked whatever its scope)."""
+    if revoked and new_revoked:
+        return True
+    return (scope, sorted(points), revoked) == (new_scope, sorted(new_points), new_revoked)
