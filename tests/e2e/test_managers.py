@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 
 import aio_pika
@@ -428,3 +429,61 @@ async def test_the_erp_grants_and_revokes_over_the_integration_exchange(
     assert (event["revision"], event["revoked"], event["changed_by"]) == (3, True, "erp")
     status, mine = await stack.api.request("GET", "/api/v1/me/managers", token=owner_token)
     assert status == 200 and mine["items"] == []
+
+
+async def test_a_revoked_manager_is_refused_on_the_next_request_within_5_seconds(
+    stack: Stack, grant_events: aio_pika.abc.AbstractQueue
+) -> None:
+    owner = await registered_account(stack, customer=await _customer_known(stack))
+    owner_token = await access_token(stack, owner)
+    manager_email = f"odwolany.{secrets.token_hex(4)}@example.com"
+    status, grant = await stack.api.request(
+        "POST",
+        "/api/v1/me/managers",
+        token=owner_token,
+        json={"email": manager_email, "scope": "full", "language": "en"},
+    )
+    assert status == 201, grant
+    token = activation_token(await wait_for_mail(stack, manager_email, "registration"))
+    status, body = await stack.api.request(
+        "POST", "/api/v1/registrations/activate", json={"token": token}
+    )
+    assert status == 200, body
+    login_name, password = credentials(
+        await wait_for_mail(stack, manager_email, "registration-confirmation")
+    )
+    await wait_for_mail(stack, manager_email, "account-activation")
+
+    async def signed_in() -> dict | None:
+        status, body = await login(stack, login_name, password)
+        return body if status == 200 else None
+
+    tokens = await wait_until(signed_in, what="the manager's sign-in to be enabled")
+    status, tokens = await stack.api.request(
+        "POST",
+        "/api/v1/me/password",
+        token=tokens["access_token"],
+        json={"current_password": password, "new_password": NEW_PASSWORD},
+    )
+    assert status == 200, tokens
+    manager_token = tokens["access_token"]
+    contracts = f"/api/v1/contracts?customer={owner.customer.customer_id}"
+
+    async def sees_contracts() -> bool:
+        status, _ = await stack.api.request("GET", contracts, token=manager_token)
+        return status == 200
+
+    await wait_until(sees_contracts, what="the grant to reach billing")
+
+    status, revoked = await stack.api.request(
+        "DELETE", f"/api/v1/me/managers/{grant['manager_account_id']}", token=owner_token
+    )
+    assert status == 200 and revoked["revoked"], revoked
+    started = time.monotonic()
+
+    async def refused() -> bool:
+        status, _ = await stack.api.request("GET", contracts, token=manager_token)
+        return status == 404
+
+    await wait_until(refused, what="the revocation to take effect", timeout=5.0)
+    assert time.monotonic() - started < 5.0
