@@ -523,6 +523,17 @@ ROUTES: tuple[Route, ...] = (
         errors=(400, 404),
     ),
     Route(
+        "POST",
+        "/api/v1/operator/operators",
+        "Make another operator's account (login and one-time password sent by email)",
+        operator("operators"),
+        "identity",
+        body=identity.OperatorIn,
+        response=identity.OperatorOut,
+        status=201,
+        errors=(415, 422),
+    ),
+    Route(
         "GET",
         "/api/v1/me/managers",
         "Who manages my properties, and which",
@@ -539,7 +550,7 @@ ROUTES: tuple[Route, ...] = (
         body=identity.InvitationIn,
         response=identity.GrantOut,
         status=201,
-        errors=(415, 422),
+        errors=(415, 422, 429),
     ),
     Route(
         "DELETE",

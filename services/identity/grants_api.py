@@ -9,7 +9,7 @@ import uuid
 from aiohttp import web
 
 from services.identity import grants, manager_repository, repository
-from services.identity.http_support import client_ip, log
+from services.identity.http_support import client_ip, limit, log
 from services.identity.manager_requests_api import grant_out, operator_principal
 from shared.api.identity import (
     GrantChangeIn,
@@ -27,6 +27,7 @@ from shared.tx import Tx
 routes = web.RouteTableDef()
 
 GRANTS = owner("grants")
+INVITATIONS_PER_DAY = 20
 
 
 def _account_id(request: web.Request) -> uuid.UUID:
@@ -138,6 +139,15 @@ async def my_managers(request: web.Request) -> web.Response:
 async def invite_manager(request: web.Request) -> web.Response:
     principal, customer_id = _owner(request)
     body = await parse_body(request, InvitationIn)
+    async with request.app[DB].connection() as tx:
+        # Each invitation of a new address sends it email: a customer's are bounded.
+        await limit(
+            tx.conn,
+            f"manager-invitation:{customer_id}",
+            INVITATIONS_PER_DAY,
+            24 * 3600,
+            "Too many invitations today; try again tomorrow",
+        )
     async with request.app[DB].transaction() as tx:
         await grants.check_points(
             tx, customer_id, body.scope, body.service_point_ids, "service_point_ids"

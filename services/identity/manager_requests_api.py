@@ -10,7 +10,14 @@ from decimal import Decimal
 import asyncpg
 from aiohttp import web
 
-from services.identity import grants, manager_domain, manager_repository, repository
+from services.identity import (
+    domain,
+    grants,
+    hashing_slots,
+    manager_domain,
+    manager_repository,
+    repository,
+)
 from services.identity.http_support import client_ip, limit_registrations, log
 from services.identity.registration_api import check_captcha, terms_outdated
 from shared.api.identity import (
@@ -21,6 +28,8 @@ from shared.api.identity import (
     ManagerRequestIn,
     ManagerRequestOut,
     ManagerRequestsOut,
+    OperatorIn,
+    OperatorOut,
     PropertyMatchOut,
     RejectionIn,
     ServicePointMatchOut,
@@ -29,7 +38,8 @@ from shared.auth import Principal
 from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body
 from shared.policy import insufficient_scope, operator
-from shared.runtime import DB, authenticate
+from shared.runtime import DB, SETTINGS, authenticate
+from shared.sealing import sealer
 from shared.tx import Tx
 
 routes = web.RouteTableDef()
@@ -305,4 +315,57 @@ async def reject(request: web.Request) -> web.Response:
     log.info("manager request rejected", reference=row["reference"], operator=principal.login)
     return json_response(
         DecisionOut(reference=row["reference"], status="rejected", decided_at=decided_at)
+    )
+
+
+# --- more operators -------------------------------------------------------------------------
+
+
+@routes.post("/operator/operators")
+async def create_operator(request: web.Request) -> web.Response:
+    """Another operator's account. Its login and one-time password go to its address (the email
+    a customer gets with theirs), then "Account activation"; sign-in works after that one."""
+    principal = operator_principal(request)
+    body = await parse_body(request, OperatorIn)
+    settings = request.app[SETTINGS]
+    password = domain.new_one_time_password()
+    password_hash = await hashing_slots.run(settings, domain.hash_password, password)
+    account_id = uuid.uuid4()
+    async with request.app[DB].transaction() as tx:
+        if not await repository.insert_account(
+            tx.conn,
+            account_id=account_id,
+            role="operator",
+            status="awaiting_credentials_email",
+            login=body.login,
+            email=str(body.email),
+            phone=None,
+            language=body.language,
+            password_hash=password_hash,
+            one_time_password_ttl_seconds=settings.one_time_password_ttl_seconds,
+        ):
+            raise grants.unprocessable("login", "login_taken", "this login is taken")
+        await tx.publish(
+            events.CredentialsIssued(
+                account_id=account_id,
+                email=body.email,
+                language=body.language,
+                login=body.login,
+                one_time_password=sealer(settings).seal(password),
+            )
+        )
+    log.warning(
+        "security: operator account created by an operator",
+        account_id=str(account_id),
+        login=body.login,
+        created_by=principal.login,
+    )
+    return json_response(
+        OperatorOut(
+            account_id=account_id,
+            login=body.login,
+            email=str(body.email),
+            status="awaiting_credentials_email",
+        ),
+        status=201,
     )

@@ -374,3 +374,18 @@ class InvitationIn(Body):
     @model_validator(mode="after")
     def _points(self) -> InvitationIn:
         return _scope_points(self)
+
+
+class OperatorIn(Body):
+    """A new operator's account, made by an operator."""
+
+    login: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,62}$")
+    email: EmailStr
+    language: Language = "pl"
+
+
+class OperatorOut(Out):
+    account_id: uuid.UUID
+    login: str
+    email: str
+    status: str

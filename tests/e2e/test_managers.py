@@ -487,3 +487,32 @@ async def test_a_revoked_manager_is_refused_on_the_next_request_within_5_seconds
 
     await wait_until(refused, what="the revocation to take effect", timeout=5.0)
     assert time.monotonic() - started < 5.0
+
+
+async def test_an_operator_makes_another_who_signs_in_after_the_emails(
+    stack: Stack, operator: str
+) -> None:
+    name = f"op.{secrets.token_hex(3)}"
+    email = f"{name}@wodociagi.example"
+    body = {"login": name, "email": email, "language": "en"}
+    status, made = await stack.api.request(
+        "POST", "/api/v1/operator/operators", token=operator, json=body
+    )
+    assert status == 201 and made["login"] == name, made
+    status, problem = await stack.api.request(
+        "POST", "/api/v1/operator/operators", token=operator, json=body
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "login", problem
+
+    login_name, password = credentials(
+        await wait_for_mail(stack, email, "registration-confirmation")
+    )
+    assert login_name == name
+    await wait_for_mail(stack, email, "account-activation")
+
+    async def signed_in() -> dict | None:
+        status, body = await login(stack, login_name, password)
+        return body if status == 200 else None
+
+    tokens = await wait_until(signed_in, what="the new operator's sign-in to be enabled")
+    assert tokens["must_change_password"] is True

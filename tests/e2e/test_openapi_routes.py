@@ -4,6 +4,7 @@ fails the test, so no route's responses go unchecked."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -166,6 +167,13 @@ async def _managers_and_grants(stack: Stack, owner_token: str) -> None:
         references.append(answer["reference"])
     status, _ = await api.request("GET", "/api/v1/operator/manager-requests", token=operator)
     assert status == 200
+    status, _ = await api.request(
+        "POST",
+        "/api/v1/operator/operators",
+        token=operator,
+        json={"login": f"op.{secrets.token_hex(3)}", "email": "op@wodociagi.example"},
+    )
+    assert status == 201
     status, invited = await api.request(
         "POST",
         "/api/v1/me/managers",
