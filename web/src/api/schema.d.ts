@@ -396,6 +396,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/portfolio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A manager's customers: service points, addresses, balance and overdue amount (of the granted part for a partial grant), searchable, a page at a time */
+        get: operations["get_portfolio"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/manager-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask for a property manager account (company, NIP, properties with their proofs) */
+        post: operations["post_manager_requests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/manager-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pending manager requests, oldest first, each property matched against the ERP's data */
+        get: operations["get_operator_manager_requests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/manager-requests/{reference}/approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a manager request with its grants: the manager account and its emails */
+        post: operations["post_operator_manager_requests_reference_approval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/manager-requests/{reference}/rejection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a manager request, with the reason the company is told */
+        post: operations["post_operator_manager_requests_reference_rejection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/managers/{account_id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A manager's grants, revoked ones included */
+        get: operations["get_operator_managers_account_id_grants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/managers/{account_id}/grants/{customer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Give or change a manager's grant over a customer's properties */
+        put: operations["put_operator_managers_account_id_grants_customer_id"];
+        post?: never;
+        /** Revoke a manager's grant over a customer's properties */
+        delete: operations["delete_operator_managers_account_id_grants_customer_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/operators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make another operator's account (login and one-time password sent by email) */
+        post: operations["post_operator_operators"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/managers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who manages my properties, and which */
+        get: operations["get_me_managers"];
+        put?: never;
+        /** Invite a manager (by email) for some or all of my service points */
+        post: operations["post_me_managers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/managers/{account_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a manager's grant over my properties */
+        delete: operations["delete_me_managers_account_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -444,6 +616,11 @@ export interface components {
             postal_code: string;
             /** City */
             city: string;
+        };
+        /** ApprovalIn */
+        ApprovalIn: {
+            /** Grants */
+            grants: components["schemas"]["GrantIn"][];
         };
         /**
          * BalanceOut
@@ -608,6 +785,33 @@ export interface components {
             meters: components["schemas"]["Part_list_MeterOut__"];
             contracts: components["schemas"]["Part_list_ContractOut__"];
         };
+        /** DecisionOut */
+        DecisionOut: {
+            /** Reference */
+            reference: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "approved" | "rejected";
+            /**
+             * Decided At
+             * Format: date-time
+             */
+            decided_at: string;
+            /**
+             * Manager Account Id
+             * @default null
+             */
+            manager_account_id: string | null;
+            /**
+             * Manager Login
+             * @default null
+             */
+            manager_login: string | null;
+            /** Grants */
+            grants?: components["schemas"]["GrantOut"][];
+        };
         /** FieldError */
         FieldError: {
             /** Field */
@@ -631,6 +835,95 @@ export interface components {
             params: {
                 [key: string]: string;
             } | null;
+        };
+        /** GrantChangeIn */
+        GrantChangeIn: {
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+            /** Service Point Ids */
+            service_point_ids?: string[];
+        };
+        /** GrantIn */
+        GrantIn: {
+            /** Customer Id */
+            customer_id: string;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+            /** Service Point Ids */
+            service_point_ids?: string[];
+        };
+        /** GrantOut */
+        GrantOut: {
+            /**
+             * Manager Account Id
+             * Format: uuid
+             */
+            manager_account_id: string;
+            /** Customer Id */
+            customer_id: string;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+            /** Service Point Ids */
+            service_point_ids: string[];
+            /** Revoked */
+            revoked: boolean;
+            /** Revision */
+            revision: number;
+            /**
+             * Changed By
+             * @enum {string}
+             */
+            changed_by: "operator" | "customer" | "erp";
+            /**
+             * Changed At
+             * Format: date-time
+             */
+            changed_at: string;
+        };
+        /** GrantsOut */
+        GrantsOut: {
+            /** Items */
+            items: components["schemas"]["GrantOut"][];
+        };
+        /**
+         * InvitationIn
+         * @description Invite a manager by email for some of my service points (partial) or all (full). An
+         *     address that already has a manager account gets the grant at once; any other gets a new
+         *     manager account with the three registration emails.
+         */
+        InvitationIn: {
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+            /** Service Point Ids */
+            service_point_ids?: string[];
+            /**
+             * Company
+             * @default null
+             */
+            company: string | null;
+            /**
+             * Language
+             * @default pl
+             * @enum {string}
+             */
+            language: "pl" | "en" | "uk" | "ru";
         };
         /** InvoiceDetailOut */
         InvoiceDetailOut: {
@@ -740,6 +1033,134 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * ManagerOfMineOut
+         * @description A manager of some of my properties, and what they manage.
+         */
+        ManagerOfMineOut: {
+            /**
+             * Manager Account Id
+             * Format: uuid
+             */
+            manager_account_id: string;
+            /** Login */
+            login: string;
+            /** Company */
+            company: string | null;
+            /** Email */
+            email: string;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+            /** Service Point Ids */
+            service_point_ids: string[];
+            /** Revision */
+            revision: number;
+            /**
+             * Changed At
+             * Format: date-time
+             */
+            changed_at: string;
+        };
+        /** ManagerRequestAcceptedOut */
+        ManagerRequestAcceptedOut: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "accepted";
+            /**
+             * Reference
+             * @description the request's reference number, also in the email
+             */
+            reference: string;
+            /** Message */
+            message: string;
+        };
+        /** ManagerRequestIn */
+        ManagerRequestIn: {
+            /** Company */
+            company: string;
+            /** Nip */
+            nip: string;
+            /** Contact Person */
+            contact_person: string;
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /** Phone */
+            phone: string;
+            /** Properties */
+            properties: components["schemas"]["PropertyIn"][];
+            /** Accept Terms */
+            accept_terms: boolean;
+            /** Terms Version */
+            terms_version: string;
+            /**
+             * Captcha Id
+             * Format: uuid
+             */
+            captcha_id: string;
+            /** Captcha Answer */
+            captcha_answer: string;
+            /**
+             * Language
+             * @default pl
+             * @enum {string}
+             */
+            language: "pl" | "en" | "uk" | "ru";
+        };
+        /** ManagerRequestOut */
+        ManagerRequestOut: {
+            /**
+             * Request Id
+             * Format: uuid
+             */
+            request_id: string;
+            /** Reference */
+            reference: string;
+            /** Company */
+            company: string;
+            /** Nip */
+            nip: string;
+            /** Contact Person */
+            contact_person: string;
+            /** Email */
+            email: string;
+            /** Phone */
+            phone: string;
+            /** Language */
+            language: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected";
+            /** Properties */
+            properties: components["schemas"]["PropertyMatchOut"][];
+        };
+        /** ManagerRequestsOut */
+        ManagerRequestsOut: {
+            /**
+             * Items
+             * @description pending requests, oldest first (100)
+             */
+            items: components["schemas"]["ManagerRequestOut"][];
+        };
+        /** ManagersOut */
+        ManagersOut: {
+            /** Items */
+            items: components["schemas"]["ManagerOfMineOut"][];
+        };
         /** MeOut */
         MeOut: {
             /**
@@ -810,6 +1231,39 @@ export interface components {
             /** Invoice Number */
             invoice_number: string | null;
         };
+        /**
+         * OperatorIn
+         * @description A new operator's account, made by an operator.
+         */
+        OperatorIn: {
+            /** Login */
+            login: string;
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /**
+             * Language
+             * @default pl
+             * @enum {string}
+             */
+            language: "pl" | "en" | "uk" | "ru";
+        };
+        /** OperatorOut */
+        OperatorOut: {
+            /**
+             * Account Id
+             * Format: uuid
+             */
+            account_id: string;
+            /** Login */
+            login: string;
+            /** Email */
+            email: string;
+            /** Status */
+            status: string;
+        };
         /** Page[InvoiceOut] */
         Page_InvoiceOut_: {
             /** Items */
@@ -844,6 +1298,21 @@ export interface components {
         Page_PaymentOut_: {
             /** Items */
             items: components["schemas"]["PaymentOut"][];
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
+        };
+        /** Page[PortfolioEntryOut] */
+        Page_PortfolioEntryOut_: {
+            /** Items */
+            items: components["schemas"]["PortfolioEntryOut"][];
             /**
              * Next Cursor
              * @description the cursor of the older rows after these; null on the last page
@@ -951,6 +1420,47 @@ export interface components {
             channel: string;
         };
         /**
+         * PortfolioEntryOut
+         * @description One customer the manager holds a grant over. For a partial grant the service points are
+         *     the granted ones and the figures those of their invoices (and the payments and notes naming
+         *     them) only.
+         */
+        PortfolioEntryOut: {
+            /** Customer Id */
+            customer_id: string;
+            /** Name */
+            name: string | null;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+            /** Service Points */
+            service_points: components["schemas"]["PortfolioPointOut"][];
+            /** Balance */
+            balance: string;
+            /** Amount Due */
+            amount_due: string;
+            /** Overdue Amount */
+            overdue_amount: string;
+            /**
+             * Currency
+             * @default PLN
+             * @constant
+             */
+            currency: "PLN";
+        };
+        /** PortfolioPointOut */
+        PortfolioPointOut: {
+            /** Service Point Id */
+            service_point_id: string;
+            /** Contract Number */
+            contract_number: string;
+            address: components["schemas"]["Address"];
+            /** Meter Number */
+            meter_number: string;
+        };
+        /**
          * ProblemOut
          * @description An RFC 9457 problem document (application/problem+json); absent members are left out.
          */
@@ -989,6 +1499,68 @@ export interface components {
             number: number;
             /** Signature */
             signature: string;
+        };
+        /**
+         * PropertyIn
+         * @description One administered property: its address, a proof that it is the customer's (a contract
+         *     number, or the number and gross amount of a recent invoice), and the scope asked for.
+         */
+        PropertyIn: {
+            address: components["schemas"]["Address"];
+            /**
+             * Contract Number
+             * @default null
+             */
+            contract_number: string | null;
+            /**
+             * Invoice Number
+             * @default null
+             */
+            invoice_number: string | null;
+            /**
+             * Invoice Amount
+             * @default null
+             */
+            invoice_amount: number | string | null;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "full" | "partial";
+        };
+        /**
+         * PropertyMatchOut
+         * @description A requested property as identity's projection of the ERP knows it: `matched` (the proof
+         *     names a customer and the address one or more of its service points), `ambiguous` (the proof
+         *     names a customer but the address none of its service points, or more than one customer
+         *     fits: the operator chooses), `unmatched` (the proof names nothing known).
+         */
+        PropertyMatchOut: {
+            /** Position */
+            position: number;
+            address: components["schemas"]["Address"];
+            /** Contract Number */
+            contract_number: string | null;
+            /** Invoice Number */
+            invoice_number: string | null;
+            /** Invoice Amount */
+            invoice_amount: string | null;
+            /**
+             * Scope Asked
+             * @enum {string}
+             */
+            scope_asked: "full" | "partial";
+            /**
+             * Match
+             * @enum {string}
+             */
+            match: "matched" | "ambiguous" | "unmatched";
+            /** Customer Id */
+            customer_id: string | null;
+            /** Customer Name */
+            customer_name: string | null;
+            /** Service Points */
+            service_points: components["schemas"]["ServicePointMatchOut"][];
         };
         /** ReadingOut */
         ReadingOut: {
@@ -1058,6 +1630,11 @@ export interface components {
              */
             language: "pl" | "en" | "uk" | "ru";
         };
+        /** RejectionIn */
+        RejectionIn: {
+            /** Reason */
+            reason: string;
+        };
         /** SelfReadingIn */
         SelfReadingIn: {
             /** Value */
@@ -1078,6 +1655,16 @@ export interface components {
             address: components["schemas"]["Address"];
             /** Meter Number */
             meter_number: string;
+        };
+        /** ServicePointMatchOut */
+        ServicePointMatchOut: {
+            /** Service Point Id */
+            service_point_id: string;
+            /** Contract Number */
+            contract_number: string;
+            address: components["schemas"]["Address"];
+            /** Address Matches */
+            address_matches: boolean;
         };
         /**
          * TermsOut
@@ -1910,7 +2497,10 @@ export interface operations {
     };
     get_me_dashboard: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1944,6 +2534,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Service unavailable */
             503: {
                 headers: {
@@ -1957,7 +2565,10 @@ export interface operations {
     };
     get_contracts: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1991,6 +2602,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Service unavailable */
             503: {
                 headers: {
@@ -2005,6 +2634,8 @@ export interface operations {
     get_invoices: {
         parameters: {
             query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
                 /** @description how many rows at most */
                 limit?: number;
                 /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
@@ -2048,6 +2679,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -2070,7 +2710,10 @@ export interface operations {
     };
     get_invoices_number_pdf: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path: {
                 number: string;
@@ -2124,6 +2767,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Service unavailable */
             503: {
                 headers: {
@@ -2137,7 +2789,10 @@ export interface operations {
     };
     get_invoices_number: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path: {
                 number: string;
@@ -2191,6 +2846,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Service unavailable */
             503: {
                 headers: {
@@ -2204,7 +2868,10 @@ export interface operations {
     };
     get_balance: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2238,6 +2905,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Service unavailable */
             503: {
                 headers: {
@@ -2252,6 +2937,8 @@ export interface operations {
     get_payments_received: {
         parameters: {
             query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
                 /** @description how many rows at most */
                 limit?: number;
                 /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
@@ -2290,6 +2977,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -2313,6 +3009,8 @@ export interface operations {
     get_notes: {
         parameters: {
             query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
                 /** @description how many rows at most */
                 limit?: number;
                 /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
@@ -2351,6 +3049,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -2373,7 +3080,10 @@ export interface operations {
     };
     get_meters: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2407,6 +3117,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemOut"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
             /** @description Service unavailable */
             503: {
                 headers: {
@@ -2421,6 +3149,8 @@ export interface operations {
     get_meters_meter_number_readings: {
         parameters: {
             query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
                 /** @description how many rows at most */
                 limit?: number;
                 /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
@@ -2505,7 +3235,10 @@ export interface operations {
     };
     post_meters_meter_number_readings: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
             header?: never;
             path: {
                 meter_number: string;
@@ -2604,6 +3337,8 @@ export interface operations {
     get_meters_meter_number_consumption: {
         parameters: {
             query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
                 /** @description hour, day or month (days and months of the utility's calendar); at most 400 of them in the range */
                 granularity?: "hour" | "day" | "month";
                 /** @description YYYY-MM-DD, a day of the utility's calendar; default and earliest: the day the meter came onto the customer's contract */
@@ -2666,6 +3401,894 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_portfolio: {
+        parameters: {
+            query?: {
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
+                /** @description only the customers with a service point whose address, or whose contract number, contains this (case-insensitive) */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PortfolioEntryOut_"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_manager_requests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManagerRequestIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagerRequestAcceptedOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_operator_manager_requests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagerRequestsOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_operator_manager_requests_reference_approval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApprovalIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_operator_manager_requests_reference_rejection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RejectionIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_operator_managers_account_id_grants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantsOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    put_operator_managers_account_id_grants_customer_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantChangeIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    delete_operator_managers_account_id_grants_customer_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_operator_operators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_me_managers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagersOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_me_managers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    delete_me_managers_account_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
