@@ -609,7 +609,7 @@ async def partial_balance(
 
 
 # $1 customer ids, $2 today, $3 how many latest invoices, $4 the granted invoices, $5 the granted
-# contracts, $6 the granted service points.
+# contracts, $6 the granted service points (POINTS_SUMMARY_SQL finds $4 and $5 itself).
 PARTIAL_SUMMARY_SQL = f"""WITH {PARTIAL_BALANCE_PARTS},
            latest AS (SELECT {INVOICE_JSON_COLUMNS}
                         FROM unnest($4::text[]) AS mine (invoice_number),
@@ -624,20 +624,6 @@ PARTIAL_SUMMARY_SQL = f"""WITH {PARTIAL_BALANCE_PARTS},
                   (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
                                    '[]') FROM agreements) AS contracts
              FROM inv, pay, nts"""
-
-
-async def partial_summary(
-    conn: asyncpg.Connection, part: GrantedPart, today: date, invoices: int
-) -> asyncpg.Record:
-    return await conn.fetchrow(
-        PARTIAL_SUMMARY_SQL,
-        part.customer_ids,
-        today,
-        invoices,
-        part.invoices,
-        part.contracts,
-        part.service_point_ids,
-    )
 
 
 async def partial_invoices_page(
@@ -705,3 +691,45 @@ async def partial_notes_page(
         by="invoice_number",
     )
     return await _keyset_rows(conn, sql, (part.invoices, part.customer_ids), position, limit)
+
+
+# The dashboard's billing part for a partial grant in one round trip, its granted contracts and
+# invoices found by the statement itself from the service points ($1 customer ids, $2 today,
+# $3 how many latest invoices, $4 the granted service points).
+GRANTED_CTES = """granted AS MATERIALIZED (
+               SELECT coalesce(array_agg(DISTINCT c.contract_number), '{}') AS contracts
+                 FROM unnest($4::text[]) AS mine (service_point_id),
+                      LATERAL (SELECT contract_number FROM service_points
+                                WHERE service_point_id = mine.service_point_id OFFSET 0) sp,
+                      LATERAL (SELECT contract_number FROM contracts
+                                WHERE contract_number = sp.contract_number
+                                  AND customer_id = ANY($1::text[]) OFFSET 0) c),
+           granted_invoices AS MATERIALIZED (
+               SELECT coalesce(array_agg(i.invoice_number), '{}') AS invoices
+                 FROM granted g, unnest(g.contracts) AS mine (contract_number),
+                      LATERAL (SELECT invoice_number FROM invoices
+                                WHERE contract_number = mine.contract_number
+                                  AND customer_id = ANY($1::text[]) OFFSET 0) i),"""
+POINTS_SUMMARY_SQL = (
+    "WITH "
+    + GRANTED_CTES
+    + (
+        PARTIAL_SUMMARY_SQL.removeprefix("WITH ")
+        .replace("$4::text[]", "(SELECT invoices FROM granted_invoices)")
+        .replace("$5::text[]", "(SELECT contracts FROM granted)")
+        .replace("$6::text[]", "$4::text[]")
+    )
+)
+
+
+async def points_summary(
+    conn: asyncpg.Connection,
+    customer_id: str,
+    service_point_ids: list[str],
+    today: date,
+    invoices: int,
+) -> asyncpg.Record:
+    """The summary of the part a partial grant covers, from its service points."""
+    return await conn.fetchrow(
+        POINTS_SUMMARY_SQL, [customer_id], today, invoices, service_point_ids
+    )

@@ -121,7 +121,7 @@ async def test_a_partial_grants_views_read_only_the_granted_part(billing: Servic
         "granted part": lambda c: repository.granted_part(c, "C-777", ["SP-777-2"]),
         "contracts": lambda c: repository.partial_contracts(c, part),
         "balance": lambda c: repository.partial_balance(c, part, today),
-        "summary": lambda c: repository.partial_summary(c, part, today, 5),
+        "summary": lambda c: repository.points_summary(c, "C-777", ["SP-777-2"], today, 5),
     }
     since = (date(2026, 3, 1), "X")
     for position in (None, Position(since), Position(since, newer=True)):
