@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from services.identity.handlers import SUBSCRIPTIONS
-from shared.events import Event, billing, notifications
+from shared.events import Event, billing, erp, notifications
 from shared.events import identity as events
 from shared.messaging.consumer import PermanentError
 from tests.support.erp import address
@@ -143,12 +143,41 @@ async def _email_failed(identity: ServiceHandlers) -> Event:
     )
 
 
+async def _manager_login(identity: ServiceHandlers) -> str:
+    """A manager account (an operator's approval or an owner's invitation makes these)."""
+    suffix = secrets.token_hex(4)
+    await identity.execute(
+        """INSERT INTO accounts (id, login, email, language, role, status, password_hash)
+           VALUES ($1, $2, $3, 'en', 'manager', 'active', 'not-a-hash')""",
+        uuid.uuid4(),
+        f"e{suffix}",
+        f"manager.{suffix}@example.com",
+    )
+    return f"e{suffix}"
+
+
+async def _manager_granted(identity: ServiceHandlers) -> Event:
+    return erp.ManagerGranted(
+        manager_login=await _manager_login(identity),
+        customer_id=f"C-{secrets.token_hex(4)}",
+        scope="full",
+    )
+
+
+async def _manager_revoked(identity: ServiceHandlers) -> Event:
+    granted = await _manager_granted(identity)
+    assert await identity.deliver(granted) == "handled"
+    return erp.ManagerRevoked(manager_login=granted.manager_login, customer_id=granted.customer_id)
+
+
 CASES: dict[str, Case] = {
     billing.CustomerChanged.TYPE: _customer,
     billing.ContractChanged.TYPE: _contract,
     billing.InvoiceIssued.TYPE: _invoice,
     notifications.EmailSent.TYPE: _email_sent,
     notifications.EmailFailed.TYPE: _email_failed,
+    erp.ManagerGranted.TYPE: _manager_granted,
+    erp.ManagerRevoked.TYPE: _manager_revoked,
 }
 HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
 PROJECTION = [

@@ -38,7 +38,13 @@ async def notifications(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandle
 class Expected:
     """The email an event must queue."""
 
-    payload: events.AccountEmail | events.RegistrationRequested | events.RegistrationNoticed
+    payload: (
+        events.AccountEmail
+        | events.RegistrationRequested
+        | events.RegistrationNoticed
+        | events.ManagerRequestReceived
+        | events.ManagerRequestRejected
+    )
     template: str
     reference_id: str
     sensitive: bool
@@ -113,12 +119,41 @@ def account_activated(language: str, seal: Seal) -> Expected:
     return Expected(e, "account-activation", str(e.account_id), False, (LOGIN_URL,))
 
 
+def manager_request_received(language: str, _seal: Seal) -> Expected:
+    e = events.ManagerRequestReceived(
+        reference="MR-2026-000042",
+        company="Zarządca <Sp. z o.o.>",
+        email=f"firma.{secrets.token_hex(4)}@example.com",
+        language=language,  # type: ignore[arg-type]
+    )
+    return Expected(e, "manager-request-received", e.reference, False, ("MR-2026-000042",))
+
+
+def manager_request_rejected(language: str, _seal: Seal) -> Expected:
+    e = events.ManagerRequestRejected(
+        reference="MR-2026-000043",
+        company="Zarządca",
+        email=f"firma.{secrets.token_hex(4)}@example.com",
+        language=language,  # type: ignore[arg-type]
+        reason="Contract U-1 is not administered by you",
+    )
+    return Expected(
+        e,
+        "manager-request-rejected",
+        e.reference,
+        False,
+        ("MR-2026-000043", "Contract U-1 is not administered by you"),
+    )
+
+
 CASES = {
     events.RegistrationRequested.TYPE: registration_requested,
     events.RegistrationNoticed.TYPE: registration_noticed,
     events.RegistrationRepeated.TYPE: registration_repeated,
     events.CredentialsIssued.TYPE: credentials_issued,
     events.AccountActivated.TYPE: account_activated,
+    events.ManagerRequestReceived.TYPE: manager_request_received,
+    events.ManagerRequestRejected.TYPE: manager_request_rejected,
 }
 HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
 
@@ -161,6 +196,8 @@ async def test_an_event_queues_one_email_in_its_language(
         0,
     )
     subject = (TEMPLATES / language / f"{expected.template}.subject.txt").read_text().strip()
+    # A manager request's subjects name its reference; the others say nothing variable.
+    subject = subject.replace("{{ reference }}", getattr(expected.payload, "reference", ""))
     assert email["subject"] == subject
     for words in expected.says:
         assert words in email["text_body"]
