@@ -11,6 +11,7 @@ from urllib.parse import quote
 from openapi_spec_validator import validate as validate_spec
 
 from services.gateway.api import ROUTES
+from shared.auth import Principal, TokenSigner
 from tests.support.erp import address, publish_household
 from tests.support.flows import (
     ACCOUNT_VIEWS,
@@ -25,6 +26,7 @@ from tests.support.flows import (
     wait_for_mail,
 )
 from tests.support.openapi import OpenApi
+from tests.support.platform import wait_until
 from tests.support.stack import Stack
 
 
@@ -189,6 +191,17 @@ async def _managers_and_grants(stack: Stack, owner_token: str) -> None:
         json={"grants": [{"customer_id": customer_id, "scope": "full"}]},
     )
     assert status == 200, decision
+    # The approved manager's portfolio, once the grant has reached billing (a token as identity
+    # signs a manager's).
+    manager, _ = TokenSigner(stack.platform.settings).issue(
+        Principal(decision["manager_account_id"], "manager", "manager")
+    )
+
+    async def portfolio() -> object:
+        status, page = await api.request("GET", "/api/v1/portfolio", token=manager)
+        return status == 200 and page["items"]
+
+    await wait_until(portfolio, what="the approved manager's grant in billing")
     status, _ = await api.request(
         "POST",
         f"/api/v1/operator/manager-requests/{references[1]}/rejection",
