@@ -168,3 +168,48 @@ async def test_a_portfolio_page_reads_the_managers_customers_only(billing: Servi
     for name, read in (await measure(billing, views)).items():
         assert sum(read.values()) <= 21 * 40, f"{name} read {read}"
         assert read.get("access_grants", 0) <= 25, f"{name} read {read}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def metering(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    async with ServiceHandlers.open("metering", infra, keys) as handlers:
+        await handlers.execute(
+            """INSERT INTO meters (meter_number, service_point_id, customer_id, contract_number,
+                                   address, contract_signed_on, installed_on, removed_on)
+               SELECT 'M-' || n || '-' || k, 'SP-' || n || '-' || (1 + k / 3), 'C-' || n,
+                      'U-' || n, '{}'::jsonb, DATE '2020-01-01', DATE '2020-01-01',
+                      CASE WHEN k % 3 = 1 THEN DATE '2024-01-01' END
+                 FROM generate_series(1, $1) n, generate_series(0, 5) k""",
+            OTHERS + 1,
+        )
+        await handlers.execute(
+            """INSERT INTO readings (meter_number, read_at, value, source)
+               SELECT m.meter_number, TIMESTAMPTZ '2023-01-01' + make_interval(days => d), d,
+                      'remote'
+                 FROM meters m, generate_series(1, 5) d""",
+        )
+        await handlers.execute("ANALYZE")
+        yield handlers
+
+
+async def test_a_partial_grants_meters_are_read_by_service_point(
+    metering: ServiceHandlers,
+) -> None:
+    from services.metering import repository as meters
+
+    async with metering.pool.acquire() as conn:
+        found = await meters.customer_meters(conn, ["C-777"], ["SP-777-2"])
+        # SP-777-2 holds meters 3, 4 (taken off) and 5
+        assert sorted(r["meter_number"] for r in found) == ["M-777-3", "M-777-4", "M-777-5"]
+        assert (
+            await meters.customer_meter(conn, ["C-777"], "M-777-1", service_point_ids=["SP-777-2"])
+            is None
+        )
+    views: dict[str, Callable[[asyncpg.Connection], Awaitable]] = {
+        "meters": lambda c: meters.customer_meters(c, ["C-777"], ["SP-777-2"]),
+        "meter": lambda c: meters.customer_meter(
+            c, ["C-777"], "M-777-4", service_point_ids=["SP-777-2"]
+        ),
+    }
+    for name, read in (await measure(metering, views)).items():
+        assert sum(read.values()) <= 10, f"{name} read {read} for one granted service point"
