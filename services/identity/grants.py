@@ -126,6 +126,25 @@ def unprocessable(field: str, code: str, message: str) -> Problem:
     )
 
 
+async def manager_account_for(
+    tx: Tx,
+    *,
+    email: str,
+    phone: str | None,
+    language: str,
+    company: str | None,
+    client_ip: str | None,
+) -> asyncpg.Record:
+    """The manager account of `email`: the one it has already (its grants grow; no new emails),
+    else a new one with the first of the three emails."""
+    found = await repository.manager_by_email(tx.conn, email)
+    if found is not None:
+        return found
+    return await new_manager_account(
+        tx, email=email, phone=phone, language=language, company=company, client_ip=client_ip
+    )
+
+
 async def new_manager_account(
     tx: Tx,
     *,

@@ -152,16 +152,14 @@ async def invite_manager(request: web.Request) -> web.Response:
         await grants.check_points(
             tx, customer_id, body.scope, body.service_point_ids, "service_point_ids"
         )
-        manager = await repository.manager_by_email(tx.conn, str(body.email))
-        if manager is None:
-            manager = await grants.new_manager_account(
-                tx,
-                email=str(body.email),
-                phone=None,
-                language=body.language,
-                company=body.company,
-                client_ip=client_ip(request),
-            )
+        manager = await grants.manager_account_for(
+            tx,
+            email=str(body.email),
+            phone=None,
+            language=body.language,
+            company=body.company,
+            client_ip=client_ip(request),
+        )
         row = await grants.set_grant(
             tx,
             manager["id"],

@@ -226,7 +226,7 @@ async def approve(request: web.Request) -> web.Response:
             await grants.check_points(
                 tx, g.customer_id, g.scope, g.service_point_ids, f"grants.{i}.service_point_ids"
             )
-        manager = await grants.new_manager_account(
+        manager = await grants.manager_account_for(
             tx,
             email=row["email"],
             phone=row["phone"],

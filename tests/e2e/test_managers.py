@@ -516,3 +516,45 @@ async def test_an_operator_makes_another_who_signs_in_after_the_emails(
 
     tokens = await wait_until(signed_in, what="the new operator's sign-in to be enabled")
     assert tokens["must_change_password"] is True
+
+
+async def test_a_second_request_from_the_same_manager_adds_grants_to_the_same_account(
+    stack: Stack, operator: str
+) -> None:
+    manager_email = f"zarzadca.{secrets.token_hex(4)}@example.com"
+    approved = []
+    for _ in range(2):
+        customer = await _customer_known(stack)
+        reference = await _send_request(stack, customer, manager_email)
+        request = await _pending(stack, operator, reference)
+        point = request["properties"][0]["service_points"][0]["service_point_id"]
+        status, decision = await stack.api.request(
+            "POST",
+            f"/api/v1/operator/manager-requests/{reference}/approval",
+            token=operator,
+            json={
+                "grants": [
+                    {
+                        "customer_id": customer.customer_id,
+                        "scope": "partial",
+                        "service_point_ids": [point],
+                    }
+                ]
+            },
+        )
+        assert status == 200, decision
+        approved.append((customer.customer_id, decision))
+    (first_customer, first), (second_customer, second) = approved
+    assert second["manager_account_id"] == first["manager_account_id"]
+    assert second["manager_login"] == first["manager_login"]
+    status, grants = await stack.api.request(
+        "GET", f"/api/v1/operator/managers/{first['manager_account_id']}/grants", token=operator
+    )
+    assert status == 200, grants
+    assert sorted(g["customer_id"] for g in grants["items"]) == sorted(
+        [first_customer, second_customer]
+    )
+    await wait_for_mail(stack, manager_email, "manager-request-received", count=2)
+    await wait_for_mail(stack, manager_email, "registration")
+    # One account, so one activation link: the second approval only widened its grants.
+    assert [m.template for m in stack.mailbox.to_address(manager_email)].count("registration") == 1
