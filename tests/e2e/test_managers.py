@@ -27,6 +27,7 @@ from tests.support.flows import (
     new_captcha,
     operator_token,
     registered_account,
+    staff_account,
     wait_for_mail,
 )
 from tests.support.platform import wait_until
@@ -558,3 +559,27 @@ async def test_a_second_request_from_the_same_manager_adds_grants_to_the_same_ac
     await wait_for_mail(stack, manager_email, "registration")
     # One account, so one activation link: the second approval only widened its grants.
     assert [m.template for m in stack.mailbox.to_address(manager_email)].count("registration") == 1
+
+
+async def test_a_managers_token_stays_small_whatever_the_number_of_grants(stack: Stack) -> None:
+    account_id, few = await staff_account(stack, "manager")
+    conn = await stack.platform.db("identity")
+    try:
+        await conn.execute(
+            """INSERT INTO grants (manager_account_id, customer_id, scope, service_point_ids,
+                                   revision, changed_by)
+               SELECT $1::uuid, 'C-MANY-' || n, 'partial',
+                      ARRAY['SP-MANY-' || n || '-1', 'SP-MANY-' || n || '-2'], 1, 'operator'
+                 FROM generate_series(1, 5000) n""",
+            account_id,
+        )
+        status, me = await stack.api.request("GET", "/api/v1/me", token=few)
+        assert status == 200, me
+        status, tokens = await login(stack, me["login"], NEW_PASSWORD)
+        assert status == 200, tokens
+    finally:
+        await conn.close()
+    many = tokens["access_token"]
+    # Grants are not in the token: 5,000 customers (10,000 service points) change nothing.
+    assert len(many) < 4096
+    assert abs(len(many) - len(few)) <= 8, (len(few), len(many))

@@ -31,14 +31,12 @@ import pytest
 import pytest_asyncio
 
 from services.gateway.api import ROUTES, Route
-from services.identity import domain, repository
-from shared.db import create_pool
 from shared.envelope import new_envelope
 from shared.events import erp
 from shared.events.identity import GrantChanged
 from shared.messaging.broker import envelope_message
 from tests.support.erp import Household, address, publish_household
-from tests.support.flows import NEW_PASSWORD, access_token, login, registered_account
+from tests.support.flows import access_token, registered_account, staff_account
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
 
@@ -97,43 +95,6 @@ async def publish_grant(stack: Stack, manager: str, customer: str, points: list[
             routing_key=grant.TYPE,
             mandatory=True,
         )
-
-
-async def staff_account(stack: Stack, role: str) -> tuple[str, str]:
-    """A manager's or operator's account, signed in with its password changed: its id and an
-    access token."""
-    settings = stack.platform.settings
-    account_id, one_time = uuid.uuid4(), domain.new_one_time_password()
-    login_name = f"{role}-{secrets.token_hex(4)}"
-    pool = await create_pool(settings, "identity")
-    try:
-        async with pool.acquire() as conn:
-            assert await repository.insert_account(
-                conn,
-                account_id=account_id,
-                role=role,
-                status="active",
-                login=login_name,
-                email=f"{login_name}@example.com",
-                phone=None,
-                language="en",
-                password_hash=domain.hash_password(one_time),
-                one_time_password_ttl_seconds=settings.one_time_password_ttl_seconds,
-            )
-    finally:
-        await pool.close()
-    status, tokens = await login(stack, login_name, one_time)
-    assert status == 200, tokens
-    status, body = await stack.api.request(
-        "POST",
-        "/api/v1/me/password",
-        token=tokens["access_token"],
-        json={"current_password": one_time, "new_password": NEW_PASSWORD},
-    )
-    assert status == 200, body
-    status, tokens = await login(stack, login_name, NEW_PASSWORD)
-    assert status == 200, tokens
-    return str(account_id), tokens["access_token"]
 
 
 async def second_contract(stack: Stack, customer: str, today: date) -> tuple[str, str]:

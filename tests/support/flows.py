@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from deploy.create_operator import create_operator
 from deploy.mailbox import ReceivedMail
-from services.identity import proof_of_work
+from services.identity import domain, proof_of_work, repository
+from shared.db import create_pool
 from tests.support.erp import Customer, publish_customer
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
@@ -179,3 +181,40 @@ async def operator_token(stack: Stack) -> str:
     )
     assert status == 200, tokens
     return tokens["access_token"]
+
+
+async def staff_account(stack: Stack, role: str) -> tuple[str, str]:
+    """A manager's or operator's account, signed in with its password changed: its id and an
+    access token."""
+    settings = stack.platform.settings
+    account_id, one_time = uuid.uuid4(), domain.new_one_time_password()
+    login_name = f"{role}-{secrets.token_hex(4)}"
+    pool = await create_pool(settings, "identity")
+    try:
+        async with pool.acquire() as conn:
+            assert await repository.insert_account(
+                conn,
+                account_id=account_id,
+                role=role,
+                status="active",
+                login=login_name,
+                email=f"{login_name}@example.com",
+                phone=None,
+                language="en",
+                password_hash=domain.hash_password(one_time),
+                one_time_password_ttl_seconds=settings.one_time_password_ttl_seconds,
+            )
+    finally:
+        await pool.close()
+    status, tokens = await login(stack, login_name, one_time)
+    assert status == 200, tokens
+    status, body = await stack.api.request(
+        "POST",
+        "/api/v1/me/password",
+        token=tokens["access_token"],
+        json={"current_password": one_time, "new_password": NEW_PASSWORD},
+    )
+    assert status == 200, body
+    status, tokens = await login(stack, login_name, NEW_PASSWORD)
+    assert status == 200, tokens
+    return str(account_id), tokens["access_token"]
