@@ -1,9 +1,19 @@
 """The event contract: one module per producing domain. Each payload model names its own type
 (`class X(Event, event="...")`); CATALOG maps every type to its model."""
 
-from shared.events import billing, erp, identity, metering, notifications, reading
+from shared.events import billing, erp, identity, metering, notifications, payments, reading
 from shared.events.common import Event
 
-__all__ = ["CATALOG", "Event", "billing", "erp", "identity", "metering", "notifications", "reading"]
+__all__ = [
+    "CATALOG",
+    "Event",
+    "billing",
+    "erp",
+    "identity",
+    "metering",
+    "notifications",
+    "payments",
+    "reading",
+]
 
 CATALOG: dict[str, type[Event]] = dict(sorted(Event.registry.items()))
