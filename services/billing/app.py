@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.billing import api, portfolio_api
 from services.billing.handlers import SUBSCRIPTIONS
+from shared.events.billing import OnlinePaymentReceived
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -14,5 +15,10 @@ SERVICE = "billing"
 
 def build_app(settings: Settings) -> web.Application:
     return service_app(
-        settings, SERVICE, subscriptions=SUBSCRIPTIONS, routes=[api.routes, portfolio_api.routes]
+        settings,
+        SERVICE,
+        subscriptions=SUBSCRIPTIONS,
+        routes=[api.routes, portfolio_api.routes],
+        # Every completed online payment waits there for the ERP to book it (integration contract).
+        outbound={"online-payments": [OnlinePaymentReceived]},
     )

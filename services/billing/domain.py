@@ -57,3 +57,34 @@ def allocate(invoices: Iterable[InvoiceDue], credits: Iterable[Credit]) -> dict[
 def settles_invoices(note_kind: str) -> bool:
     """Credit notes pay invoices; interest and debit notes are charges of their own."""
     return note_kind == "credit"
+
+
+@dataclass(frozen=True)
+class PendingShare:
+    """Part of an online payment awaiting booking: what it pays of one invoice, or (no invoice)
+    what is left over, a credit that settles the oldest open invoices."""
+
+    entry_id: str
+    amount: Decimal
+    invoice_number: str | None
+
+
+def pending_shares(
+    payment_id: str, amount: Decimal, invoices: Iterable[tuple[str, Decimal]]
+) -> list[PendingShare]:
+    """An online payment as the entries that stand for it until the ERP books it: one per
+    invoice it names (in the order named, one invoice named twice counted together), then the
+    rest of the amount. ValueError when the invoices' parts add up to more than the amount."""
+    parts: dict[str, Decimal] = {}
+    for number, part in invoices:
+        parts[number] = parts.get(number, ZERO) + part
+    rest = amount - sum(parts.values(), ZERO)
+    if rest < 0:
+        raise ValueError(f"the invoices' parts exceed the amount by {-rest}")
+    shares = [(number, part) for number, part in parts.items() if part > 0]
+    if rest > 0:
+        shares.append((None, rest))
+    return [
+        PendingShare(f"online:{payment_id}:{n}", part, number)
+        for n, (number, part) in enumerate(shares, 1)
+    ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from services.billing import domain, repository
 from shared.envelope import Envelope
-from shared.events import billing, erp
-from shared.messaging.consumer import Many, Subscription, latest
+from shared.events import billing, erp, payments
+from shared.messaging.consumer import Many, PermanentError, Subscription, latest
 from shared.tx import Tx
 
 # Each handler takes every message of its type in a batch (consumer.Many): one statement for
@@ -39,9 +40,38 @@ async def invoices_issued(tx: Tx, items: list[tuple[Envelope, erp.InvoiceIssued]
 
 async def payments_booked(tx: Tx, items: list[tuple[Envelope, erp.PaymentBooked]]) -> None:
     payments = latest(items, lambda p: p.booking_id)
+    # A booking of an online payment (its `reference`) replaces what stood for it until now.
+    references = sorted({str(p.reference) for p in payments if p.reference is not None})
+    if references:
+        await repository.lock_online_payments(tx.conn, references)
     before = await repository.upsert_payments(tx.conn, payments)
     for p in payments:
         settle_before_commit(tx, p.customer_id, before.get(p.booking_id))
+    if references:
+        settle_before_commit(tx, *await repository.drop_awaiting_booking(tx.conn, references))
+
+
+async def online_payments_completed(
+    tx: Tx, items: list[tuple[Envelope, payments.PaymentCompleted]]
+) -> None:
+    """Online payments the provider confirmed: counted at once, as paying the invoices they name
+    (awaiting the ERP's booking, unless the ERP has booked them already), and told to the ERP,
+    each once however often it arrives."""
+    completed = latest(items, lambda p: p.payment_id)
+    shares: dict[uuid.UUID, list[domain.PendingShare]] = {}
+    for p in completed:
+        try:
+            shares[p.payment_id] = domain.pending_shares(
+                str(p.payment_id), p.amount, [(i.invoice_number, i.amount) for i in p.invoices]
+            )
+        except ValueError as exc:
+            raise PermanentError(f"payment {p.payment_id}: {exc}") from None
+    await repository.lock_online_payments(tx.conn, [str(p.payment_id) for p in completed])
+    new = await repository.add_online_payments(tx.conn, completed, shares, tx.settings.timezone)
+    for p in completed:
+        if p.payment_id in new:
+            settle_before_commit(tx, p.customer_id)
+            await tx.publish(billing.OnlinePaymentReceived.copy_of(p))
 
 
 async def notes_issued(tx: Tx, items: list[tuple[Envelope, erp.NoteIssued]]) -> None:
@@ -86,4 +116,7 @@ SUBSCRIPTIONS = (
         },
         types_commute=True,
     ),
+    # Online payments from the payments service: their own queue, so a feed backlog never
+    # delays what the customer sees just after paying.
+    Subscription("payments", {payments.PaymentCompleted: Many(online_payments_completed)}),
 )

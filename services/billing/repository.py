@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from services.billing import domain
 from shared.api.paging import Position
 from shared.events import erp
+from shared.events.payments import PaymentCompleted
 
 # --- the ERP feed: each statement stores every message of its type in a batch (handlers.py) ---
 #
@@ -155,13 +159,14 @@ async def upsert_payments(
                       LATERAL (SELECT booking_id, customer_id FROM payments
                                 WHERE booking_id = mine.booking_id OFFSET 0) p),
            payment AS (
-               INSERT INTO payments
-                   (booking_id, customer_id, booked_on, amount, invoice_number, channel)
+               INSERT INTO payments (booking_id, customer_id, booked_on, amount, invoice_number,
+                                     channel, reference)
                SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::numeric[],
-                                    $5::text[], $6::text[])
+                                    $5::text[], $6::text[], $7::uuid[])
                ON CONFLICT (booking_id) DO UPDATE SET customer_id = EXCLUDED.customer_id,
                    booked_on = EXCLUDED.booked_on, amount = EXCLUDED.amount,
-                   invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel
+                   invoice_number = EXCLUDED.invoice_number, channel = EXCLUDED.channel,
+                   reference = EXCLUDED.reference
                RETURNING 1)
            SELECT booking_id, customer_id FROM before""",
         [p.booking_id for p in payments],
@@ -170,6 +175,7 @@ async def upsert_payments(
         [p.amount for p in payments],
         [p.invoice_number for p in payments],
         [p.channel for p in payments],
+        [p.reference for p in payments],
     )
     return {r["booking_id"]: r["customer_id"] for r in rows}
 
@@ -204,6 +210,96 @@ async def upsert_notes(
         [n.invoice_number for n in notes],
     )
     return {r["note_number"]: r for r in rows}
+
+
+# --- online payments (payments.payment.completed) and the ERP's bookings of them -------------
+#
+# A completed payment stands in `payments` as entries awaiting booking until the ERP books the
+# same money (a booking whose `reference` is the payment id), which replaces them. Both sides
+# take the payment's lock first (lock_online_payments), so whichever commits second sees the
+# other: the money counts once whatever order they arrive in.
+
+
+async def lock_online_payments(conn: asyncpg.Connection, payment_ids: list[str]) -> None:
+    """One transaction at a time about each online payment, locks taken in one order (a key
+    space of their own: the two-key advisory locks, class 11)."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(11, k)
+             FROM (SELECT DISTINCT hashtext(r) AS k FROM unnest($1::text[]) AS r ORDER BY k)
+                  AS keys""",
+        payment_ids,
+    )
+
+
+async def add_online_payments(
+    conn: asyncpg.Connection,
+    payments: list[PaymentCompleted],
+    shares: dict[uuid.UUID, list[domain.PendingShare]],
+    timezone: str,
+) -> set[uuid.UUID]:
+    """Keep the payments not kept before and, for those of them the ERP has not booked yet,
+    their entries awaiting booking (booked on the utility's day of completion); returns the
+    payments that were new."""
+    zone = ZoneInfo(timezone)
+    entries = [(p, share) for p in payments for share in shares[p.payment_id]]
+    rows = await conn.fetch(
+        """WITH new AS (
+               INSERT INTO online_payments (payment_id, customer_id, amount, invoices, method,
+                                            provider, provider_transaction_id,
+                                            paid_by_account_id, completed_at)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::numeric[], $4::jsonb[],
+                                    $5::text[], $6::text[], $7::text[], $8::uuid[],
+                                    $9::timestamptz[])
+               ON CONFLICT (payment_id) DO NOTHING
+               RETURNING payment_id),
+           entry AS (
+               INSERT INTO payments (booking_id, customer_id, booked_on, amount, invoice_number,
+                                     channel, reference, awaiting_booking)
+               SELECT e.booking_id, e.customer_id, e.booked_on, e.amount, e.invoice_number,
+                      e.channel, e.reference, true
+                 FROM unnest($10::text[], $11::text[], $12::date[], $13::numeric[], $14::text[],
+                             $15::text[], $16::uuid[])
+                      AS e(booking_id, customer_id, booked_on, amount, invoice_number, channel,
+                           reference)
+                WHERE e.reference IN (SELECT payment_id FROM new)
+                  AND NOT EXISTS (SELECT 1 FROM payments b
+                                   WHERE b.reference = e.reference AND NOT b.awaiting_booking)
+               ON CONFLICT (booking_id) DO NOTHING)
+           SELECT payment_id FROM new""",
+        [p.payment_id for p in payments],
+        [p.customer_id for p in payments],
+        [p.amount for p in payments],
+        [json.dumps([i.model_dump(mode="json") for i in p.invoices]) for p in payments],
+        [p.method for p in payments],
+        [p.provider for p in payments],
+        [p.provider_transaction_id for p in payments],
+        [p.paid_by_account_id for p in payments],
+        [p.completed_at for p in payments],
+        [s.entry_id for _, s in entries],
+        [p.customer_id for p, _ in entries],
+        [p.completed_at.astimezone(zone).date() for p, _ in entries],
+        [s.amount for _, s in entries],
+        [s.invoice_number for _, s in entries],
+        [p.method for p, _ in entries],
+        [p.payment_id for p, _ in entries],
+    )
+    return {r["payment_id"] for r in rows}
+
+
+async def drop_awaiting_booking(conn: asyncpg.Connection, payment_ids: list[str]) -> list[str]:
+    """Remove the entries awaiting booking of these payments (the ERP has booked them); returns
+    the customers whose entries were removed."""
+    rows = await conn.fetch(
+        """DELETE FROM payments WHERE booking_id = ANY(ARRAY(
+               SELECT p.booking_id
+                 FROM unnest($1::uuid[]) AS mine (reference),
+                      LATERAL (SELECT booking_id FROM payments
+                                WHERE reference = mine.reference AND awaiting_booking
+                               OFFSET 0) p))
+           RETURNING customer_id""",
+        payment_ids,
+    )
+    return sorted({r["customer_id"] for r in rows})
 
 
 # --- settlement (handlers.settle) -----------------------------------------------------------
@@ -279,9 +375,16 @@ STATUS_SQL = """CASE WHEN i.paid >= i.gross THEN 'paid'
                      WHEN i.paid > 0 THEN 'partly_paid'
                      ELSE 'unpaid' END"""
 
+# Whether some of what the invoice has been paid is an online payment the ERP has not booked yet
+# (one lookup of a small partial index per invoice shown).
+AWAITING_BOOKING_SQL = """EXISTS (SELECT 1 FROM payments ab
+                                 WHERE ab.invoice_number = i.invoice_number
+                                   AND ab.awaiting_booking)"""
+
 INVOICE_COLUMNS = f"""i.invoice_number, i.customer_id, i.contract_number, i.issued_on, i.due_on,
     i.period_from, i.period_to, i.net, i.vat, i.gross, i.paid,
-    greatest(i.gross - i.paid, 0) AS amount_due, {STATUS_SQL} AS status"""
+    greatest(i.gross - i.paid, 0) AS amount_due, {STATUS_SQL} AS status,
+    {AWAITING_BOOKING_SQL} AS payment_awaiting_booking"""
 
 
 # The same columns for JSON built by PostgreSQL: amounts as text, so that no amount passes
@@ -289,7 +392,7 @@ INVOICE_COLUMNS = f"""i.invoice_number, i.customer_id, i.contract_number, i.issu
 INVOICE_JSON_COLUMNS = f"""i.invoice_number, i.contract_number, i.issued_on, i.due_on,
     i.period_from, i.period_to, i.net::text AS net, i.vat::text AS vat, i.gross::text AS gross,
     i.paid::text AS paid, greatest(i.gross - i.paid, 0)::text AS amount_due,
-    {STATUS_SQL} AS status"""
+    {STATUS_SQL} AS status, {AWAITING_BOOKING_SQL} AS payment_awaiting_booking"""
 
 
 # A customer's contracts with their service points, as JSON objects ($1 customer ids). The
@@ -450,13 +553,18 @@ async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date
     )
 
 
+PAYMENT_COLUMNS = """p.booking_id, p.booked_on, p.amount, p.invoice_number, p.channel,
+    p.reference, CASE WHEN p.awaiting_booking THEN 'awaiting_booking' ELSE 'booked' END
+    AS status"""
+
+
 async def payments_page(
     conn: asyncpg.Connection, customer_ids: list[str], position: Position | None, limit: int
 ) -> tuple[list[asyncpg.Record], bool]:
     """A page of payments by (booked_on, booking_id), newest first; see _keyset_rows."""
     sql = _keyset_sql(
         "payments p",
-        "p.booking_id, p.booked_on, p.amount, p.invoice_number, p.channel",
+        PAYMENT_COLUMNS,
         ("booked_on", "booking_id"),
         "",
         position,
@@ -667,7 +775,7 @@ async def partial_payments_page(
     """payments_page of the payments that name a granted invoice."""
     sql = _keyset_sql(
         "payments p",
-        "p.booking_id, p.booked_on, p.amount, p.invoice_number, p.channel",
+        PAYMENT_COLUMNS,
         ("booked_on", "booking_id"),
         " AND p.customer_id = ANY($2::text[])",
         position,

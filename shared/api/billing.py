@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Literal
 
@@ -31,6 +32,11 @@ class InvoiceOut(InvoiceFigures, InvoiceTerms, Out):
     paid: Amount
     amount_due: Amount
     status: InvoiceStatus
+    payment_awaiting_booking: bool = Field(
+        False,
+        description="part of `paid` is an online payment the utility has not booked yet "
+        "(shown as paid at once; the booking replaces it, never adds to it)",
+    )
 
 
 class InvoiceLineOut(Out):
@@ -83,11 +89,17 @@ class BalanceOut(Out):
 
 
 class PaymentOut(Out):
+    """Money received. An online payment shows at once, `awaiting_booking` (one entry per
+    invoice it pays, `booking_id` `online:<payment id>:<n>`), until the utility books it: then
+    the booking stands in its place, never beside it."""
+
     booking_id: str
     booked_on: date
     amount: Amount
     invoice_number: str | None
     channel: str
+    status: Literal["booked", "awaiting_booking"] = "booked"
+    reference: uuid.UUID | None = Field(None, description="the online payment's id, if any")
 
 
 class PaymentQuery(CursorQuery, CustomerSelector):

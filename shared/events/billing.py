@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, datetime
+from typing import Literal
 
-from pydantic import EmailStr
+from pydantic import EmailStr, Field
 
 from shared.events.common import Amount, Event, Identifier, InvoiceTerms, Language, ServicePoint
+from shared.events.payments import PaidInvoice
 
 
 class CustomerChanged(Event, event="billing.customer.upserted"):
@@ -27,3 +30,21 @@ class ContractChanged(Event, event="billing.contract.upserted"):
 class InvoiceIssued(InvoiceTerms, Event, event="billing.invoice.issued"):
     customer_id: Identifier
     gross: Amount
+
+
+class OnlinePaymentReceived(Event, event="billing.online-payment.received", exchange="integration"):
+    """For the ERP (integration exchange, queue `<ns>.backoffice.online-payments`): an online
+    payment the provider confirmed, once per payment (a copy of `payments.payment.completed`
+    as billing first took it). The ERP books it with `erp.payment.booked` whose `reference` is
+    `payment_id`; until then billing counts it as awaiting booking."""
+
+    payment_id: uuid.UUID
+    customer_id: Identifier
+    amount: Amount
+    currency: Literal["PLN"] = "PLN"
+    invoices: list[PaidInvoice] = Field(max_length=500)
+    method: Literal["card", "pay-by-link", "blik"]
+    provider: str = Field(min_length=1, max_length=40)
+    provider_transaction_id: str = Field(min_length=1, max_length=100)
+    paid_by_account_id: uuid.UUID
+    completed_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -69,12 +70,17 @@ class InvoiceIssued(InvoiceFigures, InvoiceTerms, Feed, event="erp.invoice.issue
 
 
 class PaymentBooked(Feed, event="erp.payment.booked"):
+    """Money the ERP has booked. `reference`: the e-BOK payment id when the money is an online
+    payment e-BOK told the ERP about (`billing.online-payment.received`): the booking replaces
+    that payment's amount awaiting booking, never adds to it."""
+
     booking_id: Identifier
     customer_id: Identifier
     booked_on: date
     amount: Amount = Field(gt=0)
     invoice_number: Identifier | None = None
     channel: str = Field(min_length=1, max_length=40)
+    reference: uuid.UUID | None = None
 
 
 class NoteIssued(Feed, event="erp.note.issued"):

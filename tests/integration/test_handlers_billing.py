@@ -7,7 +7,7 @@ import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from services.billing.handlers import SUBSCRIPTIONS
-from shared.events import Event, erp
+from shared.events import Event, erp, payments
 from shared.messaging.consumer import Undeliverable
 from tests.support.erp import address, customer_feed
 from tests.support.handlers import ServiceHandlers
@@ -80,6 +80,23 @@ def note(
     )
 
 
+def online_payment(
+    customer_id: str, amount: str, invoices: list[tuple[str, str]]
+) -> payments.PaymentCompleted:
+    """A payment the provider confirmed, paying `invoices` (number, amount) out of `amount`."""
+    return payments.PaymentCompleted(
+        payment_id=uuid.uuid4(),
+        customer_id=customer_id,
+        amount=Decimal(amount),
+        invoices=[payments.PaidInvoice(invoice_number=n, amount=Decimal(a)) for n, a in invoices],
+        method="card",
+        provider="p24",
+        provider_transaction_id=f"T-{secrets.token_hex(6)}",
+        paid_by_account_id=uuid.uuid4(),
+        completed_at=datetime(2025, 3, 31, 23, 30, tzinfo=UTC),
+    )
+
+
 async def two_invoices(billing: ServiceHandlers) -> tuple[str, str, str]:
     """A customer with an older invoice A (100.00, due first) and a newer B (200.00)."""
     customer_id = f"C-{secrets.token_hex(4)}"
@@ -123,6 +140,10 @@ def cases(suffix: str) -> dict[str, Case]:
         erp.NoteIssued.TYPE: (
             [first_invoice],
             note(cid, f"NO/{suffix}", "credit", "20.00", first_invoice.invoice_number),
+        ),
+        payments.PaymentCompleted.TYPE: (
+            [first_invoice],
+            online_payment(cid, "30.00", [(first_invoice.invoice_number, "25.00")]),
         ),
     }
 

@@ -966,6 +966,12 @@ export interface components {
              * @enum {string}
              */
             status: "unpaid" | "partly_paid" | "paid" | "overdue";
+            /**
+             * Payment Awaiting Booking
+             * @description part of `paid` is an online payment the utility has not booked yet (shown as paid at once; the booking replaces it, never adds to it)
+             * @default false
+             */
+            payment_awaiting_booking: boolean;
             /** Lines */
             lines: components["schemas"]["InvoiceLineOut"][];
         };
@@ -1025,6 +1031,12 @@ export interface components {
              * @enum {string}
              */
             status: "unpaid" | "partly_paid" | "paid" | "overdue";
+            /**
+             * Payment Awaiting Booking
+             * @description part of `paid` is an online payment the utility has not booked yet (shown as paid at once; the booking replaces it, never adds to it)
+             * @default false
+             */
+            payment_awaiting_booking: boolean;
         };
         /** LoginRequest */
         LoginRequest: {
@@ -1403,7 +1415,12 @@ export interface components {
             /** New Password */
             new_password: string;
         };
-        /** PaymentOut */
+        /**
+         * PaymentOut
+         * @description Money received. An online payment shows at once, `awaiting_booking` (one entry per
+         *     invoice it pays, `booking_id` `online:<payment id>:<n>`), until the utility books it: then
+         *     the booking stands in its place, never beside it.
+         */
         PaymentOut: {
             /** Booking Id */
             booking_id: string;
@@ -1418,6 +1435,18 @@ export interface components {
             invoice_number: string | null;
             /** Channel */
             channel: string;
+            /**
+             * Status
+             * @default booked
+             * @enum {string}
+             */
+            status: "booked" | "awaiting_booking";
+            /**
+             * Reference
+             * @description the online payment's id, if any
+             * @default null
+             */
+            reference: string | null;
         };
         /**
          * PortfolioEntryOut
