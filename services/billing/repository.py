@@ -262,8 +262,11 @@ async def add_online_payments(
                       AS e(booking_id, customer_id, booked_on, amount, invoice_number, channel,
                            reference)
                 WHERE e.reference IN (SELECT payment_id FROM new)
+                  -- OFFSET 0: a lookup by reference per entry, never an anti-join that
+                  -- reads every payment
                   AND NOT EXISTS (SELECT 1 FROM payments b
-                                   WHERE b.reference = e.reference AND NOT b.awaiting_booking)
+                                   WHERE b.reference = e.reference AND NOT b.awaiting_booking
+                                  OFFSET 0)
                ON CONFLICT (booking_id) DO NOTHING)
            SELECT payment_id FROM new""",
         [p.payment_id for p in payments],

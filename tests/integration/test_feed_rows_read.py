@@ -8,6 +8,8 @@ connection of the pool ran a batch before the others were loaded, and keeps its 
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
@@ -17,10 +19,10 @@ import asyncpg
 import pytest_asyncio
 
 from shared.envelope import new_envelope
-from shared.events import Event, billing, erp
+from shared.events import Event, billing, erp, payments
 from shared.messaging.consumer import Many, Subscription, handle_each
 from shared.tx import Tx
-from tests.integration.test_handlers_billing import invoice, note, payment
+from tests.integration.test_handlers_billing import invoice, note, online_payment, payment
 from tests.support.erp import address
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
@@ -108,6 +110,19 @@ async def billing_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]
                 """INSERT INTO notes (note_number, customer_id, kind, issued_on, amount,
                                       description)
                    SELECT 'NO-' || n, 'C-' || n, 'credit', DATE '2025-03-01', 1, 'Korekta'
+                     FROM generate_series(1, $1) n""",
+                # Every customer has paid FV/n/2 online, awaiting the ERP's booking.
+                """INSERT INTO online_payments (payment_id, customer_id, amount, invoices,
+                                               method, provider, provider_transaction_id,
+                                               paid_by_account_id, completed_at)
+                   SELECT md5('online-' || n)::uuid, 'C-' || n, 100, '[]', 'card', 'p24',
+                          'T-' || n, md5('account-' || n)::uuid, now()
+                     FROM generate_series(1, $1) n""",
+                """INSERT INTO payments (booking_id, customer_id, booked_on, amount,
+                                         invoice_number, channel, reference, awaiting_booking)
+                   SELECT 'online:' || md5('online-' || n)::uuid || ':1', 'C-' || n,
+                          DATE '2025-02-02', 100, 'FV/' || n || '/2', 'card',
+                          md5('online-' || n)::uuid, true
                      FROM generate_series(1, $1) n""",
             ],
             batch_for("C-WARM", 1),
@@ -226,8 +241,19 @@ def batch_for(new: str, n: int) -> list[Event]:
         invoice(new, f"FV/{n}/1", date(2025, 1, 15), "90.00"),
         payment(known, f"B-{n}", "60.00"),
         note(known, f"NO-{n}", "credit", "2.00"),
+        # The ERP books the known customer's online payment, which replaces its entry.
+        payment(known, f"B-{n}-online", "100.00", f"FV/{n}/2").model_copy(
+            update={"reference": online_payment_id(n)}
+        ),
+        # The new customer pays two invoices online (payments queue).
+        online_payment(new, "200.00", [(f"FV/{new}/2", "100.00"), (f"FV/{new}/4", "100.00")]),
     ]
     return feed
+
+
+def online_payment_id(n: int) -> uuid.UUID:
+    """The id of customer C-n's online payment on record (md5('online-' || n)::uuid)."""
+    return uuid.UUID(hashlib.md5(f"online-{n}".encode()).hexdigest())  # noqa: S324
 
 
 def assert_bounded(read: dict[str, tuple[int, int]]) -> None:
@@ -240,24 +266,52 @@ def assert_bounded(read: dict[str, tuple[int, int]]) -> None:
 async def test_a_billing_feed_batch_reads_only_its_customers_rows(
     billing_db: ServiceHandlers,
 ) -> None:
-    [subscription] = billing_db.subscriptions
+    subscription = next(s for s in billing_db.subscriptions if s.purpose == "erp")
     read = await rows_read(billing_db, subscription, batch_for("C-NEW-1", 777))
     assert_bounded(read)
     assert read["invoices"][0] > 0, "the batch did read invoices (the counters count)"
     paid = await billing_db.fetch(
         "SELECT invoice_number, paid FROM invoices WHERE customer_id = 'C-777'"
     )
-    # FV/777/1 went to the new customer; the re-sent 60.00 and 2.00 settle the oldest due.
+    # FV/777/1 went to the new customer; the booked online payment (replacing the entry that
+    # stood for it) pays FV/777/2, the re-sent 60.00 and 2.00 what is due oldest first.
     assert {r["invoice_number"]: r["paid"] for r in paid} == {
-        "FV/777/2": Decimal("62.00"),
-        "FV/777/3": Decimal("0.00"),
+        "FV/777/2": Decimal("100.00"),
+        "FV/777/3": Decimal("62.00"),
     }
+    assert (
+        await billing_db.fetchval(
+            "SELECT count(*) FROM payments WHERE reference = $1", online_payment_id(777)
+        )
+        == 1
+    )
     assert (
         await billing_db.fetchval(
             "SELECT count(*) FROM invoice_lines WHERE invoice_number = 'FV/777/1'"
         )
         == 0
     )
+
+
+async def test_an_online_payments_batch_reads_only_its_customers_rows(
+    billing_db: ServiceHandlers,
+) -> None:
+    erp_feed = next(s for s in billing_db.subscriptions if s.purpose == "erp")
+    await rows_read(billing_db, erp_feed, batch_for("C-NEW-4", 780))  # its invoices
+    subscription = next(s for s in billing_db.subscriptions if s.purpose == "payments")
+    batch = [p for p in batch_for("C-NEW-4", 780) if isinstance(p, payments.PaymentCompleted)]
+
+    read = await rows_read(billing_db, subscription, batch)
+
+    assert_bounded(read)
+    assert read["payments"][0] > 0, "the batch did read payments (the counters count)"
+    paid = await billing_db.fetch(
+        "SELECT invoice_number, paid FROM invoices WHERE customer_id = 'C-NEW-4'"
+        " AND paid > 0 ORDER BY invoice_number"
+    )
+    # Its own FV/1 (and the odd months' invoices) the ERP's payments paid; the online payment
+    # the two it names.
+    assert {r["invoice_number"] for r in paid} >= {"FV/C-NEW-4/2", "FV/C-NEW-4/4"}
 
 
 async def test_an_identity_projection_batch_reads_only_its_customers_rows(
