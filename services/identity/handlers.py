@@ -7,7 +7,7 @@ import uuid
 
 from services.identity import domain, grants, repository
 from shared.envelope import Envelope
-from shared.events import billing, erp, notifications
+from shared.events import billing, erp, notifications, payments
 from shared.events import identity as events
 from shared.logs import get_logger
 from shared.messaging.consumer import Many, PermanentError, Subscription, latest
@@ -63,6 +63,39 @@ async def email_failed(_tx: Tx, _env: Envelope, e: notifications.EmailFailed) ->
     )
 
 
+async def payment_completed(tx: Tx, _env: Envelope, p: payments.PaymentCompleted) -> None:
+    """Ask for the "Payment received" email, once per payment (a payment published again under
+    a new message id finds its receipt recorded): to the customer's own account and, when
+    another account paid (a manager), to that one too; only to accounts in use."""
+    if not await repository.record_payment_receipt(tx.conn, p.payment_id):
+        return
+    own = await repository.account_for_customer(tx.conn, p.customer_id)
+    payer = (
+        own
+        if own is not None and own["id"] == p.paid_by_account_id
+        else await repository.account_by_id(tx.conn, p.paid_by_account_id)
+    )
+    recipients = {a["id"]: a for a in (own, payer) if a is not None and a["status"] == "active"}
+    if not recipients:
+        log.info("no account to tell of a payment", payment_id=str(p.payment_id))
+    for account in recipients.values():
+        await tx.publish(
+            events.PaymentReceiptRequested(
+                account_id=account["id"],
+                email=account["email"],
+                language=account["language"],
+                login=account["login"],
+                payment_id=p.payment_id,
+                customer_id=p.customer_id,
+                amount=p.amount,
+                currency=p.currency,
+                invoices=p.invoices,
+                method=p.method,
+                completed_at=p.completed_at,
+            )
+        )
+
+
 # The ERP's grants (erp.manager.granted / erp.manager.revoked): the ERP is the record of who
 # manages what, so its grants are taken as they come (a service point the projection does not
 # know yet is kept: the contract event may come later).
@@ -108,4 +141,5 @@ SUBSCRIPTIONS = (
         "erp-managers",
         {erp.ManagerGranted: erp_manager_granted, erp.ManagerRevoked: erp_manager_revoked},
     ),
+    Subscription("payments", {payments.PaymentCompleted: payment_completed}),
 )

@@ -244,6 +244,18 @@ async def account_by_id(conn: asyncpg.Connection, account_id: uuid.UUID) -> asyn
     return await conn.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
 
 
+async def record_payment_receipt(conn: asyncpg.Connection, payment_id: uuid.UUID) -> bool:
+    """Whether the "Payment received" email of this payment is asked for now (False: it was)."""
+    return (
+        await conn.fetchval(
+            """INSERT INTO payment_receipts (payment_id) VALUES ($1)
+               ON CONFLICT (payment_id) DO NOTHING RETURNING true""",
+            payment_id,
+        )
+        is not None
+    )
+
+
 async def insert_customer_account(
     conn: asyncpg.Connection,
     *,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
+from decimal import Decimal
 from typing import Any
 
 from services.notifications import repository
@@ -23,6 +25,7 @@ Request = (
     | identity.RegistrationNoticed
     | identity.ManagerRequestReceived
     | identity.ManagerRequestRejected
+    | identity.PaymentReceiptRequested
 )
 
 
@@ -45,6 +48,24 @@ class Email:
 
 def _account(e: identity.AccountEmail) -> str:
     return str(e.account_id)
+
+
+def _payment(e: identity.PaymentReceiptRequested, links: Links) -> dict[str, Any]:
+    """Amounts as the utility writes them (two decimals, PLN); the time in UTC, as the other
+    emails give it."""
+    rest = e.amount - sum((i.amount for i in e.invoices), Decimal(0))
+    return {
+        "amount": f"{e.amount:.2f}",
+        "rest": f"{rest:.2f} {e.currency}" if rest > 0 else "",
+        "currency": e.currency,
+        "invoices": [
+            {"invoice_number": i.invoice_number, "amount": f"{i.amount:.2f}"} for i in e.invoices
+        ],
+        "method": e.method,
+        "payment_id": str(e.payment_id),
+        "completed_at": e.completed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "login_url": links.login_url,
+    }
 
 
 EMAILS: dict[type[Request], Email] = {
@@ -102,6 +123,12 @@ EMAILS: dict[type[Request], Email] = {
             "reason": e.reason,
         },
         reference=lambda e: e.reference,
+    ),
+    identity.PaymentReceiptRequested: Email(
+        "payment-received",
+        sensitive=False,
+        context=_payment,
+        reference=lambda e: str(e.payment_id),
     ),
 }
 

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import EmailStr, Field
 
-from shared.events.common import Contract, Event, Identifier, Language
+from shared.events.common import Amount, Contract, Event, Identifier, Language
+from shared.events.payments import PaidInvoice
 from shared.sealing import SEALED_PATTERN
 
 
@@ -60,6 +61,20 @@ class CredentialsIssued(AccountEmail, event="identity.credentials.issued"):
 
 class AccountActivated(AccountEmail, event="identity.account.activated"):
     pass
+
+
+class PaymentReceiptRequested(AccountEmail, event="identity.payment-receipt.requested"):
+    """An online payment the provider confirmed (`payments.payment.completed`), for the
+    "Payment received" email: once per payment to the customer's own account and, when another
+    account (a manager) paid, to that account too."""
+
+    payment_id: uuid.UUID
+    customer_id: Identifier
+    amount: Amount
+    currency: Literal["PLN"] = "PLN"
+    invoices: list[PaidInvoice] = Field(max_length=500)
+    method: Literal["card", "pay-by-link", "blik"]
+    completed_at: datetime
 
 
 class SessionRevoked(Event, event="identity.session.revoked"):

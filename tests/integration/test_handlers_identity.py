@@ -7,7 +7,7 @@ import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from services.identity.handlers import SUBSCRIPTIONS
-from shared.events import Event, billing, erp, notifications
+from shared.events import Event, billing, erp, notifications, payments
 from shared.events import identity as events
 from shared.messaging.consumer import PermanentError
 from tests.support.erp import address
@@ -170,6 +170,39 @@ async def _manager_revoked(identity: ServiceHandlers) -> Event:
     return erp.ManagerRevoked(manager_login=granted.manager_login, customer_id=granted.customer_id)
 
 
+def completed(
+    customer_id: str, paid_by: uuid.UUID, amount: str = "150.00"
+) -> payments.PaymentCompleted:
+    return payments.PaymentCompleted(
+        payment_id=uuid.uuid4(),
+        customer_id=customer_id,
+        amount=Decimal(amount),
+        invoices=[payments.PaidInvoice(invoice_number=f"FV/{customer_id}", amount=Decimal(amount))],
+        method="pay-by-link",
+        provider="p24",
+        provider_transaction_id=f"T-{secrets.token_hex(6)}",
+        paid_by_account_id=paid_by,
+        completed_at=datetime(2026, 11, 24, 9, 5, tzinfo=UTC),
+    )
+
+
+async def customer_of(identity: ServiceHandlers, account_id: uuid.UUID) -> str:
+    return await identity.fetchval("SELECT customer_id FROM accounts WHERE id = $1", account_id)
+
+
+async def _payment_completed(identity: ServiceHandlers) -> Event:
+    account_id = await new_account(identity, "active")
+    return completed(await customer_of(identity, account_id), account_id)
+
+
+async def receipts(identity: ServiceHandlers, payment_id: uuid.UUID) -> list[dict]:
+    return [
+        e.payload
+        for e in await identity.published(events.PaymentReceiptRequested.TYPE)
+        if e.payload["payment_id"] == str(payment_id)
+    ]
+
+
 CASES: dict[str, Case] = {
     billing.CustomerChanged.TYPE: _customer,
     billing.ContractChanged.TYPE: _contract,
@@ -178,6 +211,7 @@ CASES: dict[str, Case] = {
     notifications.EmailFailed.TYPE: _email_failed,
     erp.ManagerGranted.TYPE: _manager_granted,
     erp.ManagerRevoked.TYPE: _manager_revoked,
+    payments.PaymentCompleted.TYPE: _payment_completed,
 }
 HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
 PROJECTION = [
@@ -394,3 +428,68 @@ async def test_a_failed_email_changes_nothing(
     assert await identity.fetchval("SELECT type FROM inbox WHERE message_id = $1", message_id) == (
         notifications.EmailFailed.TYPE
     )
+
+
+# --- the "Payment received" email ---------------------------------------------------------------
+
+
+async def test_a_completed_payment_asks_for_the_email_to_the_customers_account(
+    identity: ServiceHandlers,
+) -> None:
+    account_id = await new_account(identity, "active")
+    row = (await identity.fetch("SELECT * FROM accounts WHERE id = $1", account_id))[0]
+    p = completed(row["customer_id"], account_id)
+
+    assert await identity.deliver(p) == "handled"
+
+    assert await receipts(identity, p.payment_id) == [
+        {
+            "account_id": str(account_id),
+            "email": row["email"],
+            "language": "en",  # the account's, not the ERP's
+            "login": row["login"],
+            "payment_id": str(p.payment_id),
+            "customer_id": p.customer_id,
+            "amount": "150.00",
+            "currency": "PLN",
+            "invoices": [{"invoice_number": f"FV/{p.customer_id}", "amount": "150.00"}],
+            "method": "pay-by-link",
+            "completed_at": "2026-11-24T09:05:00Z",
+        }
+    ]
+
+
+async def test_the_same_payment_again_asks_for_no_second_email(identity: ServiceHandlers) -> None:
+    p = await _payment_completed(identity)
+    assert isinstance(p, payments.PaymentCompleted)
+    await identity.deliver(p)
+
+    # The payments service published it again: a new message id, the same payment.
+    assert await identity.deliver(p) == "handled"
+
+    assert len(await receipts(identity, p.payment_id)) == 1
+
+
+async def test_a_manager_who_paid_is_told_as_well_as_the_customer(
+    identity: ServiceHandlers,
+) -> None:
+    owner = await new_account(identity, "active")
+    manager_login = await _manager_login(identity)
+    manager = await identity.fetchval("SELECT id FROM accounts WHERE login = $1", manager_login)
+    p = completed(await customer_of(identity, owner), manager)
+
+    await identity.deliver(p)
+
+    assert sorted(r["account_id"] for r in await receipts(identity, p.payment_id)) == sorted(
+        [str(owner), str(manager)]
+    )
+
+
+async def test_no_account_in_use_no_email(identity: ServiceHandlers) -> None:
+    # The customer's account is still being activated; the payer is unknown.
+    account_id = await new_account(identity)
+    p = completed(await customer_of(identity, account_id), uuid.uuid4())
+
+    assert await identity.deliver(p) == "handled"
+
+    assert await receipts(identity, p.payment_id) == []

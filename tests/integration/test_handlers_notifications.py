@@ -44,6 +44,7 @@ class Expected:
         | events.RegistrationNoticed
         | events.ManagerRequestReceived
         | events.ManagerRequestRejected
+        | events.PaymentReceiptRequested
     )
     template: str
     reference_id: str
@@ -146,6 +147,40 @@ def manager_request_rejected(language: str, _seal: Seal) -> Expected:
     )
 
 
+def payment_receipt_requested(language: str, _seal: Seal) -> Expected:
+    suffix = secrets.token_hex(4)
+    e = account_email(
+        events.PaymentReceiptRequested,
+        language,
+        payment_id=str(uuid.uuid4()),
+        customer_id=f"C-{suffix}",
+        amount="350.00",
+        invoices=[  # type: ignore[arg-type]
+            {"invoice_number": f"FV/{suffix}/1", "amount": "100.00"},
+            {"invoice_number": f"FV/{suffix}/2", "amount": "200.50"},
+        ],
+        method="blik",
+        completed_at="2026-11-24T09:05:00+01:00",
+    )
+    assert isinstance(e, events.PaymentReceiptRequested)
+    return Expected(
+        e,
+        "payment-received",
+        str(e.payment_id),
+        False,
+        (
+            "350.00 PLN",
+            f"FV/{suffix}/1: 100.00 PLN",
+            f"FV/{suffix}/2: 200.50 PLN",
+            "49.50 PLN",  # the overpayment
+            str(e.payment_id),
+            "BLIK",
+            "2026-11-24 08:05 UTC",
+            LOGIN_URL,
+        ),
+    )
+
+
 CASES = {
     events.RegistrationRequested.TYPE: registration_requested,
     events.RegistrationNoticed.TYPE: registration_noticed,
@@ -154,6 +189,7 @@ CASES = {
     events.AccountActivated.TYPE: account_activated,
     events.ManagerRequestReceived.TYPE: manager_request_received,
     events.ManagerRequestRejected.TYPE: manager_request_rejected,
+    events.PaymentReceiptRequested.TYPE: payment_receipt_requested,
 }
 HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
 
@@ -198,6 +234,10 @@ async def test_an_event_queues_one_email_in_its_language(
     subject = (TEMPLATES / language / f"{expected.template}.subject.txt").read_text().strip()
     # A manager request's subjects name its reference; the others say nothing variable.
     subject = subject.replace("{{ reference }}", getattr(expected.payload, "reference", ""))
+    # A payment's names its amount.
+    if isinstance(expected.payload, events.PaymentReceiptRequested):
+        subject = subject.replace("{{ amount }}", f"{expected.payload.amount:.2f}")
+        subject = subject.replace("{{ currency }}", expected.payload.currency)
     assert email["subject"] == subject
     for words in expected.says:
         assert words in email["text_body"]
