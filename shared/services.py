@@ -27,6 +27,7 @@ SERVICES: tuple[Service, ...] = (
     Service("identity", 8101),
     Service("notifications", 8103, upstream=False),
     Service("metering", 8104),
+    Service("payments", 8105),
     Service("gateway", 8080, owns_database=False, upstream=False, public=True),
 )
 

@@ -155,6 +155,21 @@ class Settings(_ServiceAddresses):
     captchas_per_window: int = 60
     captcha_window_seconds: int = 600
 
+    # Online payments (services/payments, docs/adding-a-payment-provider.md): the provider and
+    # Przelewy24's credentials. The CRC and API keys are secrets: never logged nor returned.
+    payments_provider: Literal["p24"] = "p24"
+    p24_base_url: str = "https://sandbox.przelewy24.pl"
+    p24_merchant_id: int = Field(0, ge=0)
+    p24_pos_id: int = Field(0, ge=0)
+    p24_crc: SecretStr = SecretStr("")
+    p24_api_key: SecretStr = SecretStr("")
+    p24_timeout_seconds: float = Field(10.0, gt=0)
+    # A payment pending this long is asked about by its session id (reconciliation), this often;
+    # one the provider has no payment for after payments_expire_after_seconds is expired.
+    payments_reconcile_after_seconds: float = Field(300.0, ge=0)
+    payments_reconcile_poll_seconds: float = Field(30.0, gt=0)
+    payments_expire_after_seconds: float = Field(3600.0, ge=0)
+
     # Email delivery
     email_retry_base_seconds: float = 5.0
     email_retry_max_seconds: float = 900.0

@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from services.gateway.upstream import UpstreamResponse, Upstreams
-from shared.api import billing, identity, metering
+from shared.api import billing, identity, metering, payments
 from shared.api.dashboard import DashboardOut, Part
 from shared.api.paging import Page
 from shared.api.selector import CustomerSelector
@@ -57,6 +57,8 @@ class Route:
     errors: tuple[int, ...] = ()  # besides those the policy and the body or query imply
     content_type: str = "application/json"
     browser_session: BrowserSession | None = None
+    # Takes a required Idempotency-Key header (the same key and body: the same answer).
+    idempotent: bool = False
     handler: Handler | None = field(default=None, compare=False)
 
 
@@ -560,5 +562,50 @@ ROUTES: tuple[Route, ...] = (
         "identity",
         response=identity.GrantOut,
         errors=(400, 404),
+    ),
+    # --- payments
+    Route(
+        "POST",
+        "/api/v1/payments",
+        "Pay invoices online: the payment and the provider's page to send the payer to "
+        "(Idempotency-Key required: the same key and body give the same payment)",
+        account("payment", partial="filtered"),
+        "payments",
+        body=payments.OnlinePaymentIn,
+        query=CustomerSelector,
+        response=payments.OnlinePaymentOut,
+        status=201,
+        errors=(404, 409, 502),
+        idempotent=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/payments",
+        "Online payments and their status, newest first, a page at a time (keyset paging)",
+        account("payment", partial="filtered"),
+        "payments",
+        query=payments.OnlinePaymentQuery,
+        response=Page[payments.OnlinePaymentOut],
+        errors=(404, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/payments/{payment_id}",
+        "One online payment and its status",
+        account("payment", partial="filtered"),
+        "payments",
+        query=CustomerSelector,
+        response=payments.OnlinePaymentOut,
+        errors=(400, 404),
+    ),
+    Route(
+        "POST",
+        "/api/v1/payments/notifications/p24",
+        "Przelewy24's status notification (signed by the provider; verified before anything is "
+        "paid)",
+        ANONYMOUS,
+        "payments",
+        response=payments.NotificationAcceptedOut,
+        errors=(400, 502),
     ),
 )

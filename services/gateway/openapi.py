@@ -26,6 +26,7 @@ from services.gateway.browser_session import (
     SESSION_HEADER_VALUE,
 )
 from shared.api.common import ProblemOut
+from shared.api.payments import IDEMPOTENCY_KEY_PATTERN
 from shared.settings import ROOT
 
 WEB_DOCUMENT = ROOT / "web" / "src" / "api" / "openapi.json"
@@ -41,6 +42,7 @@ ERROR_TEXT = {
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
+    502: "Bad gateway (a provider outside e-BOK did not answer)",
     503: "Service unavailable",
 }
 
@@ -90,6 +92,14 @@ _SESSION_COOKIE = {
     "refresh_token in the body",
     "schema": {"type": "string"},
 }
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "A new random key for each new request: the same key with the same body "
+    "gives the same answer, with another body 409",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+}
 _SET_COOKIE = {
     "issues": {
         "description": f"With {SESSION_HEADER}: {SESSION_HEADER_VALUE}: the new refresh token "
@@ -130,6 +140,8 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
         params += _query_parameters(route.query)
     if route.browser_session is not None:
         params += _browser_session_parameters(route.browser_session)
+    if route.idempotent:
+        params.append(_IDEMPOTENCY_KEY)
     if params:
         op["parameters"] = params
     if route.body is not None:

@@ -20,7 +20,13 @@ log = get_logger(__name__)
 
 # Request headers a service may see; everything else stays at the edge (a caller's own
 # X-Ebok-Client-Ip or X-Ebok-Internal-Token among them).
-FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language")
+FORWARDED_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Accept-Language",
+    "Idempotency-Key",
+)
 # Response headers passed back to the caller.
 FORWARDED_RESPONSE_HEADERS = (
     "Content-Type",

@@ -1,0 +1,1 @@
+"""The payments service: online payments of invoices through a payment provider."""

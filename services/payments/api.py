@@ -1,0 +1,322 @@
+"""Payments' HTTP API: start a payment of invoices (idempotent), follow it, and receive the
+provider's notifications. Every account query is limited to the caller's scope
+(shared/scopes.py); a partial grant pays and sees only the granted contracts' invoices."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from services.payments import domain, repository, settlement
+from services.payments.keys import PROVIDER
+from services.payments.providers.base import (
+    BadNotification,
+    Order,
+    ProviderRefused,
+    ProviderUnavailable,
+)
+from shared.api.paging import Page, read_page
+from shared.api.payments import (
+    IDEMPOTENCY_KEY_PATTERN,
+    NotificationAcceptedOut,
+    OnlinePaymentIn,
+    OnlinePaymentOut,
+    OnlinePaymentQuery,
+)
+from shared.api.selector import CustomerSelector
+from shared.http.problems import Problem, json_response, parse_body, parse_query
+from shared.logs import get_logger
+from shared.policy import account
+from shared.runtime import DB, SETTINGS, authenticate
+from shared.scopes import Scope, account_scope
+from shared.tx import Tx
+
+log = get_logger(__name__)
+routes = web.RouteTableDef()
+POLICY = account("payment", partial="filtered")
+NOTIFICATION_PATH = "/api/v1/payments/notifications/{provider}"
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+def _field_problem(status: int, title: str, field: str, message: str, code: str) -> Problem:
+    return Problem(
+        status,
+        title,
+        f"{field}: {message}",
+        code=code,
+        errors=[{"field": field, "message": message, "code": code}],
+    )
+
+
+def _idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise _field_problem(
+            400,
+            "Idempotency key required",
+            "Idempotency-Key",
+            "send a new random key (8-100 letters, digits, _ . : -) with each new payment",
+            "missing",
+        )
+    if not _KEY.fullmatch(key):
+        raise _field_problem(
+            400,
+            "Invalid idempotency key",
+            "Idempotency-Key",
+            "8-100 letters, digits and _ . : - only",
+            "invalid",
+        )
+    return key
+
+
+def _out(row: Mapping[str, Any]) -> OnlinePaymentOut:
+    invoices = row["invoices"]
+    return OnlinePaymentOut.model_validate(
+        {**row, "invoices": orjson.loads(invoices) if isinstance(invoices, str) else invoices}
+    )
+
+
+async def _contracts(tx: Tx, scope: Scope) -> list[str] | None:
+    """A partial grant's contracts (None: the whole customer)."""
+    if not scope.partial:
+        return None
+    return await repository.granted_contracts(
+        tx.conn, scope.customer_id, list(scope.service_point_ids)
+    )
+
+
+def _not_found() -> Problem:
+    return Problem(404, "Not found", "No such payment on your account", code="not-found")
+
+
+def _account_id(principal_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(principal_id)
+    except ValueError:
+        raise Problem(403, "Forbidden", "This account cannot pay", code="forbidden") from None
+
+
+@routes.post("/payments")
+async def start_payment(request: web.Request) -> web.Response:
+    principal = authenticate(request)
+    parse_query(request, CustomerSelector)
+    # Whose account first: another customer's is 404 whatever the request says.
+    async with request.app[DB].connection() as tx:
+        scope = await account_scope(tx.conn, principal, request, POLICY)
+    key = _idempotency_key(request)
+    body = await parse_body(request, OnlinePaymentIn)
+    settings = request.app[SETTINGS]
+    if not domain.same_origin(body.return_url, settings.public_url):
+        raise _field_problem(
+            422,
+            "Validation failed",
+            "return_url",
+            "must be an address of e-BOK itself",
+            "foreign_origin",
+        )
+    account_id = _account_id(principal.account_id)
+    provider = request.app[PROVIDER]
+    async with request.app[DB].transaction() as tx:
+        fingerprint = domain.request_hash(scope.customer_id, body.model_dump(mode="json"))
+        existing = await repository.payment_by_key(tx.conn, account_id, key)
+        if existing is not None:
+            return _replay(existing, fingerprint)
+        contracts = await _contracts(tx, scope)
+        numbers = None if body.invoices == "all-due" else list(body.invoices)
+        found = await repository.due_invoices(tx.conn, scope.customer_id, numbers, contracts)
+        if numbers is not None:
+            missing = sorted(set(numbers) - {d.invoice_number for d in found})
+            if missing:
+                raise _field_problem(
+                    422,
+                    "Validation failed",
+                    "invoices",
+                    f"no such invoice on your account: {', '.join(missing)}",
+                    "unknown_invoice",
+                )
+        open_ = [d for d in found if d.due > 0]
+        total_due = sum((d.due for d in open_), start=Decimal(0))
+        if not open_ and not body.confirm_overpayment:
+            raise _field_problem(
+                422, "Validation failed", "invoices", "nothing is due on them", "nothing_due"
+            )
+        if problem := domain.amount_problem(body.amount, total_due, body.confirm_overpayment):
+            raise _field_problem(422, "Validation failed", "amount", problem, "amount_not_allowed")
+        payment_id = uuid.uuid4()
+        shares = domain.allocate(open_, body.amount)
+        created = await repository.insert_payment(
+            tx.conn,
+            payment_id=payment_id,
+            customer_id=scope.customer_id,
+            account_id=account_id,
+            key=key,
+            request_hash=fingerprint,
+            amount=body.amount,
+            method=body.method,
+            bank=body.bank,
+            return_url=body.return_url,
+            provider=provider.name,
+            shares=shares,
+        )
+        if not created:  # the same key, at the same moment, from another request
+            existing = await repository.payment_by_key(tx.conn, account_id, key)
+            assert existing is not None
+            return _replay(existing, fingerprint)
+        payer = await repository.customer(tx.conn, scope.customer_id)
+    order = Order(
+        payment_id=payment_id,
+        amount_grosze=domain.grosze(body.amount),
+        currency="PLN",
+        description=_description([n for n, _ in shares]),
+        email=(payer and payer["email"]) or "no-reply@e-bok.invalid",
+        language=(payer and payer["language"]) or "pl",
+        method=body.method,
+        bank=body.bank,
+        return_url=body.return_url,
+        notify_url=settings.public_url.rstrip("/")
+        + NOTIFICATION_PATH.format(provider=provider.name),
+    )
+    try:
+        registered = await provider.register(order)
+    except (ProviderUnavailable, ProviderRefused) as exc:
+        async with request.app[DB].transaction() as tx:
+            await repository.mark_final(tx.conn, payment_id, "failed", str(exc))
+        raise Problem(
+            502,
+            "Payment provider unavailable",
+            "The payment provider could not take the payment; nothing was charged. "
+            "Try again with a new Idempotency-Key.",
+            code="provider-unavailable",
+        ) from None
+    async with request.app[DB].transaction() as tx:
+        await repository.mark_pending(
+            tx.conn, payment_id, provider.name, registered.token, registered.redirect_url
+        )
+        row = await repository.payment(tx.conn, payment_id)
+    assert row is not None
+    return json_response(_out(row), status=201)
+
+
+def _replay(existing: Mapping[str, Any], fingerprint: str) -> web.Response:
+    if existing["request_hash"] != fingerprint:
+        raise Problem(
+            409,
+            "Idempotency key reused",
+            "This Idempotency-Key was used for another payment request; use a new key",
+            code="idempotency-key-reused",
+        )
+    return json_response(_out(existing), status=201)
+
+
+def _description(numbers: list[str]) -> str:
+    text = "e-BOK: " + (", ".join(numbers) if numbers else "wpłata na konto")
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
+@routes.get("/payments")
+async def list_payments(request: web.Request) -> web.Response:
+    authenticate(request)
+    query = parse_query(request, OnlinePaymentQuery)
+    async with request.app[DB].connection() as tx:
+        scope = await account_scope(tx.conn, authenticate(request), request, POLICY)
+        contracts = await _contracts(tx, scope)
+        rows, next_cursor, prev_cursor = await read_page(
+            lambda position: repository.payments_page(
+                tx.conn, scope.customer_id, contracts, position, query.limit
+            ),
+            query.KEYSET,
+            lambda row: (row["created_at"], str(row["payment_id"])),
+            query.position,
+        )
+    return json_response(
+        Page[OnlinePaymentOut](
+            items=[_out(r) for r in rows], next_cursor=next_cursor, prev_cursor=prev_cursor
+        )
+    )
+
+
+@routes.get("/payments/{payment_id}")
+async def get_payment(request: web.Request) -> web.Response:
+    principal = authenticate(request)
+    parse_query(request, CustomerSelector)
+    payment_id = settlement.payment_uuid(request.match_info["payment_id"])
+    async with request.app[DB].connection() as tx:
+        scope = await account_scope(tx.conn, principal, request, POLICY)
+        if payment_id is None:
+            raise _not_found()
+        row = await repository.payment(tx.conn, payment_id)
+        if row is None or row["customer_id"] != scope.customer_id:
+            raise _not_found()
+        if scope.partial:
+            contracts = await _contracts(tx, scope) or []
+            if not await _names_granted(tx, payment_id, contracts):
+                raise _not_found()
+    return json_response(_out(row))
+
+
+async def _names_granted(tx: Tx, payment_id: uuid.UUID, contracts: list[str]) -> bool:
+    return bool(
+        await tx.conn.fetchval(
+            """SELECT 1 FROM payment_invoices pi JOIN invoices i USING (invoice_number)
+                WHERE pi.payment_id = $1 AND i.contract_number = ANY($2::text[]) LIMIT 1""",
+            payment_id,
+            contracts,
+        )
+    )
+
+
+@routes.post("/payments/notifications/{provider}")
+async def notification(request: web.Request) -> web.Response:
+    """The provider's status notification (public, unauthenticated: its signature is the proof).
+    Anything that is not a verified, matching notification is recorded and answered 400, with no
+    effect; a repeated one is answered 200 with no further effect."""
+    provider = request.app[PROVIDER]
+    if request.match_info["provider"] != provider.name:
+        raise Problem(404, "Not found", "No such payment provider", code="not-found")
+    body = await request.read()
+    db = request.app[DB]
+
+    async def record(verdict: str, detail: str | None, payment_id: uuid.UUID | None) -> None:
+        async with db.connection() as tx:
+            await repository.record_notification(
+                tx.conn, provider.name, body, verdict, detail, payment_id
+            )
+
+    try:
+        transaction = provider.read_notification(body)
+    except BadNotification as exc:
+        await record(exc.verdict, exc.detail, None)
+        log.warning("payment notification refused", verdict=exc.verdict)
+        raise _refused(exc.detail) from None
+    verdict, payment_id = await settlement.check(db, transaction)
+    if verdict in ("unknown-session", "amount-mismatch"):
+        await record(verdict, None, payment_id)
+        log.warning("payment notification refused", verdict=verdict)
+        raise _refused(verdict.replace("-", " "))
+    if verdict == "duplicate":
+        await record("duplicate", None, payment_id)
+        return json_response(NotificationAcceptedOut(status="accepted"))
+    assert payment_id is not None
+    try:
+        outcome = await settlement.settle(db, provider, payment_id, transaction)
+    except (ProviderUnavailable, ProviderRefused) as exc:
+        await record("verify-failed", str(exc), payment_id)
+        # The provider sends its notification again; reconciliation asks it too.
+        raise Problem(
+            502,
+            "Payment provider unavailable",
+            "The transaction could not be verified with the provider yet",
+            code="provider-unavailable",
+        ) from None
+    await record(outcome, None, payment_id)
+    return json_response(NotificationAcceptedOut(status="accepted"))
+
+
+def _refused(detail: str) -> Problem:
+    return Problem(400, "Notification refused", f"Notification refused: {detail}", code="refused")

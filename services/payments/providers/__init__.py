@@ -1,0 +1,1 @@
+"""Payment providers behind one small interface (base.py); docs/adding-a-payment-provider.md."""

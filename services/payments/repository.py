@@ -1,0 +1,334 @@
+"""Payments' SQL: the projections of billing's invoices, contracts and customers, the payments,
+what the provider told us, and the reconciliation's list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from services.payments.domain import Due
+from shared.api.paging import Position
+from shared.events import billing
+
+# --- projections of billing's events -------------------------------------------------------
+
+
+async def upsert_invoice(conn: asyncpg.Connection, i: billing.InvoiceIssued) -> None:
+    await conn.execute(
+        """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
+                                 gross)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (invoice_number) DO UPDATE SET
+               customer_id = EXCLUDED.customer_id, contract_number = EXCLUDED.contract_number,
+               issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on, gross = EXCLUDED.gross""",
+        i.invoice_number,
+        i.customer_id,
+        i.contract_number,
+        i.issued_on,
+        i.due_on,
+        i.gross,
+    )
+
+
+async def upsert_contract(conn: asyncpg.Connection, c: billing.ContractChanged) -> None:
+    """The contract's service points as it lists them now."""
+    points = [sp.service_point_id for sp in c.service_points]
+    await conn.execute(
+        "DELETE FROM service_points WHERE contract_number = $1 AND NOT service_point_id = ANY($2)",
+        c.contract_number,
+        points,
+    )
+    await conn.execute(
+        """INSERT INTO service_points (service_point_id, contract_number, customer_id)
+           SELECT unnest($1::text[]), $2, $3
+           ON CONFLICT (service_point_id) DO UPDATE SET
+               contract_number = EXCLUDED.contract_number, customer_id = EXCLUDED.customer_id""",
+        points,
+        c.contract_number,
+        c.customer_id,
+    )
+
+
+async def upsert_customer(conn: asyncpg.Connection, c: billing.CustomerChanged) -> None:
+    await conn.execute(
+        """INSERT INTO customers (customer_id, email, language) VALUES ($1, $2, $3)
+           ON CONFLICT (customer_id) DO UPDATE SET
+               email = EXCLUDED.email, language = EXCLUDED.language""",
+        c.customer_id,
+        c.email,
+        c.language,
+    )
+
+
+async def customer(conn: asyncpg.Connection, customer_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT email, language FROM customers WHERE customer_id = $1", customer_id
+    )
+
+
+# --- what can be paid ----------------------------------------------------------------------
+
+
+async def granted_contracts(
+    conn: asyncpg.Connection, customer_id: str, service_point_ids: list[str]
+) -> list[str]:
+    """The customer's contracts with at least one of these service points."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT contract_number FROM service_points
+            WHERE service_point_id = ANY($1::text[]) AND customer_id = $2""",
+        service_point_ids,
+        customer_id,
+    )
+    return [r["contract_number"] for r in rows]
+
+
+async def due_invoices(
+    conn: asyncpg.Connection,
+    customer_id: str,
+    numbers: list[str] | None,
+    contracts: list[str] | None,
+) -> list[Due]:
+    """The customer's invoices (those `numbers` only, those of `contracts` only when given) with
+    what is still due on them: gross less what payments has collected for them."""
+    rows = await conn.fetch(
+        """SELECT i.invoice_number, i.due_on,
+                  i.gross - coalesce((SELECT sum(pi.amount) FROM payment_invoices pi
+                                        JOIN payments p USING (payment_id)
+                                       WHERE pi.invoice_number = i.invoice_number
+                                         AND p.status = 'paid'), 0) AS due
+             FROM invoices i
+            WHERE i.customer_id = $1
+              AND ($2::text[] IS NULL OR i.invoice_number = ANY($2::text[]))
+              AND ($3::text[] IS NULL OR i.contract_number = ANY($3::text[]))""",
+        customer_id,
+        numbers,
+        contracts,
+    )
+    return [Due(r["invoice_number"], r["due_on"], max(r["due"], Decimal(0))) for r in rows]
+
+
+# --- payments --------------------------------------------------------------------------------
+
+PAYMENT_COLUMNS = """p.payment_id, p.customer_id, p.account_id, p.status, p.amount, p.currency,
+       p.method, p.bank, p.provider, p.redirect_url, p.return_url, p.failure_reason,
+       p.created_at, p.settled_at, p.request_hash,
+       coalesce((SELECT json_agg(json_build_object('invoice_number', pi.invoice_number,
+                                                   'amount', pi.amount)
+                                 ORDER BY pi.invoice_number)
+                   FROM payment_invoices pi WHERE pi.payment_id = p.payment_id),
+                '[]') AS invoices"""
+
+
+async def payment_by_key(
+    conn: asyncpg.Connection, account_id: uuid.UUID, key: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {PAYMENT_COLUMNS} FROM payments p WHERE account_id = $1 AND idempotency_key = $2",
+        account_id,
+        key,
+    )
+
+
+async def payment(conn: asyncpg.Connection, payment_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {PAYMENT_COLUMNS} FROM payments p WHERE payment_id = $1", payment_id
+    )
+
+
+async def insert_payment(
+    conn: asyncpg.Connection,
+    *,
+    payment_id: uuid.UUID,
+    customer_id: str,
+    account_id: uuid.UUID,
+    key: str,
+    request_hash: str,
+    amount: Decimal,
+    method: str,
+    bank: str | None,
+    return_url: str,
+    provider: str,
+    shares: list[tuple[str, Decimal]],
+) -> bool:
+    """A new payment in `created` with its invoices; False when the key was taken meanwhile."""
+    inserted = await conn.fetchval(
+        """INSERT INTO payments (payment_id, customer_id, account_id, idempotency_key,
+                                 request_hash, amount, method, bank, return_url, provider, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'created')
+           ON CONFLICT (account_id, idempotency_key) DO NOTHING
+           RETURNING true""",
+        payment_id,
+        customer_id,
+        account_id,
+        key,
+        request_hash,
+        amount,
+        method,
+        bank,
+        return_url,
+        provider,
+    )
+    if not inserted:
+        return False
+    await conn.executemany(
+        "INSERT INTO payment_invoices (payment_id, invoice_number, amount) VALUES ($1, $2, $3)",
+        [(payment_id, number, share) for number, share in shares],
+    )
+    return True
+
+
+async def mark_pending(
+    conn: asyncpg.Connection, payment_id: uuid.UUID, provider: str, token: str, redirect_url: str
+) -> None:
+    await conn.execute(
+        """UPDATE payments SET status = 'pending', redirect_url = $2, pending_since = now(),
+                  updated_at = now()
+            WHERE payment_id = $1 AND status = 'created'""",
+        payment_id,
+        redirect_url,
+    )
+    await conn.execute(
+        """INSERT INTO provider_transactions (payment_id, provider, token, registered_at)
+           VALUES ($1, $2, $3, now())
+           ON CONFLICT (payment_id) DO UPDATE SET token = EXCLUDED.token,
+               registered_at = EXCLUDED.registered_at""",
+        payment_id,
+        provider,
+        token,
+    )
+
+
+async def mark_final(
+    conn: asyncpg.Connection, payment_id: uuid.UUID, status: str, reason: str | None
+) -> bool:
+    """An open payment failed, cancelled or expired; False when it was no longer open."""
+    done = await conn.fetchval(
+        """UPDATE payments SET status = $2, failure_reason = $3, settled_at = now(),
+                  updated_at = now()
+            WHERE payment_id = $1 AND status IN ('created', 'pending')
+           RETURNING true""",
+        payment_id,
+        status,
+        reason,
+    )
+    return bool(done)
+
+
+async def lock_payment(conn: asyncpg.Connection, payment_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {PAYMENT_COLUMNS} FROM payments p WHERE payment_id = $1 FOR UPDATE", payment_id
+    )
+
+
+async def mark_paid(
+    conn: asyncpg.Connection,
+    payment_id: uuid.UUID,
+    provider: str,
+    order_id: str,
+    method_id: int | None,
+    statement: str | None,
+    amount: Decimal,
+    currency: str,
+) -> datetime:
+    settled_at: datetime = await conn.fetchval(
+        """UPDATE payments SET status = 'paid', failure_reason = NULL, settled_at = now(),
+                  updated_at = now()
+            WHERE payment_id = $1 RETURNING settled_at""",
+        payment_id,
+    )
+    await conn.execute(
+        """INSERT INTO provider_transactions (payment_id, provider, order_id, method_id,
+                                              statement, amount, currency, verified_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+           ON CONFLICT (payment_id) DO UPDATE SET order_id = EXCLUDED.order_id,
+               method_id = EXCLUDED.method_id, statement = EXCLUDED.statement,
+               amount = EXCLUDED.amount, currency = EXCLUDED.currency,
+               verified_at = EXCLUDED.verified_at""",
+        payment_id,
+        provider,
+        order_id,
+        method_id,
+        statement,
+        amount,
+        currency,
+    )
+    return settled_at
+
+
+async def record_notification(
+    conn: asyncpg.Connection,
+    provider: str,
+    body: bytes,
+    verdict: str,
+    detail: str | None,
+    payment_id: uuid.UUID | None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO provider_notifications (provider, body, verdict, detail, payment_id)
+           VALUES ($1, $2, $3, $4, $5)""",
+        provider,
+        body.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        verdict,
+        detail,
+        payment_id,
+    )
+
+
+async def payments_page(
+    conn: asyncpg.Connection,
+    customer_id: str,
+    contracts: list[str] | None,
+    position: Position | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], bool]:
+    """A page of the customer's payments by (created_at, payment_id), newest first; for a
+    partial grant (`contracts`) those naming an invoice of those contracts."""
+    newer = position is not None and position.newer
+    direction, compare = ("ASC", ">") if newer else ("DESC", "<")
+    after = f"AND (p.created_at, p.payment_id) {compare} ($4, $5::uuid)" if position else ""
+    part = (
+        """AND EXISTS (SELECT 1 FROM payment_invoices pi JOIN invoices i USING (invoice_number)
+                        WHERE pi.payment_id = p.payment_id
+                          AND i.contract_number = ANY($2::text[]))"""
+        if contracts is not None
+        else "AND $2::text[] IS NULL"
+    )
+    key = position.key if position is not None else ()
+    rows = await conn.fetch(
+        f"""SELECT {PAYMENT_COLUMNS} FROM payments p
+             WHERE p.customer_id = $1 {part} {after}
+             ORDER BY p.created_at {direction}, p.payment_id {direction} LIMIT $3""",
+        customer_id,
+        contracts,
+        limit + 1,
+        *key,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if newer:
+        rows.reverse()
+    return rows, more
+
+
+async def open_payments(
+    conn: asyncpg.Connection, older_than: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Payments still created or pending since before `older_than`, the least recently asked
+    about first."""
+    return await conn.fetch(
+        """SELECT payment_id, status, amount, coalesce(pending_since, created_at) AS since
+             FROM payments
+            WHERE status IN ('created', 'pending')
+              AND coalesce(pending_since, created_at) < $1
+              AND (checked_at IS NULL OR checked_at < $1)
+            ORDER BY checked_at NULLS FIRST, created_at LIMIT $2""",
+        older_than,
+        limit,
+    )
+
+
+async def mark_checked(conn: asyncpg.Connection, payment_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE payments SET checked_at = now() WHERE payment_id = $1", payment_id)
