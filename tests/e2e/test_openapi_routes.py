@@ -10,7 +10,9 @@ from urllib.parse import quote
 
 from openapi_spec_validator import validate as validate_spec
 
+from deploy.p24_dev_provider import DevProvider, start
 from services.gateway.api import ROUTES
+from services.payments.keys import PROVIDER
 from shared.auth import Principal, TokenSigner
 from tests.support.erp import address, publish_household
 from tests.support.flows import (
@@ -99,6 +101,7 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
         assert resp.status == 200 and resp.content_type == "application/pdf"
         api.recorded.append(("GET", resp.url.raw_path, resp.status, resp.content_type, None))
     await _managers_and_grants(stack, token)
+    await _payments(stack, token, household.customer.customer_id)
     status, _ = await api.request(
         "POST", "/api/v1/auth/logout", json={"refresh_token": renewed["refresh_token"]}
     )
@@ -224,3 +227,59 @@ async def _managers_and_grants(stack: Stack, owner_token: str) -> None:
         "DELETE", f"/api/v1/me/managers/{invited['manager_account_id']}", token=owner_token
     )
     assert status == 200
+
+
+async def _payments(stack: Stack, token: str, customer_id: str) -> None:
+    """A payment through the development Przelewy24, its notification repeated, its status."""
+    api, settings = stack.api, stack.platform.settings
+    conn = await stack.platform.db("payments")
+    try:
+        await wait_until(
+            lambda: conn.fetchval("SELECT 1 FROM invoices WHERE customer_id = $1", customer_id),
+            what="payments to learn the invoices",
+        )
+    finally:
+        await conn.close()
+    provider = DevProvider(
+        settings.p24_merchant_id,
+        settings.p24_pos_id,
+        settings.p24_crc.get_secret_value(),
+        settings.p24_api_key.get_secret_value(),
+        deliver_to=stack.platform.urls["gateway"],
+    )
+    runner, url = await start(provider, "127.0.0.1", 0)
+    adapter = stack.platform.apps["payments"][PROVIDER]
+    adapter.base_url = url  # type: ignore[attr-defined]
+    try:
+        body = {
+            "invoices": "all-due",
+            "amount": "1.00",
+            "method": "blik",
+            "return_url": settings.public_url + "/payments/return",
+        }
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(8)}
+        async with api.session.post(
+            api.base_url + "/api/v1/payments", json=body, headers=headers
+        ) as resp:
+            created = await resp.json()
+            answer = ("POST", resp.url.raw_path, resp.status, resp.content_type, created)
+            api.recorded.append(answer)
+            assert resp.status == 201, created
+        async with api.session.post(
+            created["redirect_url"] + "/pay", data={"method": "154"}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+        path = f"/api/v1/payments/{created['payment_id']}"
+
+        async def paid() -> bool:
+            status, found = await api.request("GET", path, token=token)
+            return status == 200 and found["status"] == "paid"
+
+        await wait_until(paid, what="the payment to be paid")
+        again = provider.notification(provider.by_session[created["payment_id"]])
+        status, _ = await api.request("POST", "/api/v1/payments/notifications/p24", json=again)
+        assert status == 200
+        status, _ = await api.request("GET", "/api/v1/payments", token=token)
+        assert status == 200
+    finally:
+        await runner.cleanup()
