@@ -7,21 +7,28 @@ read it through its HTTP API as the customer and as a partial manager."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import aio_pika
 import pytest
 import pytest_asyncio
 
+from deploy.integration_client import IntegrationClient
 from shared.events import erp, payments
 from shared.messaging.consumer import PermanentError
+from shared.messaging.topology import Names
 from tests.integration.test_handlers_billing import invoice, online_payment, paid, payment
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
+from tests.support.platform import wait_until
+from tests.support.scoped_customer import publish_scoped_customer
+from tests.support.scopes import Scopes, start_scopes
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -190,3 +197,168 @@ async def test_invoices_worth_more_than_the_payment_are_refused_for_good(
         await billing.deliver(p)
 
     assert await billing.snapshot() == before
+
+
+# --- on the broker, read through billing's HTTP API --------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def scopes(infra: Infra, keys: Path) -> AsyncIterator[Scopes]:
+    async for running in start_scopes(infra, keys):
+        yield running
+
+
+async def outbound(scopes: Scopes) -> list[dict]:
+    """What waits for the ERP on `<ns>.backoffice.online-payments` (read and put back)."""
+    names = Names(scopes.platform.settings.namespace)
+    connection = await aio_pika.connect(scopes.platform.settings.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(names.queue("backoffice", "online-payments"))
+        found = []
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            found.append(json.loads(message.body))
+        await channel.close()  # unacknowledged: back on the queue
+        return found
+    finally:
+        await connection.close()
+
+
+async def test_a_payment_shows_at_once_is_told_to_the_erp_once_and_its_booking_replaces_it(
+    scopes: Scopes,
+) -> None:
+    owner = await publish_scoped_customer(scopes.erp, scopes.platform)
+    c = owner.customer_id
+    # One more invoice, on contract 1 (not the partial manager's): 60.00, due later.
+    fv4 = f"FV/{owner.suffix}/4"
+    later = scopes.platform.settings.today() + timedelta(days=40)
+    await scopes.erp.publish(
+        erp.InvoiceIssued.TYPE,
+        invoice(c, fv4, later, "60.00").model_copy(update={"contract_number": owner.contracts[0]}),
+    )
+    customer = scopes.token("customer", customer_id=c)
+    manager = uuid.uuid4()
+    await scopes.grant(manager, c, [owner.points[2]])  # SP-3: contract 2, FV2 and FV3
+    partial = scopes.token("manager", str(manager))
+
+    async def view(path: str, token: str = customer) -> dict:
+        status, body = await scopes.get("billing", path, token, customer=c)
+        assert status == 200, (path, body)
+        assert isinstance(body, dict)
+        return body
+
+    async def invoices(token: str = customer) -> dict[str, tuple]:
+        return {
+            i["invoice_number"]: (i["status"], i["paid"], i["payment_awaiting_booking"])
+            for i in (await view("/invoices", token))["items"]
+        }
+
+    await wait_until(lambda: _has(view, "/invoices", fv4), what="FV4 in billing")
+    before = await view("/balance")
+    assert before["balance"] == "-278.00"  # -218.00 and FV4
+
+    # FV2's 170.00 due, FV4's 60.00, and 10.00 more (an overpayment the customer confirmed).
+    p = online_payment(c, "240.00", [(owner.invoices[1], "170.00"), (fv4, "60.00")])
+    async with IntegrationClient(
+        scopes.platform.settings.amqp_url,
+        scopes.platform.settings.namespace,
+        producer="payments",
+        exchange="events",
+    ) as payments_service:
+        await payments_service.publish(p.TYPE, p)
+        await payments_service.publish(p.TYPE, p)  # published again: a new message id
+
+        await wait_until(
+            lambda: _balance_is(view, "-38.00"), what="the payment in the balance", timeout=10
+        )
+        assert await invoices() == {
+            owner.invoices[0]: ("paid", "100.00", False),
+            owner.invoices[1]: ("paid", "250.00", True),
+            owner.invoices[2]: ("partly_paid", "10.00", False),  # the 10.00 left over
+            fv4: ("paid", "60.00", True),
+        }
+        received = (await view("/payments-received"))["items"]
+        mine = sorted(
+            (r["invoice_number"] or "", r["amount"], r["status"])
+            for r in received
+            if r["reference"] == str(p.payment_id)
+        )
+        assert mine == [
+            ("", "10.00", "awaiting_booking"),
+            (owner.invoices[1], "170.00", "awaiting_booking"),
+            (fv4, "60.00", "awaiting_booking"),
+        ]
+        # The partial manager: only the entry naming a granted invoice (FV2).
+        seen = (await view("/payments-received", partial))["items"]
+        assert [(r["invoice_number"], r["amount"]) for r in seen if r["reference"]] == [
+            (owner.invoices[1], "170.00")
+        ]
+        assert (await view("/balance", partial))["credits"] == "250.00"  # 80.00 + 170.00
+        assert fv4 not in await invoices(partial)
+
+        # The ERP is told once, though the payment came twice.
+        await wait_until(lambda: _outbound_has(scopes, p.payment_id), what="the ERP is told")
+        told = [
+            m for m in await outbound(scopes) if m["payload"]["payment_id"] == str(p.payment_id)
+        ]
+        assert [(m["type"], m["payload"]) for m in told] == [
+            ("billing.online-payment.received", p.model_dump(mode="json"))
+        ]
+
+        # The ERP books it, one booking per invoice and one for the rest, naming the payment.
+        for n, (number, amount) in enumerate(
+            ((owner.invoices[1], "170.00"), (fv4, "60.00"), (None, "10.00"))
+        ):
+            booked = payment(c, f"B-{owner.suffix}-online-{n}", amount, number)
+            await scopes.erp.publish(
+                booked.TYPE, booked.model_copy(update={"reference": p.payment_id})
+            )
+        await wait_until(
+            lambda: _booked(view, p.payment_id), what="the booking replaces the payment"
+        )
+        assert (await view("/balance"))["balance"] == "-38.00"
+        received = (await view("/payments-received"))["items"]
+        assert sorted(
+            (r["amount"], r["status"]) for r in received if r["reference"] == str(p.payment_id)
+        ) == [("10.00", "booked"), ("170.00", "booked"), ("60.00", "booked")]
+        assert not any(flag for _, _, flag in (await invoices()).values())
+
+        # A late copy of the payment changes nothing.
+        late = await payments_service.publish(p.TYPE, p)
+        await wait_until(lambda: _handled(scopes, late), what="the late copy handled")
+    assert (await view("/balance"))["balance"] == "-38.00"
+    assert len(await view_entries(view, p.payment_id)) == 3
+    told = [m for m in await outbound(scopes) if m["payload"]["payment_id"] == str(p.payment_id)]
+    assert len(told) == 1
+
+
+async def view_entries(view, payment_id: uuid.UUID) -> list[dict]:  # type: ignore[no-untyped-def]
+    items = (await view("/payments-received"))["items"]
+    return [r for r in items if r["reference"] == str(payment_id)]
+
+
+async def _handled(scopes: Scopes, message_id: uuid.UUID) -> bool:
+    conn = await scopes.platform.db("billing")
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM inbox WHERE message_id = $1", message_id))
+    finally:
+        await conn.close()
+
+
+async def _has(view, path: str, number: str) -> bool:  # type: ignore[no-untyped-def]
+    return any(i["invoice_number"] == number for i in (await view(path))["items"])
+
+
+async def _balance_is(view, value: str) -> bool:  # type: ignore[no-untyped-def]
+    return (await view("/balance"))["balance"] == value
+
+
+async def _booked(view, payment_id: uuid.UUID) -> bool:  # type: ignore[no-untyped-def]
+    mine = [
+        r for r in (await view("/payments-received"))["items"] if r["reference"] == str(payment_id)
+    ]
+    return len(mine) == 3 and all(r["status"] == "booked" for r in mine)
+
+
+async def _outbound_has(scopes: Scopes, payment_id: uuid.UUID) -> bool:
+    return any(m["payload"]["payment_id"] == str(payment_id) for m in await outbound(scopes))
