@@ -2,7 +2,8 @@
 adapter that runs in development (services/payments/providers/p24.py) is the production code and
 only EBOK_P24_BASE_URL differs. `make run` starts it (deploy/run_local.py); never production.
 
-    python -m deploy.p24_dev_provider --port 8091 --merchant-id 100001 --crc … --api-key …
+    EBOK_P24_MERCHANT_ID=100001 EBOK_P24_CRC=… EBOK_P24_API_KEY=… \
+        python -m deploy.p24_dev_provider --port 8091
 
 What it does, as P24 does: `POST /api/v1/transaction/register` (Basic auth POS id : API key,
 `sign` checked) answers a token; `GET /trnRequest/{token}` is the payment page, where a person
@@ -28,6 +29,7 @@ import hmac
 import html
 import itertools
 import json
+import os
 import secrets
 import signal
 from dataclasses import dataclass, field
@@ -372,11 +374,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8091)
-    parser.add_argument("--merchant-id", type=int, required=True)
-    parser.add_argument("--pos-id", type=int, default=0)
-    parser.add_argument("--crc", required=True)
-    parser.add_argument("--api-key", required=True)
-    asyncio.run(serve(parser.parse_args()))
+    # The credentials come as the payments service reads them (EBOK_P24_*), so the keys are
+    # not on a command line for every process list to show.
+    env = os.environ
+    parser.add_argument("--merchant-id", type=int, default=int(env.get("EBOK_P24_MERCHANT_ID", 0)))
+    parser.add_argument("--pos-id", type=int, default=int(env.get("EBOK_P24_POS_ID", 0)))
+    parser.add_argument("--crc", default=env.get("EBOK_P24_CRC", ""))
+    parser.add_argument("--api-key", default=env.get("EBOK_P24_API_KEY", ""))
+    args = parser.parse_args()
+    if not (args.merchant_id and args.crc and args.api_key):
+        parser.error("set EBOK_P24_MERCHANT_ID, EBOK_P24_CRC and EBOK_P24_API_KEY")
+    if env.get("EBOK_ENV") == "production":
+        parser.error("a development tool: not with EBOK_ENV=production")
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Start the whole platform on this machine: databases, every service, a development mailbox,
-and demo data; print where to look; stop everything on Ctrl-C.
+a development Przelewy24 (deploy/p24_dev_provider.py), and demo data; print where to look; stop
+everything on Ctrl-C.
 
     python -m deploy.run_local          (what `make run` does)
 
 Honours the EBOK_ settings. When EBOK_SMTP_HOST is set, mail goes there and no mailbox starts.
+When EBOK_P24_BASE_URL is set, or EBOK_ENV=production, payments go there and no development
+provider starts (it is never started in production).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from shared.services import SERVICES, Service
 from shared.settings import ROOT, Settings
 
 MAILBOX_HTTP_PORT = int(os.environ.get("EBOK_MAILBOX_HTTP_PORT", "8090"))
+P24_DEV_PORT = int(os.environ.get("EBOK_P24_DEV_PORT", "8091"))
+DEV_MERCHANT_ID = "100001"
 DEMO_CAPTCHA_ANSWER = "DEMO1"
 LOG_DIR = ROOT / "var" / "log"
 
@@ -119,6 +124,15 @@ async def main() -> int:
     # The gateway's credential towards the services: a new one each run unless given.
     if not env.get("EBOK_INTERNAL_TOKEN"):
         env["EBOK_INTERNAL_TOKEN"] = secrets.token_urlsafe(32)
+    # The development Przelewy24, with credentials of this run (they reach it by environment,
+    # not on its command line).
+    own_provider = "EBOK_P24_BASE_URL" not in env and env["EBOK_ENV"] != "production"
+    if own_provider:
+        env["EBOK_P24_BASE_URL"] = f"http://127.0.0.1:{P24_DEV_PORT}"
+        env.setdefault("EBOK_P24_MERCHANT_ID", DEV_MERCHANT_ID)
+        env.setdefault("EBOK_P24_POS_ID", env["EBOK_P24_MERCHANT_ID"])
+        env.setdefault("EBOK_P24_CRC", secrets.token_hex(8))
+        env.setdefault("EBOK_P24_API_KEY", secrets.token_hex(16))
     os.environ.update(env)
     settings = Settings()
 
@@ -155,6 +169,20 @@ async def main() -> int:
                 "mailbox",
                 env,
             )
+        if own_provider:
+            procs["p24-dev"] = _spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "deploy.p24_dev_provider",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(P24_DEV_PORT),
+                ],
+                "p24-dev",
+                env,
+            )
         for service in SERVICES:
             procs[service.name] = _spawn([sys.executable, "-m", service.module], service.name, env)
         for service in SERVICES:
@@ -163,7 +191,7 @@ async def main() -> int:
 
         invoices = await demo_data.load(settings)
         await _wait_for_projection(settings, invoices[-1].invoice_number)
-        _print_welcome(settings, invoices, own_mailbox)
+        _print_welcome(settings, invoices, own_mailbox, own_provider)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -199,7 +227,7 @@ def _ops_url(settings: Settings, service: Service) -> str:
 
 
 def _print_welcome(
-    settings: Settings, invoices: list[demo_data.DemoInvoice], mailbox: bool
+    settings: Settings, invoices: list[demo_data.DemoInvoice], mailbox: bool, provider: bool
 ) -> None:
     gateway = settings.service_url("gateway")
     ops = _ops_url(settings, next(s for s in SERVICES if s.public))
@@ -223,6 +251,11 @@ def _print_welcome(
         f"  Emails:                 http://127.0.0.1:{MAILBOX_HTTP_PORT}/ (development mailbox)"
         if mailbox
         else f"  Emails:                 sent to {settings.smtp_host}:{settings.smtp_port}"
+    )
+    lines.append(
+        f"  Payments:               {settings.p24_base_url} (development Przelewy24)"
+        if provider
+        else f"  Payments:               Przelewy24 at {settings.p24_base_url}"
     )
     lines.append(f"  Logs:                   {LOG_DIR}/<service>.log")
     if settings.captcha_test_answer is not None:

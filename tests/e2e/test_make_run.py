@@ -22,8 +22,14 @@ from tests.support.infra import Infra
 from tests.support.platform import Platform, make_settings, wait_until
 from tests.support.stack import free_port
 
-# EBOK_<NAME>_PORT for each: the services, the gateway's operations port and the mailbox page.
-SERVICES = (*(s.name.upper() for s in REGISTERED_SERVICES), "GATEWAY_OPS", "MAILBOX_HTTP")
+# EBOK_<NAME>_PORT for each: the services, the gateway's operations port, the mailbox page and
+# the development Przelewy24.
+SERVICES = (
+    *(s.name.upper() for s in REGISTERED_SERVICES),
+    "GATEWAY_OPS",
+    "MAILBOX_HTTP",
+    "P24_DEV",
+)
 
 
 async def run_platform(
@@ -128,6 +134,11 @@ async def test_runner_starts_the_platform_with_demo_data(infra: Infra, keys: Pat
                 assert resp.status == 200, path
             async with session.get(gateway + path) as resp:
                 assert resp.status == 404, path
+        # The development Przelewy24 runs where the welcome says (an unknown transaction: 404).
+        provider = f"http://127.0.0.1:{ports['P24_DEV']}"
+        assert f"{provider} (development Przelewy24)" in text
+        async with session.get(provider + "/trnRequest/UNKNOWN") as resp:
+            assert resp.status == 404
         await register_demo_customer(text, gateway, session)
         mailbox = f"http://127.0.0.1:{ports['MAILBOX_HTTP']}/messages.json"
 
