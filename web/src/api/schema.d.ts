@@ -568,6 +568,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Online payments and their status, newest first, a page at a time (keyset paging) */
+        get: operations["get_payments"];
+        put?: never;
+        /** Pay invoices online: the payment and the provider's page to send the payer to (Idempotency-Key required: the same key and body give the same payment) */
+        post: operations["post_payments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One online payment and its status */
+        get: operations["get_payments_payment_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/notifications/p24": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Przelewy24's status notification (signed by the provider; verified before anything is paid) */
+        post: operations["post_payments_notifications_p24"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1243,6 +1295,102 @@ export interface components {
             /** Invoice Number */
             invoice_number: string | null;
         };
+        /** NotificationAcceptedOut */
+        NotificationAcceptedOut: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "accepted";
+        };
+        /**
+         * OnlinePaymentIn
+         * @description A payment of some (or all) of the invoices due. Sent with an `Idempotency-Key` header:
+         *     the same key and body give the same payment; another body with that key is 409.
+         */
+        OnlinePaymentIn: {
+            /**
+             * Invoices
+             * @description the invoice numbers to pay, or "all-due" for every invoice with something still due
+             */
+            invoices: string[] | "all-due";
+            /**
+             * Amount
+             * @description PLN; at least 1.00, at most what the invoices have due unless confirm_overpayment
+             */
+            amount: number | string;
+            /**
+             * Confirm Overpayment
+             * @description pay more than is due: the rest is a credit on the account
+             * @default false
+             */
+            confirm_overpayment: boolean;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "card" | "pay-by-link" | "blik";
+            /**
+             * Bank
+             * @description pay-by-link: the bank's method id at the provider (required for it)
+             * @default null
+             */
+            bank: string | null;
+            /**
+             * Return Url
+             * @description where the provider sends the payer back: on e-BOK's own origin
+             */
+            return_url: string;
+        };
+        /** OnlinePaymentOut */
+        OnlinePaymentOut: {
+            /**
+             * Payment Id
+             * Format: uuid
+             */
+            payment_id: string;
+            /** Customer Id */
+            customer_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "created" | "pending" | "paid" | "failed" | "cancelled" | "expired";
+            /** Amount */
+            amount: string;
+            /**
+             * Currency
+             * @constant
+             */
+            currency: "PLN";
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "card" | "pay-by-link" | "blik";
+            /** Bank */
+            bank: string | null;
+            /** Invoices */
+            invoices: components["schemas"]["PaidInvoiceShareOut"][];
+            /** Provider */
+            provider: string;
+            /**
+             * Redirect Url
+             * @description the provider's payment page; send the payer there (while pending)
+             */
+            redirect_url: string | null;
+            /** Return Url */
+            return_url: string;
+            /** Failure Reason */
+            failure_reason: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Settled At */
+            settled_at: string | null;
+        };
         /**
          * OperatorIn
          * @description A new operator's account, made by an operator.
@@ -1306,6 +1454,21 @@ export interface components {
              */
             prev_cursor: string | null;
         };
+        /** Page[OnlinePaymentOut] */
+        Page_OnlinePaymentOut_: {
+            /** Items */
+            items: components["schemas"]["OnlinePaymentOut"][];
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
+        };
         /** Page[PaymentOut] */
         Page_PaymentOut_: {
             /** Items */
@@ -1350,6 +1513,13 @@ export interface components {
              * @description the cursor of the newer rows before these; null on the first page
              */
             prev_cursor: string | null;
+        };
+        /** PaidInvoiceShareOut */
+        PaidInvoiceShareOut: {
+            /** Invoice Number */
+            invoice_number: string;
+            /** Amount */
+            amount: string;
         };
         /** Part[BalanceOut] */
         Part_BalanceOut_: {
@@ -4318,6 +4488,315 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_payments: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_OnlinePaymentOut_"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_payments: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header: {
+                /** @description A new random key for each new request: the same key with the same body gives the same answer, with another body 409 */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnlinePaymentIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlinePaymentOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Bad gateway (a provider outside e-BOK did not answer) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_payments_payment_id: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path: {
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlinePaymentOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_payments_notifications_p24: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationAcceptedOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Bad gateway (a provider outside e-BOK did not answer) */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };
