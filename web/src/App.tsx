@@ -5,6 +5,7 @@ import { onSessionExpired, restoreSession } from "./api/session";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { Layout } from "./components/Layout";
 import { RequireAuth } from "./components/RequireAuth";
+import { RoleHome } from "./components/RoleHome";
 import { Loading } from "./components/Status";
 import { LoginPage } from "./pages/LoginPage";
 
@@ -24,6 +25,16 @@ const MetersPage = lazy(() => import("./pages/MetersPage"));
 const MeterPage = lazy(() => import("./pages/MeterPage"));
 const AccountPage = lazy(() => import("./pages/AccountPage"));
 const NotFoundPage = lazy(() => import("./pages/NotFoundPage"));
+// Managers, operators and grants (issue 10).
+const ManagerRequestPage = lazy(() => import("./pages/ManagerRequestPage"));
+const ManagerRequestSentPage = lazy(() => import("./pages/ManagerRequestSentPage"));
+const PortfolioPage = lazy(() => import("./pages/PortfolioPage"));
+const ManagersPage = lazy(() => import("./pages/ManagersPage"));
+const ScopedActionPage = lazy(() => import("./pages/ScopedActionPage"));
+const OperatorRequestsPage = lazy(() => import("./pages/OperatorRequestsPage"));
+const OperatorDecisionPage = lazy(() => import("./pages/OperatorDecisionPage"));
+const OperatorManagersPage = lazy(() => import("./pages/OperatorManagersPage"));
+const OperatorManagerPage = lazy(() => import("./pages/OperatorManagerPage"));
 
 function Page({ children }: { children: ReactNode }) {
   const location = useLocation();
@@ -57,7 +68,7 @@ export function App() {
         <Route path="/register/sent" element={<Page><RegisterSentPage /></Page>} />
         <Route path="/activate" element={<Page><ActivatePage /></Page>} />
         <Route path="/password" element={<Private passwordPage><PasswordPage /></Private>} />
-        <Route path="/" element={<Private><DashboardPage /></Private>} />
+        <Route path="/" element={<Private><RoleHome><DashboardPage /></RoleHome></Private>} />
         <Route path="/invoices" element={<Private><InvoicesPage /></Private>} />
         <Route path="/invoices/:number" element={<Private><InvoicePage /></Private>} />
         <Route path="/balance" element={<Private><BalancePage /></Private>} />
@@ -67,6 +78,16 @@ export function App() {
         <Route path="/meters" element={<Private><MetersPage /></Private>} />
         <Route path="/meters/:meter" element={<Private><MeterPage /></Private>} />
         <Route path="/account" element={<Private><AccountPage /></Private>} />
+        <Route path="/manager-request" element={<Page><ManagerRequestPage /></Page>} />
+        <Route path="/manager-request/sent" element={<Page><ManagerRequestSentPage /></Page>} />
+        <Route path="/portfolio" element={<Private><PortfolioPage /></Private>} />
+        <Route path="/managers" element={<Private><ManagersPage /></Private>} />
+        <Route path="/e-invoice" element={<Private><ScopedActionPage action="eInvoice" /></Private>} />
+        <Route path="/customer-data" element={<Private><ScopedActionPage action="customerData" /></Private>} />
+        <Route path="/operator/requests" element={<Private><OperatorRequestsPage /></Private>} />
+        <Route path="/operator/requests/:reference" element={<Private><OperatorDecisionPage /></Private>} />
+        <Route path="/operator/managers" element={<Private><OperatorManagersPage /></Private>} />
+        <Route path="/operator/managers/:accountId" element={<Private><OperatorManagerPage /></Private>} />
         <Route path="*" element={<Page><NotFoundPage /></Page>} />
       </Route>
     </Routes>

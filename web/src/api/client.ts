@@ -1,5 +1,6 @@
 import createClient, { type Client, type Middleware } from "openapi-fetch";
 
+import { customerMiddleware } from "./customer";
 import type { paths } from "./schema";
 import {
   SESSION_HEADER,
@@ -68,6 +69,8 @@ export function createApiClient(fetchImpl: () => typeof fetch = () => globalThis
     fetch: (request: Request) => fetchImpl()(request),
     credentials: "same-origin",
   });
+  // First the customer a manager chose, so that a repeated call (after a refresh) keeps it.
+  client.use(customerMiddleware());
   client.use(sessionMiddleware(fetchImpl));
   return client;
 }

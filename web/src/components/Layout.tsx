@@ -1,10 +1,12 @@
-import { useEffect, useState, type MouseEvent } from "react";
+import { Fragment, useEffect, useState, type MouseEvent } from "react";
 import { Link, NavLink, Outlet, useLocation } from "react-router";
 
 import type { Language } from "../api/types";
 import { useI18n } from "../i18n/I18nProvider";
 import { LANGUAGE_LABEL, LANGUAGE_NAMES, LANGUAGES, isLanguage, type MessageKey } from "../i18n/messages";
+import { useAccount, useChosenCustomer } from "../lib/account";
 import { useSession } from "../lib/session";
+import { CustomerSwitcher, ScopeNote } from "./Managed";
 
 const SIGNED_IN_NAV: [string, MessageKey][] = [
   ["/", "nav.dashboard"],
@@ -16,9 +18,19 @@ const SIGNED_IN_NAV: [string, MessageKey][] = [
   ["/meters", "nav.meters"],
   ["/account", "nav.account"],
 ];
+/** A customer's own account also has who manages their properties. */
+const CUSTOMER_NAV: [string, MessageKey][] = [...SIGNED_IN_NAV.slice(0, -1), ["/managers", "nav.managers"], ["/account", "nav.account"]];
+/** A manager: the portfolio, then the chosen customer's account views. */
+const MANAGER_NAV: [string, MessageKey][] = [["/portfolio", "nav.portfolio"], ...SIGNED_IN_NAV];
+const OPERATOR_NAV: [string, MessageKey][] = [
+  ["/operator/requests", "nav.operatorRequests"],
+  ["/operator/managers", "nav.operatorManagers"],
+  ["/account", "nav.account"],
+];
 const SIGNED_OUT_NAV: [string, MessageKey][] = [
   ["/login", "nav.signIn"],
   ["/register", "nav.register"],
+  ["/manager-request", "nav.managerRequest"],
 ];
 
 export function LanguageSelect() {
@@ -51,8 +63,12 @@ export function Layout() {
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => setMenuOpen(false), [location.pathname]);
 
+  const account = useAccount();
+  const chosenKey = useChosenCustomer()?.customer_id;
   const signedIn = session.status === "signed-in";
-  const items = signedIn ? (session.mustChangePassword ? [] : SIGNED_IN_NAV) : session.status === "signed-out" ? SIGNED_OUT_NAV : [];
+  const role = account.status === "ok" ? account.role : null;
+  const signedInNav = role === "manager" ? MANAGER_NAV : role === "operator" ? OPERATOR_NAV : role === "customer" ? CUSTOMER_NAV : [];
+  const items = signedIn ? (session.mustChangePassword ? [] : signedInNav) : session.status === "signed-out" ? SIGNED_OUT_NAV : [];
 
   const skip = (event: MouseEvent<HTMLAnchorElement>) => {
     event.preventDefault();
@@ -73,7 +89,10 @@ export function Layout() {
             <span className="logo-text">e-BOK</span>
             <span className="logo-tagline">{t("app.tagline")}</span>
           </Link>
-          <LanguageSelect />
+          <div className="header-controls">
+            {role === "manager" && account.status === "ok" ? <CustomerSwitcher customers={account.customers} /> : null}
+            <LanguageSelect />
+          </div>
         </div>
         {items.length ? (
           <nav className="site-nav" aria-label={t("nav.label")}>
@@ -100,7 +119,11 @@ export function Layout() {
         ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        <Outlet />
+        {role === "manager" ? <ScopeNote /> : null}
+        {/* A manager's pages start again for another customer. */}
+        <Fragment key={role === "manager" ? (chosenKey ?? "") : ""}>
+          <Outlet />
+        </Fragment>
       </main>
       <footer className="site-footer">
         <p>{t("app.footer")}</p>

@@ -1,0 +1,65 @@
+/**
+ * The customer a manager works for (issue 10). Every account route takes `?customer=<id>` for a
+ * manager; the app keeps the chosen customer here (in memory, like the session) and this
+ * middleware adds it to every account call, so the account pages need not know about managers.
+ */
+import type { Middleware } from "openapi-fetch";
+
+import type { PortfolioEntry } from "./types";
+
+/** The routes of one customer's account (`account(...)` policies in the gateway). */
+export const ACCOUNT_PATHS = new Set([
+  "/api/v1/me/dashboard",
+  "/api/v1/contracts",
+  "/api/v1/invoices",
+  "/api/v1/invoices/{number}",
+  "/api/v1/invoices/{number}/pdf",
+  "/api/v1/balance",
+  "/api/v1/payments-received",
+  "/api/v1/notes",
+  "/api/v1/meters",
+  "/api/v1/meters/{meter_number}/readings",
+  "/api/v1/meters/{meter_number}/consumption",
+]);
+
+export type ChosenCustomer = Pick<PortfolioEntry, "customer_id" | "name" | "scope" | "service_points">;
+
+let chosen: ChosenCustomer | null = null;
+const listeners = new Set<() => void>();
+
+export function getChosenCustomer(): ChosenCustomer | null {
+  return chosen;
+}
+
+export function chooseCustomer(customer: ChosenCustomer | null): void {
+  if (chosen?.customer_id === customer?.customer_id && chosen?.scope === customer?.scope) {
+    chosen = customer;
+    return;
+  }
+  chosen = customer;
+  listeners.forEach((listener) => listener());
+}
+
+export function subscribeChosenCustomer(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Adds `customer=` to the account routes while a customer is chosen (a manager's session). */
+export function customerMiddleware(): Middleware {
+  return {
+    async onRequest({ request, schemaPath }) {
+      if (!chosen || !ACCOUNT_PATHS.has(schemaPath)) return request;
+      const url = new URL(request.url);
+      url.searchParams.set("customer", chosen.customer_id);
+      const body = request.body ? await request.arrayBuffer() : undefined;
+      return new Request(url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        credentials: request.credentials,
+        signal: request.signal,
+      });
+    },
+  };
+}
