@@ -12,10 +12,12 @@ from services.payments.handlers import SUBSCRIPTIONS
 from services.payments.keys import PROVIDER
 from services.payments.providers.configured import configured_provider
 from services.payments.reconciliation import Reconciler
+from shared.logs import get_logger
 from shared.runtime import DB, SETTINGS, background_loop, service_app
 from shared.settings import Settings
 
 SERVICE = "payments"
+log = get_logger(__name__)
 
 
 async def provider(app: web.Application) -> AsyncIterator[None]:
@@ -24,6 +26,9 @@ async def provider(app: web.Application) -> AsyncIterator[None]:
         timeout=aiohttp.ClientTimeout(total=settings.p24_timeout_seconds)
     )
     app[PROVIDER] = configured_provider(settings, session)
+    if not (settings.p24_merchant_id and settings.p24_crc.get_secret_value()):
+        # Payments are answered 502 until it is configured; the rest of e-BOK works.
+        log.warning("payments: no Przelewy24 merchant id or CRC key set (EBOK_P24_*)")
     yield
     await session.close()
 

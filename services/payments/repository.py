@@ -13,6 +13,8 @@ from services.payments.domain import Due
 from shared.api.paging import Position
 from shared.events import billing
 
+NOTIFICATION_KEPT_BYTES = 16_384
+
 # --- projections of billing's events -------------------------------------------------------
 
 
@@ -270,7 +272,8 @@ async def record_notification(
         """INSERT INTO provider_notifications (provider, body, verdict, detail, payment_id)
            VALUES ($1, $2, $3, $4, $5)""",
         provider,
-        body.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        # Kept as received, up to a bound: anyone may post to the notification route.
+        body[:NOTIFICATION_KEPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd"),
         verdict,
         detail,
         payment_id,

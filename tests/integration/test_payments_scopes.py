@@ -9,7 +9,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,11 @@ import pytest_asyncio
 
 from deploy.integration_client import IntegrationClient
 from deploy.p24_dev_provider import DevProvider, start
+from services.payments import repository
 from services.payments.keys import PROVIDER
+from services.payments.reconciliation import Reconciler
 from shared.events import billing
+from shared.runtime import DB, SETTINGS
 from tests.support.erp import address
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
@@ -262,3 +265,74 @@ async def test_notifications_arriving_at_once_pay_once(world: World) -> None:
     ]
     status, found = await call(world, "GET", f"/payments/{created['payment_id']}", customer)
     assert status == 200 and found["status"] == "paid"
+
+
+async def paid_at_provider(world: World, token: str, amount: str) -> dict:
+    status, created = await call(world, "POST", "/payments", token, order(amount=amount))
+    assert status == 201, created
+    async with aiohttp.ClientSession() as payer:
+        async with payer.post(
+            created["redirect_url"] + "/pay", data={"method": "154"}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+    return created
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_late_notification_after_expiry_pays_once(world: World) -> None:
+    h = await household(world)
+    customer = world.scopes.token("customer", customer_id=h.customer_id)
+    created = await paid_at_provider(world, customer, "10.00")
+    payment_id = uuid.UUID(created["payment_id"])
+    db = world.scopes.platform.apps["payments"][DB]
+    async with db.transaction() as tx:
+        # As reconciliation expires it when the provider had no payment yet.
+        assert await repository.mark_final(tx.conn, payment_id, "expired", "test")
+    notification = world.provider.notification(world.provider.by_session[created["payment_id"]])
+    for _ in range(2):
+        async with world.scopes.http.post(
+            world.url + "/payments/notifications/p24", json=notification
+        ) as resp:
+            assert resp.status == 200
+    status, found = await call(world, "GET", f"/payments/{payment_id}", customer)
+    assert status == 200 and found["status"] == "paid"
+    assert await completed(world, payment_id) == 1
+
+
+async def completed(world: World, payment_id: uuid.UUID) -> int:
+    conn = await world.scopes.platform.db("payments")
+    try:
+        return await conn.fetchval(
+            """SELECT count(*) FROM outbox WHERE routing_key = 'payments.payment.completed'
+                  AND body::jsonb -> 'payload' ->> 'payment_id' = $1""",
+            str(payment_id),
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_reconciliation_settles_paid_and_expires_unpaid_payments(world: World) -> None:
+    h = await household(world)
+    customer = world.scopes.token("customer", customer_id=h.customer_id)
+    paid = await paid_at_provider(world, customer, "5.00")
+    status, unpaid = await call(world, "POST", "/payments", customer, order(amount="6.00"))
+    assert status == 201
+    app = world.scopes.platform.apps["payments"]
+    reconciler = Reconciler(app[DB], app[PROVIDER], app[SETTINGS])
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    since = datetime.now(UTC)
+    # Not yet past the expiry: the unpaid one waits; the paid one is settled.
+    assert await reconciler.reconcile(uuid.UUID(unpaid["payment_id"]), since, later) == "wait"
+    assert await reconciler.reconcile(uuid.UUID(paid["payment_id"]), since, later) == "accepted"
+    assert await reconciler.reconcile(uuid.UUID(paid["payment_id"]), since, later) == "duplicate"
+    much_later = since + reconciler.expire_after + timedelta(seconds=1)
+    assert (
+        await reconciler.reconcile(uuid.UUID(unpaid["payment_id"]), since, much_later) == "expire"
+    )
+    statuses = {}
+    for p in (paid, unpaid):
+        status, found = await call(world, "GET", f"/payments/{p['payment_id']}", customer)
+        statuses[p["payment_id"]] = found["status"]
+    assert statuses == {paid["payment_id"]: "paid", unpaid["payment_id"]: "expired"}
+    assert await completed(world, uuid.UUID(paid["payment_id"])) == 1
