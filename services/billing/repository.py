@@ -378,11 +378,12 @@ STATUS_SQL = """CASE WHEN i.paid >= i.gross THEN 'paid'
                      WHEN i.paid > 0 THEN 'partly_paid'
                      ELSE 'unpaid' END"""
 
-# Whether some of what the invoice has been paid is an online payment the ERP has not booked yet
-# (one lookup of a small partial index per invoice shown).
+# Whether some of what the invoice has been paid is an online payment the ERP has not booked yet:
+# one lookup of a small partial index per invoice shown (OFFSET 0: never the hashed alternative,
+# which reads every payment awaiting booking).
 AWAITING_BOOKING_SQL = """EXISTS (SELECT 1 FROM payments ab
                                  WHERE ab.invoice_number = i.invoice_number
-                                   AND ab.awaiting_booking)"""
+                                   AND ab.awaiting_booking OFFSET 0)"""
 
 INVOICE_COLUMNS = f"""i.invoice_number, i.customer_id, i.contract_number, i.issued_on, i.due_on,
     i.period_from, i.period_to, i.net, i.vat, i.gross, i.paid,

@@ -114,6 +114,15 @@ async def billing_lists(billing: ServiceHandlers) -> ServiceHandlers:
              FROM generate_series(1, $1) n""",
         OTHERS + 1,
     )
+    # Everyone has paid an invoice online, awaiting the ERP's booking (invoices say so).
+    await billing.execute(
+        """INSERT INTO payments (booking_id, customer_id, booked_on, amount, invoice_number,
+                                 channel, reference, awaiting_booking)
+           SELECT 'online:' || md5('online-' || n)::uuid || ':1', 'C-' || n, DATE '2026-02-02',
+                  108, 'FV/' || n || '/1', 'card', md5('online-' || n)::uuid, true
+             FROM generate_series(1, $1) n""",
+        OTHERS + 1,
+    )
     await billing.execute("ANALYZE")
     return billing
 
