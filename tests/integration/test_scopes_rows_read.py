@@ -54,6 +54,13 @@ async def billing(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
                SELECT 'B-' || n || '-' || k, 'C-' || n, DATE '2026-02-01', 50,
                       'FV/' || n || '/' || k || '/1', 'transfer'
                  FROM generate_series(1, $1) n, generate_series(1, 2) k""",
+            # and each an online payment of an invoice, awaiting the ERP's booking
+            """INSERT INTO payments (booking_id, customer_id, booked_on, amount, invoice_number,
+                                     channel, reference, awaiting_booking)
+               SELECT 'online:' || md5('online-' || n)::uuid || ':1', 'C-' || n,
+                      DATE '2026-02-02', 108, 'FV/' || n || '/1/3', 'card',
+                      md5('online-' || n)::uuid, true
+                 FROM generate_series(1, $1) n""",
             """INSERT INTO notes (note_number, customer_id, kind, issued_on, amount, description,
                                   invoice_number)
                SELECT 'NO-' || n || '-' || k, 'C-' || n, 'interest', DATE '2026-03-01', 1,
