@@ -23,6 +23,19 @@ EMAILS = Counter(
     "ebok_emails_total", "Email delivery attempts by template and outcome", ["template", "outcome"]
 )
 
+PAYMENT_NOTIFICATIONS = Counter(
+    "ebok_payment_notifications_total",
+    "Payment provider notifications received, by provider and verdict (accepted, duplicate, "
+    "bad-sign, amount-mismatch, unknown-session, …)",
+    ["provider", "verdict"],
+)
+PAYMENTS = Counter(
+    "ebok_payments_total",
+    "Online payments reaching a status (pending, paid, failed, expired), and through what "
+    "(request, notification, reconciliation)",
+    ["status", "via"],
+)
+
 
 def message_outcome(queue: str, outcome: str, count: int = 1) -> None:
     MESSAGES.labels(queue, outcome).inc(count)

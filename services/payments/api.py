@@ -32,6 +32,7 @@ from shared.api.payments import (
 from shared.api.selector import CustomerSelector
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.logs import get_logger
+from shared.metrics import PAYMENT_NOTIFICATIONS, PAYMENTS
 from shared.policy import account
 from shared.runtime import DB, SETTINGS, authenticate
 from shared.scopes import Scope, account_scope
@@ -187,6 +188,7 @@ async def start_payment(request: web.Request) -> web.Response:
     except (ProviderUnavailable, ProviderRefused) as exc:
         async with request.app[DB].transaction() as tx:
             await repository.mark_final(tx.conn, payment_id, "failed", str(exc))
+        PAYMENTS.labels("failed", "request").inc()
         raise Problem(
             502,
             "Payment provider unavailable",
@@ -200,6 +202,7 @@ async def start_payment(request: web.Request) -> web.Response:
         )
         row = await repository.payment(tx.conn, payment_id)
     assert row is not None
+    PAYMENTS.labels("pending", "request").inc()
     return json_response(_out(row), status=201)
 
 
@@ -283,6 +286,9 @@ async def notification(request: web.Request) -> web.Response:
     db = request.app[DB]
 
     async def record(verdict: str, detail: str | None, payment_id: uuid.UUID | None) -> None:
+        PAYMENT_NOTIFICATIONS.labels(provider.name, verdict).inc()
+        if verdict == "accepted":
+            PAYMENTS.labels("paid", "notification").inc()
         async with db.connection() as tx:
             await repository.record_notification(
                 tx.conn, provider.name, body, verdict, detail, payment_id

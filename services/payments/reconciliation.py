@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from services.payments import domain, repository, settlement
 from services.payments.providers.base import Provider, ProviderRefused, ProviderUnavailable
 from shared.logs import get_logger
+from shared.metrics import PAYMENTS
 from shared.settings import Settings
 from shared.tx import Database
 
@@ -63,6 +64,8 @@ class Reconciler:
                 )
                 return "wait"
             log.info("reconciliation: settled", payment_id=str(payment_id), outcome=outcome)
+            if outcome == "accepted":
+                PAYMENTS.labels("paid", "reconciliation").inc()
             return outcome
         if action == "expire":
             async with self.db.transaction() as tx:
@@ -70,4 +73,5 @@ class Reconciler:
                     tx.conn, payment_id, "expired", "no payment reached the provider in time"
                 ):
                     log.info("reconciliation: expired", payment_id=str(payment_id))
+                    PAYMENTS.labels("expired", "reconciliation").inc()
         return action

@@ -213,6 +213,15 @@ async def test_pay_two_invoices_through_the_provider(world: World) -> None:
     event = events[0]
     assert event["amount"] == "216.00" and event["method"] == "blik"
     assert event["provider_transaction_id"] == str(transaction.order_id)
+
+    # Billing shows both invoices paid at once (awaiting the ERP's booking) and nothing due.
+    async def billed_paid() -> bool:
+        status, page = await world.stack.api.request("GET", "/api/v1/invoices", token=who.token)
+        return status == 200 and {i["status"] for i in page["items"]} == {"paid"}
+
+    await wait_until(billed_paid, what="billing to show the invoices paid")
+    status, balance = await world.stack.api.request("GET", "/api/v1/balance", token=who.token)
+    assert status == 200 and balance["amount_due"] == "0.00", balance
     # Nothing is due any more: paying again is refused, naming the field.
     status, refused = await pay(world, who, body(amount="1.00"), new_key())
     assert status == 422, refused
@@ -316,6 +325,11 @@ async def test_tampered_and_replayed_notifications(world: World) -> None:
     assert verdicts[:2] == ["bad-sign", "amount-mismatch"], verdicts
     # The first genuine one paid it, unless reconciliation was quicker; the second changed nothing.
     assert verdicts[2] in ("accepted", "duplicate") and verdicts[3] == "duplicate", verdicts
+    async with world.stack.api.session.get(
+        world.stack.platform.ops_url("payments") + "/metrics"
+    ) as resp:
+        metrics = await resp.text()
+    assert 'ebok_payment_notifications_total{provider="p24",verdict="bad-sign"}' in metrics
     unknown_rows = await rows(
         world,
         "SELECT verdict FROM provider_notifications WHERE body LIKE $1",
