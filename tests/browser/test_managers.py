@@ -1,0 +1,262 @@
+"""Issue 10 in the browser: a property manager's request sent in the public form, approved by an
+operator in the operator's pages (a partial grant: one of the customer's two service points),
+the manager's three emails, the sign-in, and the partial view: a note on every account view,
+only the granted property's meter and service point, e-invoice "not in your scope". Then the
+owner's "who manages my properties" shows the manager and revokes the grant."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from playwright.async_api import Page, expect
+
+from deploy.create_operator import create_operator
+from tests.browser.app import field_error, sign_in
+from tests.browser.conftest import Shoot, Web
+from tests.browser.customers import fed_household
+from tests.browser.helpers import (
+    check_accessibility,
+    emailed_credentials,
+    find_link,
+    heading,
+    link_on,
+    settled,
+)
+from tests.browser.texts import t
+from tests.support.erp import Household
+from tests.support.flows import login, registered_account, wait_for_mail
+from tests.support.platform import wait_until
+from tests.support.stack import Stack
+
+LANG = "pl"
+NEW_PASSWORD = "Wodociagi2026nowe"
+VALID_NIP = "526-000-12-46"
+BAD_NIP = "123-456-78-90"  # its check digit does not match
+
+
+async def identity_knows(stack: Stack, household: Household) -> None:
+    """Identity's projection of the ERP holds the household's service points (the operator's
+    match is made against it)."""
+    conn = await stack.platform.db("identity")
+    try:
+        await wait_until(
+            lambda: conn.fetchval(
+                "SELECT count(*) = 2 FROM service_points WHERE customer_id = $1",
+                household.customer.customer_id,
+            ),
+            what="identity to learn the household's service points",
+        )
+    finally:
+        await conn.close()
+
+
+async def change_one_time_password(page: Page, one_time: str) -> None:
+    await heading(page, t(LANG, "password.title"))
+    await page.get_by_label(t(LANG, "password.currentForced"), exact=True).fill(one_time)
+    await page.get_by_label(t(LANG, "password.new"), exact=True).fill(NEW_PASSWORD)
+    await page.get_by_label(t(LANG, "password.repeat"), exact=True).fill(NEW_PASSWORD)
+    await page.get_by_role("button", name=t(LANG, "password.submit"), exact=True).click()
+
+
+async def sign_out(page: Page) -> None:
+    await page.goto("/account")
+    await heading(page, t(LANG, "account.title"))
+    await page.get_by_test_id("sign-out").click()
+    await heading(page, t(LANG, "login.title"))
+
+
+async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Shoot) -> None:
+    stack = web.stack
+    household = await fed_household(stack)
+    await identity_knows(stack, household)
+    suffix = household.customer.customer_id.removeprefix("C-")
+    granted, other = f"SP-{suffix}-1", f"SP-{suffix}-2"
+    granted_meter, other_meter = household.meters
+    manager_email = f"zarzadca.{secrets.token_hex(4)}@example.com"
+
+    # --- the public request form ---------------------------------------------------------
+    await page.goto("/manager-request")
+    await heading(page, t(LANG, "managerRequest.title"))
+    await settled(page)
+    await page.get_by_label(t(LANG, "managerRequest.company"), exact=True).fill(
+        "Zarządca Nieruchomości Sp. z o.o."
+    )
+    await page.get_by_label(t(LANG, "managerRequest.nip"), exact=True).fill(BAD_NIP)
+    await page.get_by_label(t(LANG, "managerRequest.contactPerson"), exact=True).fill("Anna Nowak")
+    await page.get_by_label(t(LANG, "register.email"), exact=True).fill(manager_email)
+    await page.get_by_label(t(LANG, "register.phone"), exact=True).fill("+48 600 100 200")
+    await page.get_by_label(t(LANG, "managerRequest.street"), exact=True).fill("Wodna")
+    await page.get_by_label(t(LANG, "managerRequest.building"), exact=True).fill("7")
+    await page.get_by_label(re.compile(t(LANG, "managerRequest.apartment"))).fill("3")
+    await page.get_by_label(t(LANG, "managerRequest.postal_code"), exact=True).fill("00-950")
+    await page.get_by_label(t(LANG, "managerRequest.city"), exact=True).fill("Warszawa")
+    await page.get_by_label(t(LANG, "managerRequest.contractNumber"), exact=True).fill(
+        household.contract_number
+    )
+    await page.get_by_label(t(LANG, "scope.partialLong"), exact=True).check()
+    await page.get_by_role("checkbox").check()
+    await page.get_by_label(t(LANG, "register.captchaAnswer"), exact=True).fill("TEST1")
+    await check_accessibility(page, "manager request form")
+    await shoot(page, "manager-request")
+    submit = page.get_by_role("button", name=t(LANG, "managerRequest.submit"), exact=True)
+
+    # A NIP whose check digit does not match: the API's refusal shown at the NIP field.
+    await submit.click()
+    assert await field_error(page, "nip") == t(LANG, "field.nip.value_error")
+    await check_accessibility(page, "manager request form with an error")
+    await page.get_by_label(t(LANG, "managerRequest.nip"), exact=True).fill(VALID_NIP)
+    await submit.click()
+
+    await heading(page, t(LANG, "managerRequestSent.title"))
+    reference = (await page.get_by_test_id("request-reference").inner_text()).strip()
+    assert re.fullmatch(r"MR-\d{4}-\d{6}", reference), reference
+    await expect(page.get_by_text(manager_email)).to_be_visible()
+    await check_accessibility(page, "manager request received")
+    await shoot(page, "manager-request-sent")
+    received = await wait_for_mail(stack, manager_email, "manager-request-received")
+    assert reference in received.subject
+
+    # --- an operator decides -------------------------------------------------------------
+    operator_login = f"op.{secrets.token_hex(3)}"
+    made = await create_operator(
+        stack.platform.settings, operator_login, f"{operator_login}@wodociagi.example", "pl"
+    )
+    assert made is not None
+    _, one_time = made
+    await page.goto("/login")
+    await sign_in(page, LANG, operator_login, one_time)
+    await change_one_time_password(page, one_time)
+    await heading(page, t(LANG, "operator.requestsTitle"))
+    await settled(page)
+    card = page.get_by_test_id("request-card").filter(has_text=reference)
+    await expect(card).to_have_count(1)
+    await expect(card.get_by_test_id("property-row")).to_contain_text(t(LANG, "match.matched"))
+    await expect(card.get_by_test_id("property-row")).to_contain_text(granted)
+    await check_accessibility(page, "operator's queue")
+    await shoot(page, "operator-requests")
+
+    await card.get_by_role("link", name=t(LANG, "operator.decide", reference=reference)).click()
+    await heading(page, t(LANG, "operator.decisionTitle", reference=reference))
+    await settled(page)
+    grant = page.get_by_test_id("grant-fieldset")
+    await expect(grant.get_by_label(t(LANG, "scope.partialLong"), exact=True)).to_be_checked()
+    # Both service points are at the requested address; the grant is for the first only.
+    await expect(grant.get_by_label(re.compile(f"^{granted}:"))).to_be_checked()
+    await grant.get_by_label(re.compile(f"^{other}:")).uncheck()
+    await check_accessibility(page, "operator's decision")
+    await shoot(page, "operator-decision")
+    await page.get_by_role("button", name=t(LANG, "operator.approve"), exact=True).click()
+    result = page.get_by_test_id("decision-result")
+    await expect(result).to_contain_text(reference)
+    await page.get_by_role("link", name=t(LANG, "operator.managerGrants"), exact=True).click()
+    await heading(page, t(LANG, "grants.title"))
+    await settled(page)
+    grant_card = page.get_by_test_id("grant-card")
+    await expect(grant_card).to_have_count(1)
+    await expect(grant_card).to_contain_text(household.customer.customer_id)
+    await expect(grant_card).to_contain_text(granted)
+    await check_accessibility(page, "a manager's grants")
+    await shoot(page, "operator-grants")
+    await sign_out(page)
+
+    # --- the manager's three emails, then the sign-in ------------------------------------
+    mail = await wait_for_mail(stack, manager_email, "registration")
+    await page.goto(link_on(web.base_url, find_link(mail.body("plain"), "/activate")))
+    await heading(page, t(LANG, "activate.title"))
+    await expect(page.get_by_text(t(LANG, "activate.done"))).to_be_visible()
+    confirmation = await wait_for_mail(stack, manager_email, "registration-confirmation")
+    manager_login, manager_one_time = emailed_credentials(confirmation.body("plain"))
+    await wait_for_mail(stack, manager_email, "account-activation")
+    assert [m.template for m in stack.mailbox.to_address(manager_email)] == [
+        "manager-request-received",
+        "registration",
+        "registration-confirmation",
+        "account-activation",
+    ]
+
+    async def active() -> bool:
+        status, _ = await login(stack, manager_login, manager_one_time)
+        return status == 200
+
+    await wait_until(active, what="the manager's account to become active")
+    await page.goto("/login")
+    await sign_in(page, LANG, manager_login, manager_one_time)
+    await change_one_time_password(page, manager_one_time)
+
+    # --- the partial view ----------------------------------------------------------------
+    await heading(page, t(LANG, "dashboard.title"))
+    await settled(page)
+    note = page.get_by_test_id("scope-note")
+    await expect(note).to_contain_text(t(LANG, "managed.partialTitle"))
+    await expect(note).to_contain_text(household.customer.customer_id)
+    await expect(page.get_by_test_id("customer-select")).to_have_value(
+        household.customer.customer_id
+    )
+    meters = page.get_by_test_id("meter-card")
+    await expect(meters).to_have_count(1)
+    await expect(meters).to_contain_text(granted_meter)
+    await check_accessibility(page, "a partial manager's dashboard")
+    await shoot(page, "manager-dashboard-partial")
+
+    await page.get_by_role("link", name=t(LANG, "nav.meters"), exact=True).click()
+    await heading(page, t(LANG, "meters.title"))
+    await settled(page)
+    await expect(page.get_by_test_id("scope-note")).to_be_visible()
+    await expect(page.get_by_test_id("meter-card")).to_have_count(1)
+    await expect(page.get_by_text(other_meter)).to_have_count(0)
+
+    await page.get_by_role("link", name=t(LANG, "nav.contracts"), exact=True).click()
+    await heading(page, t(LANG, "contracts.title"))
+    await settled(page)
+    await expect(page.get_by_test_id("scope-note")).to_be_visible()
+    await expect(page.get_by_text(granted)).to_have_count(1)
+    await expect(page.get_by_text(other)).to_have_count(0)
+
+    # The other meter's address is not the manager's: the app shows not found.
+    await page.goto(f"/meters/{other_meter}")
+    await heading(page, t(LANG, "notFound.title"))
+    await expect(page.get_by_text(t(LANG, "problem.not-found"))).to_be_visible()
+
+    # E-invoice covers all of the customer's properties: not offered, its address says why.
+    await expect(page.get_by_role("link", name=t(LANG, "wholeCustomer.eInvoice"))).to_have_count(0)
+    await page.goto("/e-invoice")
+    await heading(page, t(LANG, "notInScope.title"))
+    await expect(page.get_by_text(t(LANG, "notInScope.why"))).to_be_visible()
+    await check_accessibility(page, "not in your scope")
+    await shoot(page, "manager-not-in-scope")
+
+    await page.get_by_role("link", name=t(LANG, "nav.portfolio"), exact=True).click()
+    await heading(page, t(LANG, "portfolio.title"))
+    await settled(page)
+    rows = page.get_by_test_id("portfolio-table").locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows).to_contain_text(t(LANG, "scope.partial"))
+    await page.get_by_role("searchbox", name=t(LANG, "portfolio.search"), exact=True).fill("Wodna")
+    await page.get_by_role("button", name=t(LANG, "portfolio.searchSubmit"), exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="Wodna")).to_be_visible()
+    await settled(page)
+    await expect(rows).to_have_count(1)
+    await check_accessibility(page, "the manager's portfolio")
+    await shoot(page, "manager-portfolio")
+    await page.get_by_role("searchbox", name=t(LANG, "portfolio.search"), exact=True).fill("Nieistniejąca")
+    await page.get_by_role("button", name=t(LANG, "portfolio.searchSubmit"), exact=True).click()
+    await expect(page.get_by_text(t(LANG, "portfolio.noMatch"))).to_be_visible()
+    await sign_out(page)
+
+    # --- the owner sees who manages their properties, and revokes ------------------------
+    owner = await registered_account(stack, customer=household.customer)
+    await page.goto("/login")
+    await sign_in(page, LANG, owner.login, owner.password)
+    await heading(page, t(LANG, "dashboard.title"))
+    await page.get_by_role("link", name=t(LANG, "nav.managers"), exact=True).click()
+    await heading(page, t(LANG, "managers.title"))
+    await settled(page)
+    manager_card = page.get_by_test_id("manager-card")
+    await expect(manager_card).to_have_count(1)
+    await expect(manager_card).to_contain_text(manager_email)
+    await expect(manager_card).to_contain_text(granted)
+    await check_accessibility(page, "who manages my properties")
+    await shoot(page, "owner-managers")
+    await manager_card.get_by_role("button").click()
+    await expect(page.get_by_text(t(LANG, "managers.none"))).to_be_visible()
