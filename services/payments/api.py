@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -131,26 +130,13 @@ async def start_payment(request: web.Request) -> web.Response:
         contracts = await _contracts(tx, scope)
         numbers = None if body.invoices == "all-due" else list(body.invoices)
         found = await repository.due_invoices(tx.conn, scope.customer_id, numbers, contracts)
-        if numbers is not None:
-            missing = sorted(set(numbers) - {d.invoice_number for d in found})
-            if missing:
-                raise _field_problem(
-                    422,
-                    "Validation failed",
-                    "invoices",
-                    f"no such invoice on your account: {', '.join(missing)}",
-                    "unknown_invoice",
-                )
-        open_ = [d for d in found if d.due > 0]
-        total_due = sum((d.due for d in open_), start=Decimal(0))
-        if not open_ and not body.confirm_overpayment:
+        try:
+            shares = domain.plan(found, numbers, body.amount, body.confirm_overpayment)
+        except domain.Refused as refused:
             raise _field_problem(
-                422, "Validation failed", "invoices", "nothing is due on them", "nothing_due"
-            )
-        if problem := domain.amount_problem(body.amount, total_due, body.confirm_overpayment):
-            raise _field_problem(422, "Validation failed", "amount", problem, "amount_not_allowed")
+                422, "Validation failed", refused.field, refused.message, refused.code
+            ) from None
         payment_id = uuid.uuid4()
-        shares = domain.allocate(open_, body.amount)
         created = await repository.insert_payment(
             tx.conn,
             payment_id=payment_id,
@@ -258,20 +244,9 @@ async def get_payment(request: web.Request) -> web.Response:
             raise _not_found()
         if scope.partial:
             contracts = await _contracts(tx, scope) or []
-            if not await _names_granted(tx, payment_id, contracts):
+            if not await repository.names_contracts(tx.conn, payment_id, contracts):
                 raise _not_found()
     return json_response(_out(row))
-
-
-async def _names_granted(tx: Tx, payment_id: uuid.UUID, contracts: list[str]) -> bool:
-    return bool(
-        await tx.conn.fetchval(
-            """SELECT 1 FROM payment_invoices pi JOIN invoices i USING (invoice_number)
-                WHERE pi.payment_id = $1 AND i.contract_number = ANY($2::text[]) LIMIT 1""",
-            payment_id,
-            contracts,
-        )
-    )
 
 
 @routes.post("/payments/notifications/{provider}")

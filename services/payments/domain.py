@@ -38,6 +38,36 @@ def allocate(invoices: list[Due], amount: Decimal) -> list[tuple[str, Decimal]]:
     return shares
 
 
+class Refused(Exception):
+    """A payment that cannot be made as asked: the field, why, and a code for clients."""
+
+    def __init__(self, field: str, message: str, code: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+def plan(
+    found: list[Due], named: list[str] | None, amount: Decimal, confirm_overpayment: bool
+) -> list[tuple[str, Decimal]]:
+    """How `amount` goes to the invoices `found` on the account (those `named`, or every one
+    with something due for None), or Refused."""
+    if named is not None:
+        missing = sorted(set(named) - {d.invoice_number for d in found})
+        if missing:
+            message = f"no such invoice on your account: {', '.join(missing)}"
+            raise Refused("invoices", message, "unknown_invoice")
+        found = [d for d in found if d.invoice_number in named]
+    due = [d for d in found if d.due > 0]
+    if not due and not confirm_overpayment:
+        raise Refused("invoices", "nothing is due on them", "nothing_due")
+    total = sum((d.due for d in due), start=Decimal(0))
+    if problem := amount_problem(amount, total, confirm_overpayment):
+        raise Refused("amount", problem, "amount_not_allowed")
+    return allocate(due, amount)
+
+
 def amount_problem(amount: Decimal, due: Decimal, confirm_overpayment: bool) -> str | None:
     """Why `amount` cannot be paid towards `due`, or None."""
     if amount < MINIMUM:

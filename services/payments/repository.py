@@ -280,6 +280,19 @@ async def record_notification(
     )
 
 
+async def names_contracts(
+    conn: asyncpg.Connection, payment_id: uuid.UUID, contracts: list[str]
+) -> bool:
+    """The payment names an invoice of one of these contracts (a partial grant's part)."""
+    found = await conn.fetchval(
+        """SELECT 1 FROM payment_invoices pi JOIN invoices i USING (invoice_number)
+            WHERE pi.payment_id = $1 AND i.contract_number = ANY($2::text[]) LIMIT 1""",
+        payment_id,
+        contracts,
+    )
+    return bool(found)
+
+
 async def payments_page(
     conn: asyncpg.Connection,
     customer_id: str,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
+
 from services.payments import domain
 
 
@@ -54,3 +56,19 @@ def test_reconcile() -> None:
 def test_grosze() -> None:
     assert domain.grosze(D("123.45")) == 12345
     assert domain.from_grosze(12345) == D("123.45")
+
+
+def test_plan_refuses_naming_the_field() -> None:
+    due = [domain.Due("A", date(2026, 1, 1), D("30.00")), domain.Due("B", date(2026, 2, 1), D(0))]
+    assert domain.plan(due, None, D("30.00"), False) == [("A", D("30.00"))]
+    cases = [
+        (["A", "X"], D("1.00"), False, "invoices", "unknown_invoice"),
+        (["B"], D("1.00"), False, "invoices", "nothing_due"),
+        (None, D("30.01"), False, "amount", "amount_not_allowed"),
+    ]
+    for named, amount, confirm, field, code in cases:
+        with pytest.raises(domain.Refused) as refused:
+            domain.plan(due, named, amount, confirm)
+        assert (refused.value.field, refused.value.code) == (field, code)
+    # Nothing due, but an overpayment confirmed: a credit naming no invoice.
+    assert domain.plan(due, ["B"], D("5.00"), True) == []
