@@ -19,6 +19,16 @@ GATEWAY_OPS_PORT: int = Settings.model_fields["gateway_ops_port"].default
 # What compose says when the caller has not set it (${VAR:?message}).
 UNSET_MESSAGE = "set EBOK_INTERNAL_TOKEN to a random secret of 32+ characters"
 MAILBOX_HTTP_PORT = 8090
+# Settings only one service reads, given to its container alone (secrets among them).
+SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
+    "payments": {
+        "EBOK_P24_BASE_URL": "${EBOK_P24_BASE_URL:-https://sandbox.przelewy24.pl}",
+        "EBOK_P24_MERCHANT_ID": "${EBOK_P24_MERCHANT_ID:-0}",
+        "EBOK_P24_POS_ID": "${EBOK_P24_POS_ID:-0}",
+        "EBOK_P24_CRC": "${EBOK_P24_CRC:-}",
+        "EBOK_P24_API_KEY": "${EBOK_P24_API_KEY:-}",
+    },
+}
 
 
 def _quoted(value: str) -> str:
@@ -116,7 +126,15 @@ def render() -> str:
             "    <<: *service",
             f'    command: ["python", "-m", "{service.module}"]',
             # The Dockerfile's HEALTHCHECK reads the port from EBOK_HEALTH_PORT.
-            f'    environment: {{ <<: *env, EBOK_HEALTH_PORT: "{service.port}" }}',
+            "    environment: { <<: *env, "
+            + ", ".join(
+                f"{key}: {_quoted(value)}"
+                for key, value in {
+                    "EBOK_HEALTH_PORT": str(service.port),
+                    **SERVICE_ENVIRONMENT.get(service.name, {}),
+                }.items()
+            )
+            + " }",
         ]
         if service.public:
             lines.append(f'    ports: ["{service.port}:{service.port}"]')

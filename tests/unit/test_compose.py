@@ -39,3 +39,15 @@ def test_compose_runs_every_service_reachable_and_health_checked() -> None:
             assert env[f"EBOK_{upstream.upper()}_URL"] == f"http://{upstream}:{port}"
         published = [f"{service.port}:{service.port}"] if service.public else None
         assert defined.get("ports") == published
+
+
+def test_only_payments_gets_the_payment_providers_settings() -> None:
+    services = yaml.safe_load(render())["services"]
+    for service in SERVICES:
+        env = services[service.name]["environment"]
+        has = {k for k in env if k.startswith("EBOK_P24_")}
+        if service.name == "payments":
+            assert env["EBOK_P24_CRC"] == "${EBOK_P24_CRC:-}"
+            assert env["EBOK_P24_MERCHANT_ID"] == "${EBOK_P24_MERCHANT_ID:-0}"
+        else:
+            assert not has, service.name
