@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import secrets
 
+import pytest
 from playwright.async_api import Page, expect
 
 from deploy.create_operator import create_operator
-from tests.browser.app import field_error, sign_in
+from tests.browser.app import choose_language, field_error, sign_in
 from tests.browser.conftest import Shoot, Web
 from tests.browser.customers import fed_household
 from tests.browser.helpers import (
@@ -29,7 +30,6 @@ from tests.support.flows import login, registered_account, wait_for_mail
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
 
-LANG = "pl"
 NEW_PASSWORD = "Wodociagi2026nowe"
 VALID_NIP = "526-000-12-46"
 BAD_NIP = "123-456-78-90"  # its check digit does not match
@@ -51,22 +51,25 @@ async def identity_knows(stack: Stack, household: Household) -> None:
         await conn.close()
 
 
-async def change_one_time_password(page: Page, one_time: str) -> None:
-    await heading(page, t(LANG, "password.title"))
-    await page.get_by_label(t(LANG, "password.currentForced"), exact=True).fill(one_time)
-    await page.get_by_label(t(LANG, "password.new"), exact=True).fill(NEW_PASSWORD)
-    await page.get_by_label(t(LANG, "password.repeat"), exact=True).fill(NEW_PASSWORD)
-    await page.get_by_role("button", name=t(LANG, "password.submit"), exact=True).click()
+async def change_one_time_password(page: Page, lang: str, one_time: str) -> None:
+    await heading(page, t(lang, "password.title"))
+    await page.get_by_label(t(lang, "password.currentForced"), exact=True).fill(one_time)
+    await page.get_by_label(t(lang, "password.new"), exact=True).fill(NEW_PASSWORD)
+    await page.get_by_label(t(lang, "password.repeat"), exact=True).fill(NEW_PASSWORD)
+    await page.get_by_role("button", name=t(lang, "password.submit"), exact=True).click()
 
 
-async def sign_out(page: Page) -> None:
+async def sign_out(page: Page, lang: str) -> None:
     await page.goto("/account")
-    await heading(page, t(LANG, "account.title"))
+    await heading(page, t(lang, "account.title"))
     await page.get_by_test_id("sign-out").click()
-    await heading(page, t(LANG, "login.title"))
+    await heading(page, t(lang, "login.title"))
 
 
-async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Shoot) -> None:
+@pytest.mark.parametrize("lang", ["pl", "en"])
+async def test_request_approved_to_partial_view(
+    web: Web, page: Page, shoot: Shoot, lang: str
+) -> None:
     stack = web.stack
     household = await fed_household(stack)
     await identity_knows(stack, household)
@@ -77,38 +80,40 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
 
     # --- the public request form ---------------------------------------------------------
     await page.goto("/manager-request")
-    await heading(page, t(LANG, "managerRequest.title"))
+    if lang != "pl":
+        await choose_language(page, lang)
+    await heading(page, t(lang, "managerRequest.title"))
     await settled(page)
-    await page.get_by_label(t(LANG, "managerRequest.company"), exact=True).fill(
+    await page.get_by_label(t(lang, "managerRequest.company"), exact=True).fill(
         "Zarządca Nieruchomości Sp. z o.o."
     )
-    await page.get_by_label(t(LANG, "managerRequest.nip"), exact=True).fill(BAD_NIP)
-    await page.get_by_label(t(LANG, "managerRequest.contactPerson"), exact=True).fill("Anna Nowak")
-    await page.get_by_label(t(LANG, "register.email"), exact=True).fill(manager_email)
-    await page.get_by_label(t(LANG, "register.phone"), exact=True).fill("+48 600 100 200")
-    await page.get_by_label(t(LANG, "managerRequest.street"), exact=True).fill("Wodna")
-    await page.get_by_label(t(LANG, "managerRequest.building"), exact=True).fill("7")
-    await page.get_by_label(re.compile(t(LANG, "managerRequest.apartment"))).fill("3")
-    await page.get_by_label(t(LANG, "managerRequest.postal_code"), exact=True).fill("00-950")
-    await page.get_by_label(t(LANG, "managerRequest.city"), exact=True).fill("Warszawa")
-    await page.get_by_label(t(LANG, "managerRequest.contractNumber"), exact=True).fill(
+    await page.get_by_label(t(lang, "managerRequest.nip"), exact=True).fill(BAD_NIP)
+    await page.get_by_label(t(lang, "managerRequest.contactPerson"), exact=True).fill("Anna Nowak")
+    await page.get_by_label(t(lang, "register.email"), exact=True).fill(manager_email)
+    await page.get_by_label(t(lang, "register.phone"), exact=True).fill("+48 600 100 200")
+    await page.get_by_label(t(lang, "managerRequest.street"), exact=True).fill("Wodna")
+    await page.get_by_label(t(lang, "managerRequest.building"), exact=True).fill("7")
+    await page.get_by_label(re.compile(t(lang, "managerRequest.apartment"))).fill("3")
+    await page.get_by_label(t(lang, "managerRequest.postal_code"), exact=True).fill("00-950")
+    await page.get_by_label(t(lang, "managerRequest.city"), exact=True).fill("Warszawa")
+    await page.get_by_label(t(lang, "managerRequest.contractNumber"), exact=True).fill(
         household.contract_number
     )
-    await page.get_by_label(t(LANG, "scope.partialLong"), exact=True).check()
+    await page.get_by_label(t(lang, "scope.partialLong"), exact=True).check()
     await page.get_by_role("checkbox").check()
-    await page.get_by_label(t(LANG, "register.captchaAnswer"), exact=True).fill("TEST1")
+    await page.get_by_label(t(lang, "register.captchaAnswer"), exact=True).fill("TEST1")
     await check_accessibility(page, "manager request form")
     await shoot(page, "manager-request")
-    submit = page.get_by_role("button", name=t(LANG, "managerRequest.submit"), exact=True)
+    submit = page.get_by_role("button", name=t(lang, "managerRequest.submit"), exact=True)
 
     # A NIP whose check digit does not match: the API's refusal shown at the NIP field.
     await submit.click()
-    assert await field_error(page, "nip") == t(LANG, "field.nip.value_error")
+    assert await field_error(page, "nip") == t(lang, "field.nip.value_error")
     await check_accessibility(page, "manager request form with an error")
-    await page.get_by_label(t(LANG, "managerRequest.nip"), exact=True).fill(VALID_NIP)
+    await page.get_by_label(t(lang, "managerRequest.nip"), exact=True).fill(VALID_NIP)
     await submit.click()
 
-    await heading(page, t(LANG, "managerRequestSent.title"))
+    await heading(page, t(lang, "managerRequestSent.title"))
     reference = (await page.get_by_test_id("request-reference").inner_text()).strip()
     assert re.fullmatch(r"MR-\d{4}-\d{6}", reference), reference
     await expect(page.get_by_text(manager_email)).to_be_visible()
@@ -125,32 +130,32 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
     assert made is not None
     _, one_time = made
     await page.goto("/login")
-    await sign_in(page, LANG, operator_login, one_time)
-    await change_one_time_password(page, one_time)
-    await heading(page, t(LANG, "operator.requestsTitle"))
+    await sign_in(page, lang, operator_login, one_time)
+    await change_one_time_password(page, lang, one_time)
+    await heading(page, t(lang, "operator.requestsTitle"))
     await settled(page)
     card = page.get_by_test_id("request-card").filter(has_text=reference)
     await expect(card).to_have_count(1)
-    await expect(card.get_by_test_id("property-row")).to_contain_text(t(LANG, "match.matched"))
+    await expect(card.get_by_test_id("property-row")).to_contain_text(t(lang, "match.matched"))
     await expect(card.get_by_test_id("property-row")).to_contain_text(granted)
     await check_accessibility(page, "operator's queue")
     await shoot(page, "operator-requests")
 
-    await card.get_by_role("link", name=t(LANG, "operator.decide", reference=reference)).click()
-    await heading(page, t(LANG, "operator.decisionTitle", reference=reference))
+    await card.get_by_role("link", name=t(lang, "operator.decide", reference=reference)).click()
+    await heading(page, t(lang, "operator.decisionTitle", reference=reference))
     await settled(page)
     grant = page.get_by_test_id("grant-fieldset")
-    await expect(grant.get_by_label(t(LANG, "scope.partialLong"), exact=True)).to_be_checked()
+    await expect(grant.get_by_label(t(lang, "scope.partialLong"), exact=True)).to_be_checked()
     # Both service points are at the requested address; the grant is for the first only.
     await expect(grant.get_by_label(re.compile(f"^{granted}:"))).to_be_checked()
     await grant.get_by_label(re.compile(f"^{other}:")).uncheck()
     await check_accessibility(page, "operator's decision")
     await shoot(page, "operator-decision")
-    await page.get_by_role("button", name=t(LANG, "operator.approve"), exact=True).click()
+    await page.get_by_role("button", name=t(lang, "operator.approve"), exact=True).click()
     result = page.get_by_test_id("decision-result")
     await expect(result).to_contain_text(reference)
-    await page.get_by_role("link", name=t(LANG, "operator.managerGrants"), exact=True).click()
-    await heading(page, t(LANG, "grants.title"))
+    await page.get_by_role("link", name=t(lang, "operator.managerGrants"), exact=True).click()
+    await heading(page, t(lang, "grants.title"))
     await settled(page)
     grant_card = page.get_by_test_id("grant-card")
     await expect(grant_card).to_have_count(1)
@@ -158,13 +163,13 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
     await expect(grant_card).to_contain_text(granted)
     await check_accessibility(page, "a manager's grants")
     await shoot(page, "operator-grants")
-    await sign_out(page)
+    await sign_out(page, lang)
 
     # --- the manager's three emails, then the sign-in ------------------------------------
     mail = await wait_for_mail(stack, manager_email, "registration")
     await page.goto(link_on(web.base_url, find_link(mail.body("plain"), "/activate")))
-    await heading(page, t(LANG, "activate.title"))
-    await expect(page.get_by_text(t(LANG, "activate.done"))).to_be_visible()
+    await heading(page, t(lang, "activate.title"))
+    await expect(page.get_by_text(t(lang, "activate.done"))).to_be_visible()
     confirmation = await wait_for_mail(stack, manager_email, "registration-confirmation")
     manager_login, manager_one_time = emailed_credentials(confirmation.body("plain"))
     await wait_for_mail(stack, manager_email, "account-activation")
@@ -181,14 +186,14 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
 
     await wait_until(active, what="the manager's account to become active")
     await page.goto("/login")
-    await sign_in(page, LANG, manager_login, manager_one_time)
-    await change_one_time_password(page, manager_one_time)
+    await sign_in(page, lang, manager_login, manager_one_time)
+    await change_one_time_password(page, lang, manager_one_time)
 
     # --- the partial view ----------------------------------------------------------------
-    await heading(page, t(LANG, "dashboard.title"))
+    await heading(page, t(lang, "dashboard.title"))
     await settled(page)
     note = page.get_by_test_id("scope-note")
-    await expect(note).to_contain_text(t(LANG, "managed.partialTitle"))
+    await expect(note).to_contain_text(t(lang, "managed.partialTitle"))
     await expect(note).to_contain_text(household.customer.customer_id)
     await expect(page.get_by_test_id("customer-select")).to_have_value(
         household.customer.customer_id
@@ -199,15 +204,15 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
     await check_accessibility(page, "a partial manager's dashboard")
     await shoot(page, "manager-dashboard-partial")
 
-    await page.get_by_role("link", name=t(LANG, "nav.meters"), exact=True).click()
-    await heading(page, t(LANG, "meters.title"))
+    await page.get_by_role("link", name=t(lang, "nav.meters"), exact=True).click()
+    await heading(page, t(lang, "meters.title"))
     await settled(page)
     await expect(page.get_by_test_id("scope-note")).to_be_visible()
     await expect(page.get_by_test_id("meter-card")).to_have_count(1)
     await expect(page.get_by_text(other_meter)).to_have_count(0)
 
-    await page.get_by_role("link", name=t(LANG, "nav.contracts"), exact=True).click()
-    await heading(page, t(LANG, "contracts.title"))
+    await page.get_by_role("link", name=t(lang, "nav.contracts"), exact=True).click()
+    await heading(page, t(lang, "contracts.title"))
     await settled(page)
     await expect(page.get_by_test_id("scope-note")).to_be_visible()
     await expect(page.get_by_text(granted)).to_have_count(1)
@@ -215,42 +220,44 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
 
     # The other meter's address is not the manager's: the app shows not found.
     await page.goto(f"/meters/{other_meter}")
-    await heading(page, t(LANG, "notFound.title"))
-    await expect(page.get_by_text(t(LANG, "problem.not-found"))).to_be_visible()
+    await heading(page, t(lang, "notFound.title"))
+    await expect(page.get_by_text(t(lang, "problem.not-found"))).to_be_visible()
 
     # E-invoice covers all of the customer's properties: not offered, its address says why.
-    await expect(page.get_by_role("link", name=t(LANG, "wholeCustomer.eInvoice"))).to_have_count(0)
+    await expect(page.get_by_role("link", name=t(lang, "wholeCustomer.eInvoice"))).to_have_count(0)
     await page.goto("/e-invoice")
-    await heading(page, t(LANG, "notInScope.title"))
-    await expect(page.get_by_text(t(LANG, "notInScope.why"))).to_be_visible()
+    await heading(page, t(lang, "notInScope.title"))
+    await expect(page.get_by_text(t(lang, "notInScope.why"))).to_be_visible()
     await check_accessibility(page, "not in your scope")
     await shoot(page, "manager-not-in-scope")
 
-    await page.get_by_role("link", name=t(LANG, "nav.portfolio"), exact=True).click()
-    await heading(page, t(LANG, "portfolio.title"))
+    await page.get_by_role("link", name=t(lang, "nav.portfolio"), exact=True).click()
+    await heading(page, t(lang, "portfolio.title"))
     await settled(page)
     rows = page.get_by_test_id("portfolio-table").locator("tbody tr")
     await expect(rows).to_have_count(1)
-    await expect(rows).to_contain_text(t(LANG, "scope.partial"))
-    await page.get_by_role("searchbox", name=t(LANG, "portfolio.search"), exact=True).fill("Wodna")
-    await page.get_by_role("button", name=t(LANG, "portfolio.searchSubmit"), exact=True).click()
+    await expect(rows).to_contain_text(t(lang, "scope.partial"))
+    await page.get_by_role("searchbox", name=t(lang, "portfolio.search"), exact=True).fill("Wodna")
+    await page.get_by_role("button", name=t(lang, "portfolio.searchSubmit"), exact=True).click()
     await expect(page.get_by_role("status").filter(has_text="Wodna")).to_be_visible()
     await settled(page)
     await expect(rows).to_have_count(1)
     await check_accessibility(page, "the manager's portfolio")
     await shoot(page, "manager-portfolio")
-    await page.get_by_role("searchbox", name=t(LANG, "portfolio.search"), exact=True).fill("Nieistniejąca")
-    await page.get_by_role("button", name=t(LANG, "portfolio.searchSubmit"), exact=True).click()
-    await expect(page.get_by_text(t(LANG, "portfolio.noMatch"))).to_be_visible()
-    await sign_out(page)
+    await page.get_by_role("searchbox", name=t(lang, "portfolio.search"), exact=True).fill(
+        "Nieistniejąca"
+    )
+    await page.get_by_role("button", name=t(lang, "portfolio.searchSubmit"), exact=True).click()
+    await expect(page.get_by_text(t(lang, "portfolio.noMatch"))).to_be_visible()
+    await sign_out(page, lang)
 
     # --- the owner sees who manages their properties, and revokes ------------------------
     owner = await registered_account(stack, customer=household.customer)
     await page.goto("/login")
-    await sign_in(page, LANG, owner.login, owner.password)
-    await heading(page, t(LANG, "dashboard.title"))
-    await page.get_by_role("link", name=t(LANG, "nav.managers"), exact=True).click()
-    await heading(page, t(LANG, "managers.title"))
+    await sign_in(page, lang, owner.login, owner.password)
+    await heading(page, t(lang, "dashboard.title"))
+    await page.get_by_role("link", name=t(lang, "nav.managers"), exact=True).click()
+    await heading(page, t(lang, "managers.title"))
     await settled(page)
     manager_card = page.get_by_test_id("manager-card")
     await expect(manager_card).to_have_count(1)
@@ -259,4 +266,16 @@ async def test_request_approved_to_partial_view(web: Web, page: Page, shoot: Sho
     await check_accessibility(page, "who manages my properties")
     await shoot(page, "owner-managers")
     await manager_card.get_by_role("button").click()
-    await expect(page.get_by_text(t(LANG, "managers.none"))).to_be_visible()
+    await expect(page.get_by_text(t(lang, "managers.none"))).to_be_visible()
+
+    # Invited again, for the other service point: the manager's account has it at once.
+    invite = page.get_by_test_id("invite-form")
+    await invite.get_by_label(t(lang, "register.email"), exact=True).fill(manager_email)
+    await invite.get_by_label(re.compile(other)).check()
+    await invite.get_by_role("button", name=t(lang, "managers.invite"), exact=True).click()
+    await expect(
+        page.get_by_text(t(lang, "managers.invitedMessage", email=manager_email))
+    ).to_be_visible()
+    await expect(manager_card).to_have_count(1)
+    await expect(manager_card).to_contain_text(other)
+    await check_accessibility(page, "who manages my properties, after an invitation")
