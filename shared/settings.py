@@ -164,6 +164,10 @@ class Settings(_ServiceAddresses):
     p24_crc: SecretStr = SecretStr("")
     p24_api_key: SecretStr = SecretStr("")
     p24_timeout_seconds: float = Field(10.0, gt=0)
+    # Where Przelewy24 sends notifications from (IPs or CIDRs, as trusted_proxies): from any other
+    # address the notification route answers 403 before reading it. Empty: any address (the
+    # signature is the proof).
+    p24_notify_from: Annotated[list[IPvAnyNetwork], NoDecode] = []
     # A payment pending this long is asked about by its session id (reconciliation), this often;
     # one the provider has no payment for after payments_expire_after_seconds is expired.
     payments_reconcile_after_seconds: float = Field(300.0, ge=0)
@@ -201,7 +205,7 @@ class Settings(_ServiceAddresses):
             )
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "p24_notify_from", mode="before")
     @classmethod
     def _proxies_as_list(cls, value: object) -> object:
         if isinstance(value, str):

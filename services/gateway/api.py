@@ -606,6 +606,6 @@ ROUTES: tuple[Route, ...] = (
         ANONYMOUS,
         "payments",
         response=payments.NotificationAcceptedOut,
-        errors=(400, 502),
+        errors=(400, 403, 502),
     ),
 )

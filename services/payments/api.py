@@ -29,6 +29,7 @@ from shared.api.payments import (
     OnlinePaymentQuery,
 )
 from shared.api.selector import CustomerSelector
+from shared.http.internal import client_ip
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.logs import get_logger
 from shared.metrics import PAYMENT_NOTIFICATIONS, PAYMENTS
@@ -257,6 +258,12 @@ async def notification(request: web.Request) -> web.Response:
     provider = request.app[PROVIDER]
     if request.match_info["provider"] != provider.name:
         raise Problem(404, "Not found", "No such payment provider", code="not-found")
+    settings = request.app[SETTINGS]
+    source = client_ip(request, settings)
+    if not domain.address_allowed(source, settings.p24_notify_from):
+        PAYMENT_NOTIFICATIONS.labels(provider.name, "foreign-address").inc()
+        log.warning("payment notification from an address not allowed", source=source)
+        raise Problem(403, "Forbidden", "Notifications are not taken from here", code="forbidden")
     body = await request.read()
     db = request.app[DB]
 
@@ -266,7 +273,7 @@ async def notification(request: web.Request) -> web.Response:
             PAYMENTS.labels("paid", "notification").inc()
         async with db.connection() as tx:
             await repository.record_notification(
-                tx.conn, provider.name, body, verdict, detail, payment_id
+                tx.conn, provider.name, body, verdict, detail, payment_id, source
             )
 
     try:

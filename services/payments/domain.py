@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -93,6 +95,17 @@ def same_origin(url: str, public_url: str) -> bool:
         )
     except ValueError:
         return False
+
+
+def address_allowed(address: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    """`address` is in one of `networks` (none given: any address is)."""
+    if not networks:
+        return True
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def _port(scheme: str) -> int:

@@ -267,16 +267,19 @@ async def record_notification(
     verdict: str,
     detail: str | None,
     payment_id: uuid.UUID | None,
+    source_ip: str | None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO provider_notifications (provider, body, verdict, detail, payment_id)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """INSERT INTO provider_notifications (provider, body, verdict, detail, payment_id,
+                                               source_ip)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         provider,
         # Kept as received, up to a bound: anyone may post to the notification route.
         body[:NOTIFICATION_KEPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd"),
         verdict,
         detail,
         payment_id,
+        source_ip,
     )
 
 

@@ -27,7 +27,7 @@ from shared.events import billing
 from shared.runtime import DB, SETTINGS
 from tests.support.erp import address
 from tests.support.infra import Infra
-from tests.support.platform import wait_until
+from tests.support.platform import Platform, make_settings, wait_until
 from tests.support.scopes import Scopes, start_scopes
 
 RETURN_URL = "https://ebok.test/payments/return"
@@ -336,3 +336,28 @@ async def test_reconciliation_settles_paid_and_expires_unpaid_payments(world: Wo
         statuses[p["payment_id"]] = found["status"]
     assert statuses == {paid["payment_id"]: "paid", unpaid["payment_id"]: "expired"}
     assert await completed(world, uuid.UUID(paid["payment_id"])) == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_notifications_from_an_address_not_allowed_are_refused_unread(
+    infra: Infra, keys: Path
+) -> None:
+    settings = make_settings(
+        infra.database_url, infra.amqp_url, keys, p24_notify_from=["192.0.2.0/24"]
+    )
+    platform = Platform(settings)
+    try:
+        await platform.start("payments")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                platform.urls["payments"] + "/payments/notifications/p24", json={"sessionId": "x"}
+            ) as resp:
+                assert resp.status == 403
+        conn = await platform.db("payments")
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM provider_notifications") == 0
+        finally:
+            await conn.close()
+    finally:
+        await platform.stop()
+        await platform.remove_namespace()

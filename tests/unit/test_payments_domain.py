@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
+from ipaddress import ip_network
 
 import pytest
 
@@ -72,3 +73,11 @@ def test_plan_refuses_naming_the_field() -> None:
         assert (refused.value.field, refused.value.code) == (field, code)
     # Nothing due, but an overpayment confirmed: a credit naming no invoice.
     assert domain.plan(due, ["B"], D("5.00"), True) == []
+
+
+def test_notification_addresses() -> None:
+    p24 = [ip_network("91.216.191.181/32"), ip_network("5.252.202.254/31")]
+    assert domain.address_allowed("203.0.113.9", [])
+    assert domain.address_allowed("5.252.202.255", p24)
+    assert not domain.address_allowed("203.0.113.9", p24)
+    assert not domain.address_allowed("not-an-ip", p24)
