@@ -26,7 +26,13 @@ from tests.browser.helpers import (
 )
 from tests.browser.texts import t
 from tests.support.erp import Household
-from tests.support.flows import login, registered_account, wait_for_mail
+from tests.support.flows import (
+    login,
+    new_captcha,
+    registered_account,
+    staff_account,
+    wait_for_mail,
+)
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
 
@@ -57,6 +63,22 @@ async def change_one_time_password(page: Page, lang: str, one_time: str) -> None
     await page.get_by_label(t(lang, "password.new"), exact=True).fill(NEW_PASSWORD)
     await page.get_by_label(t(lang, "password.repeat"), exact=True).fill(NEW_PASSWORD)
     await page.get_by_role("button", name=t(lang, "password.submit"), exact=True).click()
+
+
+async def operator_signed_in(web: Web, page: Page, lang: str) -> None:
+    """A new operator, made as `python -m deploy.create_operator` makes one, signed in in the
+    browser with its one-time password changed: the app shows the queue of requests."""
+    name = f"op.{secrets.token_hex(3)}"
+    made = await create_operator(
+        web.stack.platform.settings, name, f"{name}@wodociagi.example", lang
+    )
+    assert made is not None
+    _, one_time = made
+    await page.goto("/login")
+    await sign_in(page, lang, name, one_time)
+    await change_one_time_password(page, lang, one_time)
+    await heading(page, t(lang, "operator.requestsTitle"))
+    await settled(page)
 
 
 async def sign_out(page: Page, lang: str) -> None:
@@ -123,17 +145,7 @@ async def test_request_approved_to_partial_view(
     assert reference in received.subject
 
     # --- an operator decides -------------------------------------------------------------
-    operator_login = f"op.{secrets.token_hex(3)}"
-    made = await create_operator(
-        stack.platform.settings, operator_login, f"{operator_login}@wodociagi.example", "pl"
-    )
-    assert made is not None
-    _, one_time = made
-    await page.goto("/login")
-    await sign_in(page, lang, operator_login, one_time)
-    await change_one_time_password(page, lang, one_time)
-    await heading(page, t(lang, "operator.requestsTitle"))
-    await settled(page)
+    await operator_signed_in(web, page, lang)
     card = page.get_by_test_id("request-card").filter(has_text=reference)
     await expect(card).to_have_count(1)
     await expect(card.get_by_test_id("property-row")).to_contain_text(t(lang, "match.matched"))
@@ -279,3 +291,114 @@ async def test_request_approved_to_partial_view(
     await expect(manager_card).to_have_count(1)
     await expect(manager_card).to_contain_text(other)
     await check_accessibility(page, "who manages my properties, after an invitation")
+
+
+async def test_operator_rejects_a_request_and_changes_a_managers_grants(
+    web: Web, page: Page, shoot: Shoot
+) -> None:
+    lang = "pl"
+    stack = web.stack
+    household = await fed_household(stack)
+    await identity_knows(stack, household)
+    customer_id = household.customer.customer_id
+    first_point = f"SP-{customer_id.removeprefix('C-')}-1"
+    email = f"odrzucany.{secrets.token_hex(4)}@example.com"
+    status, answer = await stack.api.request(
+        "POST",
+        "/api/v1/manager-requests",
+        json={
+            "company": "Administracja Domów Sp. z o.o.",
+            "nip": VALID_NIP,
+            "contact_person": "Jan Nowak",
+            "email": email,
+            "phone": "+48 600 100 300",
+            "properties": [
+                {
+                    "address": {
+                        "street": "Wodna",
+                        "building": "7",
+                        "apartment": "3",
+                        "postal_code": "00-950",
+                        "city": "Warszawa",
+                    },
+                    "contract_number": household.contract_number,
+                    "scope": "full",
+                }
+            ],
+            "accept_terms": True,
+            "terms_version": "2026-01",
+            "captcha_id": await new_captcha(stack),
+            "captcha_answer": "TEST1",
+            "language": lang,
+        },
+    )
+    assert status == 202, answer
+    reference = answer["reference"]
+    manager_id, _ = await staff_account(stack, "manager")
+
+    await operator_signed_in(web, page, lang)
+
+    # A rejection needs its reason: refused at the field first, then sent with it.
+    await page.goto(f"/operator/requests/{reference}")
+    await heading(page, t(lang, "operator.decisionTitle", reference=reference))
+    await settled(page)
+    reject = page.get_by_role("button", name=t(lang, "operator.reject"), exact=True)
+    await reject.click()
+    assert await field_error(page, "reason") == t(lang, "field.reason.string_too_short")
+    await check_accessibility(page, "a rejection without its reason")
+    reason = "Umowa nie wskazuje Państwa jako zarządcy."
+    await page.get_by_label(t(lang, "operator.reason"), exact=True).fill(reason)
+    await reject.click()
+    await expect(page.get_by_test_id("decision-result")).to_contain_text(
+        t(lang, "operator.rejected", reference=reference)
+    )
+    mail = await wait_for_mail(stack, email, "manager-request-rejected")
+    assert reason in mail.body("plain")
+    await (
+        page.get_by_test_id("decision-result")
+        .get_by_role("link", name=t(lang, "operator.backToQueue"), exact=True)
+        .click()
+    )
+    await heading(page, t(lang, "operator.requestsTitle"))
+    await settled(page)
+    await expect(page.get_by_test_id("request-card").filter(has_text=reference)).to_have_count(0)
+
+    # A manager's grants, found by the account id: given (partial), changed (full), revoked.
+    await page.get_by_role("link", name=t(lang, "nav.operatorManagers"), exact=True).click()
+    await heading(page, t(lang, "operator.managersTitle"))
+    await page.get_by_label(t(lang, "operator.accountId"), exact=True).fill("not-an-id")
+    await page.get_by_role("button", name=t(lang, "operator.showGrants"), exact=True).click()
+    assert await field_error(page, "account_id") == t(lang, "operator.accountIdInvalid")
+    await page.get_by_label(t(lang, "operator.accountId"), exact=True).fill(manager_id)
+    await page.get_by_role("button", name=t(lang, "operator.showGrants"), exact=True).click()
+    await heading(page, t(lang, "grants.title"))
+    await settled(page)
+    await expect(page.get_by_text(t(lang, "grants.none"))).to_be_visible()
+    await page.get_by_label(t(lang, "grants.customerId"), exact=True).fill(customer_id)
+    await page.locator("#new-points").fill(first_point)
+    await page.get_by_role("button", name=t(lang, "grants.give"), exact=True).click()
+    card = page.get_by_test_id("grant-card")
+    await expect(card).to_have_count(1)
+    await expect(card).to_contain_text(first_point)
+    await expect(card).to_contain_text(t(lang, "scope.partial"))
+
+    await card.get_by_label(t(lang, "scope.fullLong"), exact=True).check()
+    await card.get_by_role("button", name=t(lang, "grants.save"), exact=True).click()
+    await expect(page.get_by_text(t(lang, "grants.changed", customer=customer_id))).to_be_visible()
+    await expect(card).to_contain_text(t(lang, "grants.allPoints"))
+    await check_accessibility(page, "a manager's grants, changed")
+    await card.get_by_role("button", name=t(lang, "grants.revoke"), exact=True).click()
+    await expect(
+        page.get_by_text(t(lang, "grants.revokedNow", customer=customer_id))
+    ).to_be_visible()
+    await expect(card).to_contain_text(t(lang, "grants.revoked"))
+    await shoot(page, "operator-grants-revoked")
+
+    operator_status, grants = await stack.api.request(
+        "GET",
+        f"/api/v1/operator/managers/{manager_id}/grants",
+        token=(await staff_account(stack, "operator"))[1],
+    )
+    assert operator_status == 200, grants
+    [grant] = grants["items"]
+    assert (grant["revoked"], grant["revision"], grant["scope"]) == (True, 3, "full"), grant
