@@ -58,7 +58,7 @@ function GrantCard({ accountId, grant, onChanged }: { accountId: string; grant: 
       <dl className="facts facts-columns">
         <div>
           <dt>{t("managerRequest.scope")}</dt>
-          <dd>{grant.revoked ? t("grants.revoked") : t(`scope.${grant.scope}`)}</dd>
+          <dd>{grant.revoked ? `${t("grants.revoked")} (${t(`scope.${grant.scope}`)})` : t(`scope.${grant.scope}`)}</dd>
         </div>
         <div>
           <dt>{t("operator.servicePoints")}</dt>
