@@ -106,11 +106,11 @@ def _account_id(principal_id: str) -> uuid.UUID:
 @routes.post("/payments")
 async def start_payment(request: web.Request) -> web.Response:
     principal = authenticate(request)
+    key = _idempotency_key(request)  # a required header: 400 without it, whoever is asked about
     parse_query(request, CustomerSelector)
-    # Whose account first: another customer's is 404 whatever the request says.
+    # Whose account before the body: another customer's is 404 whatever the body says.
     async with request.app[DB].connection() as tx:
         scope = await account_scope(tx.conn, principal, request, POLICY)
-    key = _idempotency_key(request)
     body = await parse_body(request, OnlinePaymentIn)
     settings = request.app[SETTINGS]
     if not domain.same_origin(body.return_url, settings.public_url):

@@ -57,6 +57,8 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
         "email_retry_max_seconds": 1.0,
         "broker_connect_timeout_seconds": 30.0,
         "public_url": "https://ebok.test",
+        # No test reaches the real Przelewy24: a closed port unless a test gives its own provider.
+        "p24_base_url": "http://127.0.0.1:9",
         "log_format": "console",
         # Rate limits get their own tests; the rest of the suite registers from one address.
         "registrations_per_window": 10_000,
