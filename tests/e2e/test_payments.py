@@ -6,6 +6,7 @@ reconciliation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import socket
@@ -20,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from deploy.p24_dev_provider import NOTIFICATION_FIELDS, DevProvider, p24_sign, start
 from services.payments.keys import PROVIDER
@@ -63,6 +65,7 @@ async def world(infra: Infra, keys: Path) -> AsyncIterator[World]:
             p24_api_key=API_KEY,
             payments_reconcile_after_seconds=3.0,
             payments_reconcile_poll_seconds=0.5,
+            p24_timeout_seconds=1.0,
         ):
             # The platform's public URL is not this one: the notifications go to its gateway.
             provider.deliver_to = stack.platform.urls["gateway"]
@@ -383,4 +386,31 @@ async def test_provider_unreachable_is_a_502_and_the_payment_failed(world: World
     assert problem["type"].endswith("/provider-unavailable")
     status, page = await world.stack.api.request("GET", "/api/v1/payments", token=who.token)
     assert status == 200
+    assert [p["status"] for p in page["items"]] == ["failed"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_provider_that_does_not_answer_in_time_is_a_502(world: World) -> None:
+    who = await payer(world)
+
+    async def hang(_request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({"data": {"token": "late"}})
+
+    silent = web.Application()
+    silent.router.add_post("/api/v1/transaction/register", hang)
+    runner = web.AppRunner(silent, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    adapter = world.stack.platform.apps["payments"][PROVIDER]
+    adapter.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    try:
+        status, problem = await pay(world, who, body(amount="40.00"), new_key())
+    finally:
+        adapter.base_url = world.provider_url  # type: ignore[attr-defined]
+        await runner.cleanup()
+    assert status == 502, problem
+    status, page = await world.stack.api.request("GET", "/api/v1/payments", token=who.token)
     assert [p["status"] for p in page["items"]] == ["failed"]
