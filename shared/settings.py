@@ -163,7 +163,7 @@ class Settings(_ServiceAddresses):
     p24_pos_id: int = Field(0, ge=0)
     p24_crc: SecretStr = SecretStr("")
     p24_api_key: SecretStr = SecretStr("")
-    # Below EBOK_UPSTREAM_TIMEOUT_SECONDS, so that the payer hears the 502 and not the gateway's 503.
+    # Below EBOK_UPSTREAM_TIMEOUT_SECONDS: the payer hears the 502, not the gateway's 503.
     p24_timeout_seconds: float = Field(5.0, gt=0)
     # Where Przelewy24 sends notifications from (IPs or CIDRs, as trusted_proxies): from any other
     # address the notification route answers 403 before reading it. Empty: any address (the
