@@ -24,7 +24,7 @@ from tests.browser.helpers import (
     link_on,
     settled,
 )
-from tests.browser.texts import t
+from tests.browser.texts import pattern, t
 from tests.support.erp import Household
 from tests.support.flows import (
     login,
@@ -175,7 +175,20 @@ async def test_request_approved_to_partial_view(
     await expect(grant_card).to_contain_text(granted)
     await check_accessibility(page, "a manager's grants")
     await shoot(page, "operator-grants")
+    manager_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     await sign_out(page, lang)
+
+    # The manager also gets a full grant over another customer (as an operator can give one).
+    other_household = await fed_household(stack)
+    other_customer = other_household.customer.customer_id
+    _, operator = await staff_account(stack, "operator")
+    status, body = await stack.api.request(
+        "PUT",
+        f"/api/v1/operator/managers/{manager_id}/grants/{other_customer}",
+        token=operator,
+        json={"scope": "full"},
+    )
+    assert status == 200, body
 
     # --- the manager's three emails, then the sign-in ------------------------------------
     mail = await wait_for_mail(stack, manager_email, "registration")
@@ -203,6 +216,10 @@ async def test_request_approved_to_partial_view(
 
     # --- the partial view ----------------------------------------------------------------
     await heading(page, t(lang, "dashboard.title"))
+    await settled(page)
+    switcher = page.get_by_test_id("customer-select")
+    await expect(switcher.locator("option")).to_have_count(2)
+    await switcher.select_option(household.customer.customer_id)
     await settled(page)
     note = page.get_by_test_id("scope-note")
     await expect(note).to_contain_text(t(lang, "managed.partialTitle"))
@@ -247,18 +264,42 @@ async def test_request_approved_to_partial_view(
     await heading(page, t(lang, "portfolio.title"))
     await settled(page)
     rows = page.get_by_test_id("portfolio-table").locator("tbody tr")
-    await expect(rows).to_have_count(1)
-    await expect(rows).to_contain_text(t(lang, "scope.partial"))
-    await page.get_by_role("searchbox", name=t(lang, "portfolio.search"), exact=True).fill("Wodna")
+    await expect(rows).to_have_count(2)
+    await expect(rows.filter(has_text=household.customer.customer_id)).to_contain_text(
+        t(lang, "scope.partial")
+    )
+    await expect(rows.filter(has_text=other_customer)).to_contain_text(t(lang, "scope.full"))
+    search = page.get_by_role("searchbox", name=t(lang, "portfolio.search"), exact=True)
+    await search.fill(household.contract_number)
     await page.get_by_role("button", name=t(lang, "portfolio.searchSubmit"), exact=True).click()
-    await expect(page.get_by_role("status").filter(has_text="Wodna")).to_be_visible()
+    await expect(
+        page.get_by_role("status").filter(has_text=household.contract_number)
+    ).to_be_visible()
     await settled(page)
     await expect(rows).to_have_count(1)
+    await expect(rows).to_contain_text(household.customer.customer_id)
     await check_accessibility(page, "the manager's portfolio")
     await shoot(page, "manager-portfolio")
-    await page.get_by_role("searchbox", name=t(lang, "portfolio.search"), exact=True).fill(
-        "Nieistniejąca"
-    )
+    await search.fill("")
+    await page.get_by_role("button", name=t(lang, "portfolio.searchSubmit"), exact=True).click()
+    await expect(rows).to_have_count(2)
+
+    # The other customer, chosen on the portfolio: a full grant, both meters, e-invoice offered
+    # (as not yet in e-BOK), not refused as out of scope.
+    await rows.filter(has_text=other_customer).get_by_role("button").click()
+    await heading(page, t(lang, "dashboard.title"))
+    await settled(page)
+    await expect(switcher).to_have_value(other_customer)
+    full_note = page.get_by_test_id("scope-note")
+    await expect(full_note).to_contain_text(pattern(lang, "managed.full"))
+    await expect(full_note).to_contain_text(other_customer)
+    await expect(page.get_by_test_id("meter-card")).to_have_count(2)
+    await page.goto("/e-invoice")
+    await heading(page, t(lang, "wholeCustomer.eInvoice"))
+    await page.goto("/portfolio")
+    await heading(page, t(lang, "portfolio.title"))
+    await settled(page)
+    await search.fill("Nieistniejąca")
     await page.get_by_role("button", name=t(lang, "portfolio.searchSubmit"), exact=True).click()
     await expect(page.get_by_text(t(lang, "portfolio.noMatch"))).to_be_visible()
     await sign_out(page, lang)

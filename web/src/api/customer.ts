@@ -1,7 +1,9 @@
 /**
  * The customer a manager works for (issue 10). Every account route takes `?customer=<id>` for a
- * manager; the app keeps the chosen customer here (in memory, like the session) and this
- * middleware adds it to every account call, so the account pages need not know about managers.
+ * manager; the app keeps the chosen customer here and this middleware adds it to every account
+ * call, so the account pages need not know about managers. The chosen customer's id (not a
+ * credential) is also kept in sessionStorage (`ebok.customer`), so that a reload or an address
+ * typed in the same tab stays with the same customer; it is removed when the session ends.
  */
 import type { Middleware } from "openapi-fetch";
 
@@ -24,6 +26,8 @@ export const ACCOUNT_PATHS = new Set([
 
 export type ChosenCustomer = Pick<PortfolioEntry, "customer_id" | "name" | "scope" | "service_points">;
 
+export const CUSTOMER_STORAGE_KEY = "ebok.customer";
+
 let chosen: ChosenCustomer | null = null;
 const listeners = new Set<() => void>();
 
@@ -31,7 +35,26 @@ export function getChosenCustomer(): ChosenCustomer | null {
   return chosen;
 }
 
+/** The id of the customer chosen before the page was loaded (this tab), if any. */
+export function storedCustomerId(): string | null {
+  try {
+    return globalThis.sessionStorage?.getItem(CUSTOMER_STORAGE_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function store(customerId: string | null): void {
+  try {
+    if (customerId) globalThis.sessionStorage?.setItem(CUSTOMER_STORAGE_KEY, customerId);
+    else globalThis.sessionStorage?.removeItem(CUSTOMER_STORAGE_KEY);
+  } catch {
+    // Storage refused (private mode): the choice lasts until the page is reloaded.
+  }
+}
+
 export function chooseCustomer(customer: ChosenCustomer | null): void {
+  store(customer?.customer_id ?? null);
   if (chosen?.customer_id === customer?.customer_id && chosen?.scope === customer?.scope) {
     chosen = customer;
     return;

@@ -6,7 +6,13 @@
 import { useEffect, useSyncExternalStore } from "react";
 
 import { api } from "../api/client";
-import { chooseCustomer, getChosenCustomer, subscribeChosenCustomer, type ChosenCustomer } from "../api/customer";
+import {
+  chooseCustomer,
+  getChosenCustomer,
+  storedCustomerId,
+  subscribeChosenCustomer,
+  type ChosenCustomer,
+} from "../api/customer";
 import type { Failure } from "../api/problems";
 import { getSession, subscribeSession } from "../api/session";
 import type { Me, PortfolioEntry, Role } from "../api/types";
@@ -51,10 +57,10 @@ export async function loadAccount(): Promise<void> {
   const customers = role === "manager" ? await managedCustomers() : [];
   if (mine !== generation) return;
   if (role === "manager") {
-    // Keep the chosen customer when it is still granted, else the first one.
-    const current = getChosenCustomer();
-    const still = customers.find((entry) => entry.customer_id === current?.customer_id);
-    chooseCustomer(still ?? (current && !customers.length ? current : customers[0]) ?? null);
+    // Keep the chosen customer (before a reload too) when it is still granted, else the first.
+    const wanted = getChosenCustomer()?.customer_id ?? storedCustomerId();
+    const still = customers.find((entry) => entry.customer_id === wanted);
+    chooseCustomer(still ?? customers[0] ?? null);
   } else {
     chooseCustomer(null);
   }
@@ -89,10 +95,12 @@ export function useAccount(): AccountState {
   const session = useSyncExternalStore(subscribeSession, getSession, getSession);
   const current = useSyncExternalStore(subscribe, getState, getState);
   const ready = session.status === "signed-in" && !session.mustChangePassword;
+  const ended = session.status === "signed-out";
   useEffect(() => {
-    if (!ready) forget();
-    else if (getState().status === "none") void loadAccount();
-  }, [ready]);
+    // Not while the session is being restored at start: the chosen customer is kept for it.
+    if (ended) forget();
+    else if (ready && getState().status === "none") void loadAccount();
+  }, [ready, ended]);
   return ready ? current : { status: "none" };
 }
 
