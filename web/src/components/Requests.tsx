@@ -46,12 +46,12 @@ export function PropertiesTable({ request }: { request: ManagerRequest }) {
   const caption = t("operator.propertiesCaption", { reference: request.reference });
   return (
     <div className="table-wrap" role="region" aria-label={caption} tabIndex={0}>
-      <table data-testid="request-properties">
+      <table className="wide-table" data-testid="request-properties">
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           <tr>
             <th scope="col">{t("operator.address")}</th>
-            <th scope="col">{t("managerRequest.proof")}</th>
+            <th scope="col">{t("operator.proof")}</th>
             <th scope="col">{t("managerRequest.scope")}</th>
             <th scope="col">{t("operator.match")}</th>
             <th scope="col">{t("operator.found")}</th>

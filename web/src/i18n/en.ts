@@ -461,6 +461,7 @@ export const en: Messages = {
   "operator.receivedAt": "Received",
   "operator.propertiesCaption": "Properties of request {reference}",
   "operator.address": "Address",
+  "operator.proof": "Proof",
   "operator.match": "Match",
   "operator.found": "Customer and service points found",
   "operator.addressMatches": "address matches",

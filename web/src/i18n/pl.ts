@@ -460,6 +460,7 @@ export const pl = {
   "operator.receivedAt": "Złożony",
   "operator.propertiesCaption": "Nieruchomości z wniosku {reference}",
   "operator.address": "Adres",
+  "operator.proof": "Dowód",
   "operator.match": "Dopasowanie",
   "operator.found": "Znaleziony klient i punkty poboru",
   "operator.addressMatches": "adres zgodny",

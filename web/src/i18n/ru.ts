@@ -461,6 +461,7 @@ export const ru: Messages = {
   "operator.receivedAt": "Подана",
   "operator.propertiesCaption": "Недвижимость из заявки {reference}",
   "operator.address": "Адрес",
+  "operator.proof": "Подтверждение",
   "operator.match": "Соответствие",
   "operator.found": "Найденный клиент и точки водоснабжения",
   "operator.addressMatches": "адрес совпадает",

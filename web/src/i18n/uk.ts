@@ -461,6 +461,7 @@ export const uk: Messages = {
   "operator.receivedAt": "Подано",
   "operator.propertiesCaption": "Нерухомість із заявки {reference}",
   "operator.address": "Адреса",
+  "operator.proof": "Підтвердження",
   "operator.match": "Відповідність",
   "operator.found": "Знайдений клієнт і точки водопостачання",
   "operator.addressMatches": "адреса збігається",
