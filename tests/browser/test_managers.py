@@ -88,7 +88,7 @@ async def sign_out(page: Page, lang: str) -> None:
     await heading(page, t(lang, "login.title"))
 
 
-@pytest.mark.parametrize("lang", ["pl", "en"])
+@pytest.mark.parametrize("lang", ["pl", "en", "uk", "ru"])
 async def test_request_approved_to_partial_view(
     web: Web, page: Page, shoot: Shoot, lang: str
 ) -> None:
