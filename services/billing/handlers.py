@@ -94,14 +94,17 @@ def settle_before_commit(tx: Tx, *customer_ids: str | None) -> None:
 
 
 async def settle(tx: Tx, customer_ids: list[str]) -> None:
-    """Recompute what each of these customers' invoices has been paid (domain.allocate)."""
+    """Recompute what each of these customers' invoices has been paid (domain.allocate) and
+    publish every change (billing.invoice.settled, written with the batch's other events)."""
     await repository.lock_settlements(tx.conn, customer_ids)
     invoices = await repository.invoices_to_settle(tx.conn, customer_ids)
     credits = await repository.credits(tx.conn, customer_ids)
     paid: dict[str, Decimal] = {}
     for customer_id in customer_ids:
         paid.update(domain.allocate(invoices[customer_id], credits[customer_id]))
-    await repository.set_paid(tx.conn, paid)
+    for row in await repository.set_paid(tx.conn, paid):
+        # Payments takes it off what it offers to pay online (money paid by any channel).
+        await tx.publish(billing.InvoiceSettled.model_validate(dict(row)))
 
 
 SUBSCRIPTIONS = (

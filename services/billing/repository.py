@@ -358,14 +358,21 @@ async def credits(
     return found
 
 
-async def set_paid(conn: asyncpg.Connection, paid: dict[str, Decimal]) -> None:
+async def set_paid(conn: asyncpg.Connection, paid: dict[str, Decimal]) -> list[asyncpg.Record]:
+    """Write what each invoice has been paid where it changed; returns those invoices
+    (invoice_number, customer_id, paid, gross) with the online payments whose money stands on
+    each now (the references of the payments naming it, by its index)."""
     # `= ANY($1)`: the invoices by their key, whatever the plan (a join with the unnest alone
     # planned on a small table stays a hash join over every invoice).
-    await conn.execute(
+    return await conn.fetch(
         """UPDATE invoices AS i SET paid = p.paid
              FROM unnest($1::text[], $2::numeric[]) AS p(invoice_number, paid)
             WHERE i.invoice_number = ANY($1::text[]) AND i.invoice_number = p.invoice_number
-              AND i.paid IS DISTINCT FROM p.paid""",
+              AND i.paid IS DISTINCT FROM p.paid
+        RETURNING i.invoice_number, i.customer_id, i.paid, i.gross,
+                  ARRAY(SELECT DISTINCT r.reference FROM payments r
+                         WHERE r.invoice_number = i.invoice_number
+                           AND r.reference IS NOT NULL) AS online_payment_ids""",
         list(paid),
         list(paid.values()),
     )

@@ -26,6 +26,15 @@ class Due:
     due: Decimal
 
 
+def due(gross: Decimal, billing_paid: Decimal, not_counted: Decimal) -> Decimal:
+    """What may still be paid online on an invoice: its gross less what billing knows it has
+    been paid (by any channel) less what payments collected for it that billing does not count
+    yet (its event is on the way); never below zero. Each sum counts a payment at most once,
+    so nothing billing knows as paid is offered again; an overpayment made in the moment
+    before billing's word arrives is a credit in billing, never lost."""
+    return max(gross - billing_paid - not_counted, Decimal(0))
+
+
 def allocate(invoices: list[Due], amount: Decimal) -> list[tuple[str, Decimal]]:
     """`amount` spread over the invoices, the earliest due first, each up to what it has due;
     what is left over (an overpayment) goes to none of them."""

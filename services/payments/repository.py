@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from services.payments import domain
 from services.payments.domain import Due
 from shared.api.paging import Position
 from shared.events import billing
@@ -33,6 +34,37 @@ async def upsert_invoice(conn: asyncpg.Connection, i: billing.InvoiceIssued) -> 
         i.due_on,
         i.gross,
     )
+
+
+async def record_settlements(
+    conn: asyncpg.Connection, settled: list[tuple[datetime, billing.InvoiceSettled]]
+) -> None:
+    """Billing's paid amounts (a fact older than the one kept changes nothing), and the shares
+    of our payments billing now counts on each invoice (for good)."""
+    newest: dict[str, tuple[datetime, billing.InvoiceSettled]] = {}
+    for at, s in settled:  # one row per invoice in the statement: the newest fact of each
+        if s.invoice_number not in newest or newest[s.invoice_number][0] <= at:
+            newest[s.invoice_number] = (at, s)
+    await conn.execute(
+        """INSERT INTO invoice_paid (invoice_number, paid, as_of)
+           SELECT * FROM unnest($1::text[], $2::numeric[], $3::timestamptz[])
+           ON CONFLICT (invoice_number) DO UPDATE SET paid = EXCLUDED.paid, as_of = EXCLUDED.as_of
+            WHERE invoice_paid.as_of <= EXCLUDED.as_of""",
+        list(newest),
+        [s.paid for _, s in newest.values()],
+        [at for at, _ in newest.values()],
+    )
+    counted = sorted({(p, s.invoice_number) for _, s in settled for p in s.online_payment_ids})
+    if counted:
+        await conn.execute(
+            """UPDATE payment_invoices AS pi SET counted_by_billing_at = now()
+                 FROM unnest($1::uuid[], $2::text[]) AS c(payment_id, invoice_number)
+                WHERE pi.payment_id = ANY($1::uuid[])
+                  AND (pi.payment_id, pi.invoice_number) = (c.payment_id, c.invoice_number)
+                  AND pi.counted_by_billing_at IS NULL""",
+            [p for p, _ in counted],
+            [n for _, n in counted],
+        )
 
 
 async def upsert_contract(conn: asyncpg.Connection, c: billing.ContractChanged) -> None:
@@ -94,13 +126,17 @@ async def due_invoices(
     contracts: list[str] | None,
 ) -> list[Due]:
     """The customer's invoices (those `numbers` only, those of `contracts` only when given) with
-    what is still due on them: gross less what payments has collected for them."""
+    what is still due on them (domain.due: gross less what billing knows paid, less what
+    payments collected that billing does not count yet)."""
     rows = await conn.fetch(
-        """SELECT i.invoice_number, i.due_on,
-                  i.gross - coalesce((SELECT sum(pi.amount) FROM payment_invoices pi
-                                        JOIN payments p USING (payment_id)
-                                       WHERE pi.invoice_number = i.invoice_number
-                                         AND p.status = 'paid'), 0) AS due
+        """SELECT i.invoice_number, i.due_on, i.gross,
+                  coalesce((SELECT ip.paid FROM invoice_paid ip
+                             WHERE ip.invoice_number = i.invoice_number), 0) AS billing_paid,
+                  coalesce((SELECT sum(pi.amount) FROM payment_invoices pi
+                              JOIN payments p USING (payment_id)
+                             WHERE pi.invoice_number = i.invoice_number
+                               AND pi.counted_by_billing_at IS NULL
+                               AND p.status = 'paid'), 0) AS not_counted
              FROM invoices i
             WHERE i.customer_id = $1
               AND ($2::text[] IS NULL OR i.invoice_number = ANY($2::text[]))
@@ -109,7 +145,14 @@ async def due_invoices(
         numbers,
         contracts,
     )
-    return [Due(r["invoice_number"], r["due_on"], max(r["due"], Decimal(0))) for r in rows]
+    return [
+        Due(
+            r["invoice_number"],
+            r["due_on"],
+            domain.due(r["gross"], r["billing_paid"], r["not_counted"]),
+        )
+        for r in rows
+    ]
 
 
 # --- payments --------------------------------------------------------------------------------

@@ -48,3 +48,18 @@ class OnlinePaymentReceived(Event, event="billing.online-payment.received", exch
     provider_transaction_id: str = Field(min_length=1, max_length=100)
     paid_by_account_id: uuid.UUID
     completed_at: datetime
+
+
+class InvoiceSettled(Event, event="billing.invoice.settled"):
+    """What an invoice has been paid, whenever billing's settlement changes it (ERP bookings,
+    credit notes, online payments awaiting booking, corrections): `paid` of `gross`. Published
+    in the transaction that changes it. `online_payment_ids` are the online payments whose
+    money billing counts on this invoice now (entries awaiting booking or the ERP's bookings
+    naming it with their `reference`): payments subtracts what it collected itself only for
+    the payments billing does not count yet (decision 62)."""
+
+    invoice_number: Identifier
+    customer_id: Identifier
+    paid: Amount
+    gross: Amount
+    online_payment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)

@@ -362,3 +362,39 @@ async def _booked(view, payment_id: uuid.UUID) -> bool:  # type: ignore[no-untyp
 
 async def _outbound_has(scopes: Scopes, payment_id: uuid.UUID) -> bool:
     return any(m["payload"]["payment_id"] == str(payment_id) for m in await outbound(scopes))
+
+
+async def settled(billing: ServiceHandlers, invoice_number: str) -> list[dict]:
+    """The billing.invoice.settled events of the invoice, in the order published."""
+    return [
+        e.payload
+        for e in await billing.published("billing.invoice.settled")
+        if e.payload["invoice_number"] == invoice_number
+    ]
+
+
+async def test_every_change_of_what_an_invoice_is_paid_is_published_with_its_online_payments(
+    billing: ServiceHandlers,
+) -> None:
+    customer_id, a, b = await two_invoices(billing)
+    # A bank transfer the ERP booked pays A: payments must not offer A again.
+    await billing.deliver(payment(customer_id, f"B-{secrets.token_hex(4)}", "100.00", a))
+    assert [
+        (e["paid"], e["gross"], e["online_payment_ids"]) for e in await settled(billing, a)
+    ] == [("100.00", "100.00", [])]
+    assert await settled(billing, b) == []  # nothing changed on B: nothing published
+    # An online payment of B: B's event names it (billing counts its money now).
+    p = online_payment(customer_id, "50.00", [(b, "50.00")])
+    await billing.deliver(p)
+    [event] = await settled(billing, b)
+    assert (event["customer_id"], event["paid"], event["online_payment_ids"]) == (
+        customer_id,
+        "50.00",
+        [str(p.payment_id)],
+    )
+    # The ERP's booking of it names it too (its reference); paid unchanged: no new event.
+    await billing.deliver(booking(p, b))
+    assert len(await settled(billing, b)) == 1
+    # A redelivery publishes nothing more.
+    await billing.assert_redelivery_changes_nothing(p)
+    assert len(await settled(billing, b)) == 1

@@ -366,7 +366,12 @@ async def test_a_payment_naming_an_invoice_pays_it_first(billing: ServiceHandler
         "SELECT amount, invoice_number, channel FROM payments WHERE customer_id = $1", customer_id
     )
     assert tuple(row) == (Decimal("150.00"), b, "transfer")
-    assert await outbox_size(billing) == events, "a payment announces nothing"
+    # It announces only what the invoice it paid has been paid now (for payments).
+    assert await outbox_size(billing) == events + 1
+    assert [
+        (e["paid"], e["gross"])
+        for e in await announced(billing, "billing.invoice.settled", "invoice_number", b)
+    ] == [("150.00", "200.00")]
 
 
 async def test_what_a_named_invoice_does_not_need_pays_the_oldest_due(
@@ -440,7 +445,11 @@ async def test_a_credit_note_settles_invoices(billing: ServiceHandlers) -> None:
         "SELECT kind, amount, invoice_number FROM notes WHERE customer_id = $1", customer_id
     )
     assert tuple(row) == ("credit", Decimal("30.00"), b)
-    assert await outbox_size(billing) == events, "a note announces nothing"
+    # It announces only what the invoice it credited has been paid now (for payments).
+    assert await outbox_size(billing) == events + 1
+    assert [
+        e["paid"] for e in await announced(billing, "billing.invoice.settled", "invoice_number", b)
+    ] == ["30.00"]
 
 
 @pytest.mark.parametrize("kind", ["interest", "debit"])

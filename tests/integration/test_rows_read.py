@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest_asyncio
@@ -319,3 +320,74 @@ async def test_a_page_of_invoices_reads_a_page_wherever_it_lies(
     assert [(r["issued_on"], r["invoice_number"]) for r in last] == [
         tuple(r) for r in reversed(oldest[:limit])
     ]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def payments_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    """Payments with 20,000 other customers, each with three invoices, billing's paid amount of
+    one, and an online payment of another that billing does not count yet."""
+    async with ServiceHandlers.open("payments", infra, keys) as handlers:
+        await handlers.execute(
+            """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on,
+                                     due_on, gross)
+               SELECT 'FV/' || n || '/' || k, 'C-' || n, 'U-' || n, DATE '2026-01-01' + k * 30,
+                      DATE '2026-01-15' + k * 30, 108
+                 FROM generate_series(1, $1) n, generate_series(1, 3) k""",
+            OTHERS + 1,
+        )
+        await handlers.execute(
+            """INSERT INTO invoice_paid (invoice_number, paid, as_of)
+               SELECT 'FV/' || n || '/1', 108, now() FROM generate_series(1, $1) n""",
+            OTHERS + 1,
+        )
+        await handlers.execute(
+            """INSERT INTO payments (payment_id, customer_id, account_id, idempotency_key,
+                                     request_hash, amount, method, return_url, provider, status)
+               SELECT md5('pay-' || n)::uuid, 'C-' || n, md5('acc-' || n)::uuid, 'key-' || n,
+                      'h', 50, 'blik', 'https://e-bok.test/', 'p24', 'paid'
+                 FROM generate_series(1, $1) n""",
+            OTHERS + 1,
+        )
+        await handlers.execute(
+            """INSERT INTO payment_invoices (payment_id, invoice_number, amount)
+               SELECT md5('pay-' || n)::uuid, 'FV/' || n || '/2', 50
+                 FROM generate_series(1, $1) n""",
+            OTHERS + 1,
+        )
+        await handlers.execute("ANALYZE")
+        yield handlers
+
+
+async def test_what_is_due_and_billing_s_paid_amounts_read_only_their_customers_rows(
+    payments_db: ServiceHandlers,
+) -> None:
+    import uuid
+
+    from services.payments import repository
+    from shared.events import billing
+
+    me = "C-777"
+    mine = uuid.UUID(await payments_db.fetchval("SELECT md5('pay-777')::uuid::text"))
+    settled = billing.InvoiceSettled(
+        invoice_number="FV/777/2",
+        customer_id=me,
+        paid=Decimal("50.00"),
+        gross=Decimal("108.00"),
+        online_payment_ids=[mine],
+    )
+    calls = {
+        "all due": lambda c: repository.due_invoices(c, me, None, None),
+        "named": lambda c: repository.due_invoices(c, me, ["FV/777/1", "FV/777/2"], None),
+        "a partial grant's": lambda c: repository.due_invoices(c, me, None, ["U-777"]),
+        "billing's paid amount": lambda c: repository.record_settlements(
+            c, [(datetime.now(UTC), settled)]
+        ),
+    }
+    async with payments_db.pool.acquire() as conn:
+        for name, call in calls.items():
+            await call(conn)  # prepared (generic plan) before it is measured
+            read = await rows_read(conn, call)
+            assert sum(read.values()) <= 40, f"{name} read {read} for one customer"
+        # And it says what is due: FV/777/1 paid by billing, FV/777/2 by our payment (counted).
+        due = {d.invoice_number: d.due for d in await repository.due_invoices(conn, me, None, None)}
+    assert due == {"FV/777/1": 0, "FV/777/2": Decimal("58.00"), "FV/777/3": Decimal("108.00")}

@@ -102,12 +102,14 @@ class ServiceHandlers:
         message_id: uuid.UUID | None = None,
         producer: str = "test",
         timezone: str | None = None,
+        occurred_at: datetime | None = None,
     ) -> str:
-        """As `deliver`, for a payload the models would refuse to build."""
+        """As `deliver`, for a payload the models would refuse to build (or an envelope written
+        at another time, `occurred_at`)."""
         envelope = Envelope(
             id=message_id or uuid.uuid4(),
             type=event_type,
-            occurred_at=datetime.now(UTC),
+            occurred_at=occurred_at or datetime.now(UTC),
             producer=producer,
             correlation_id=f"test-{uuid.uuid4()}",
             payload=payload,
