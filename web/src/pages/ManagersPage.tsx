@@ -99,7 +99,24 @@ export default function ManagersPage() {
                   </div>
                   <div>
                     <dt>{t("operator.servicePoints")}</dt>
-                    <dd>{manager.scope === "full" ? t("grants.allPoints") : manager.service_point_ids.join(", ")}</dd>
+                    <dd>
+                      {manager.scope === "full"
+                        ? t("grants.allPoints")
+                        : manager.service_point_ids.map((id) => {
+                            const point = servicePoints.find((known) => known.service_point_id === id);
+                            return (
+                              <p className="cell-line" key={id}>
+                                {id}
+                                {point ? (
+                                  <>
+                                    {": "}
+                                    <AddressText address={point.address} />
+                                  </>
+                                ) : null}
+                              </p>
+                            );
+                          })}
+                    </dd>
                   </div>
                   <div>
                     <dt>{t("managers.since")}</dt>
