@@ -91,7 +91,7 @@ def test_the_registration_email_carries_the_link_with_the_token_in_the_fragment(
 
 def _welcome(settings: Settings, capsys: pytest.CaptureFixture[str]) -> list[str]:
     invoices = [DemoInvoice("Anna Nowak", "FV/2026/10/1001", Decimal("335.92"))]
-    _print_welcome(settings, invoices, mailbox=True)
+    _print_welcome(settings, invoices, mailbox=True, provider=True)
     return [line for line in capsys.readouterr().out.splitlines() if "http://" in line]
 
 
@@ -110,3 +110,17 @@ def test_the_welcome_says_when_the_web_app_is_not_built(
     settings = Settings(gateway_port=8123, web_dist=tmp_path)
     first = _welcome(settings, capsys)[0]
     assert "http://127.0.0.1:8123/" in first and "not built: make web" in first
+
+
+@pytest.mark.parametrize(
+    ("provider", "said"),
+    [(True, "(development Przelewy24)"), (False, "Payments:               Przelewy24 at")],
+)
+def test_the_welcome_says_where_payments_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], provider: bool, said: str
+) -> None:
+    settings = Settings(gateway_port=8123, web_dist=tmp_path)
+    invoices = [DemoInvoice("Anna Nowak", "FV/2026/10/1001", Decimal("335.92"))]
+    _print_welcome(settings, invoices, mailbox=True, provider=provider)
+    [line] = [x for x in capsys.readouterr().out.splitlines() if "Payments:" in x]
+    assert said in line and settings.p24_base_url in line
