@@ -174,6 +174,11 @@ class Settings(_ServiceAddresses):
     payments_reconcile_after_seconds: float = Field(300.0, ge=0)
     payments_reconcile_poll_seconds: float = Field(30.0, gt=0)
     payments_expire_after_seconds: float = Field(3600.0, ge=0)
+    # Notifications taken from one client address per window (a fixed window, as identity's
+    # limits): far above what a provider sends, so the public route cannot be used to flood
+    # payments with work; more answer 429. 0: no limit.
+    payment_notifications_per_window: int = Field(600, ge=0)
+    payment_notification_window_seconds: int = Field(60, ge=1)
 
     # Email delivery
     email_retry_base_seconds: float = 5.0

@@ -600,12 +600,23 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "POST",
+        "/api/v1/payments/{payment_id}/cancel",
+        "Cancel a payment still created or pending (the payer gave up): cancelled; money the "
+        "provider takes for it all the same still pays it",
+        account("payment", partial="filtered"),
+        "payments",
+        query=CustomerSelector,
+        response=payments.OnlinePaymentOut,
+        errors=(400, 404, 409),
+    ),
+    Route(
+        "POST",
         "/api/v1/payments/notifications/p24",
         "Przelewy24's status notification (signed by the provider; verified before anything is "
         "paid)",
         ANONYMOUS,
         "payments",
         response=payments.NotificationAcceptedOut,
-        errors=(400, 403, 502),
+        errors=(400, 403, 429, 502),
     ),
 )

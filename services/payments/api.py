@@ -36,7 +36,8 @@ from shared.metrics import PAYMENT_NOTIFICATIONS, PAYMENTS
 from shared.policy import account
 from shared.runtime import DB, SETTINGS, authenticate
 from shared.scopes import Scope, account_scope
-from shared.tx import Tx
+from shared.settings import Settings
+from shared.tx import Database, Tx
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
@@ -231,22 +232,56 @@ async def list_payments(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/payments/{payment_id}")
-async def get_payment(request: web.Request) -> web.Response:
+async def _callers_payment(request: web.Request, tx: Tx) -> Mapping[str, Any]:
+    """The payment the path names, if it is in the caller's scope (else 404)."""
     principal = authenticate(request)
     parse_query(request, CustomerSelector)
     payment_id = settlement.payment_uuid(request.match_info["payment_id"])
+    scope = await account_scope(tx.conn, principal, request, POLICY)
+    if payment_id is None:
+        raise _not_found()
+    row = await repository.payment(tx.conn, payment_id)
+    if row is None or row["customer_id"] != scope.customer_id:
+        raise _not_found()
+    if scope.partial:
+        contracts = await _contracts(tx, scope) or []
+        if not await repository.names_contracts(tx.conn, payment_id, contracts):
+            raise _not_found()
+    return row
+
+
+@routes.get("/payments/{payment_id}")
+async def get_payment(request: web.Request) -> web.Response:
     async with request.app[DB].connection() as tx:
-        scope = await account_scope(tx.conn, principal, request, POLICY)
-        if payment_id is None:
-            raise _not_found()
-        row = await repository.payment(tx.conn, payment_id)
-        if row is None or row["customer_id"] != scope.customer_id:
-            raise _not_found()
-        if scope.partial:
-            contracts = await _contracts(tx, scope) or []
-            if not await repository.names_contracts(tx.conn, payment_id, contracts):
-                raise _not_found()
+        row = await _callers_payment(request, tx)
+    return json_response(_out(row))
+
+
+@routes.post("/payments/{payment_id}/cancel")
+async def cancel_payment(request: web.Request) -> web.Response:
+    """The payer gave up: a payment still created or pending becomes cancelled (cancelling it
+    again answers the same). The provider's transaction is left to expire; should its money
+    arrive all the same, the notification (or reconciliation) still pays it: money is never
+    refused."""
+    async with request.app[DB].transaction() as tx:
+        found = await _callers_payment(request, tx)
+        # Locked as settlement locks it: a notification at the same moment comes first or after.
+        row = await repository.lock_payment(tx.conn, found["payment_id"])
+        assert row is not None
+        if not domain.cancellable(row["status"]):
+            raise Problem(
+                409,
+                "Payment not cancellable",
+                f"The payment is {row['status']}; only a created or pending payment can be "
+                "cancelled",
+                code="not-cancellable",
+            )
+        if await repository.mark_final(
+            tx.conn, row["payment_id"], "cancelled", "cancelled by the payer"
+        ):
+            PAYMENTS.labels("cancelled", "request").inc()
+        row = await repository.payment(tx.conn, row["payment_id"])
+    assert row is not None
     return json_response(_out(row))
 
 
@@ -264,8 +299,9 @@ async def notification(request: web.Request) -> web.Response:
         PAYMENT_NOTIFICATIONS.labels(provider.name, "foreign-address").inc()
         log.warning("payment notification from an address not allowed", source=source)
         raise Problem(403, "Forbidden", "Notifications are not taken from here", code="forbidden")
-    body = await request.read()
     db = request.app[DB]
+    await _limit_notifications(db, settings, source, provider.name)
+    body = await request.read()
 
     async def record(verdict: str, detail: str | None, payment_id: uuid.UUID | None) -> None:
         PAYMENT_NOTIFICATIONS.labels(provider.name, verdict).inc()
@@ -304,6 +340,30 @@ async def notification(request: web.Request) -> web.Response:
         ) from None
     await record(outcome, None, payment_id)
     return json_response(NotificationAcceptedOut(status="accepted"))
+
+
+async def _limit_notifications(db: Database, settings: Settings, source: str, name: str) -> None:
+    """429 beyond EBOK_PAYMENT_NOTIFICATIONS_PER_WINDOW from one client address: nothing read
+    nor recorded (the route is public; a provider sends far fewer)."""
+    most, window = (
+        settings.payment_notifications_per_window,
+        settings.payment_notification_window_seconds,
+    )
+    if not most:
+        return
+    async with db.connection() as tx:
+        hits = await repository.rate_limit_hit(tx.conn, f"notification:{source}", window)
+    if hits > most:
+        PAYMENT_NOTIFICATIONS.labels(name, "rate-limited").inc()
+        if hits == most + 1:  # once per address and window
+            log.warning("payment notifications rate-limited", source=source)
+        raise Problem(
+            429,
+            "Too many requests",
+            "Too many notifications from this address; try again later",
+            code="rate-limited",
+            headers={"Retry-After": str(window)},
+        )
 
 
 def _refused(detail: str) -> Problem:

@@ -135,6 +135,11 @@ def from_grosze(value: int) -> Decimal:
     return (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
+def cancellable(status: str) -> bool:
+    """A payer may cancel a payment not yet settled (and one already cancelled, again)."""
+    return status in ("created", "pending", "cancelled")
+
+
 Verdict = Literal["accepted", "duplicate", "unknown-session", "amount-mismatch"]
 
 

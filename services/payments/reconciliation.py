@@ -1,7 +1,9 @@
 """Reconciliation: every payment still open EBOK_PAYMENTS_RECONCILE_AFTER_SECONDS after it was
 sent to the provider is asked about by its session id, and settled (paid, once), expired (the
 provider has no payment for it after EBOK_PAYMENTS_EXPIRE_AFTER_SECONDS) or left for later. So a
-lost notification, or a payer who never comes back, leaves nothing pending forever."""
+lost notification, or a payer who never comes back, leaves nothing pending forever. A payment the
+payer cancelled is asked about too, for EBOK_PAYMENTS_EXPIRE_AFTER_SECONDS after the cancel: the
+payer may have paid at the provider all the same, and that money is never refused."""
 
 from __future__ import annotations
 
@@ -30,7 +32,10 @@ class Reconciler:
         """One batch; True when there may be more to do at once."""
         now = datetime.now(UTC)
         async with self.db.connection() as tx:
-            due = await repository.open_payments(tx.conn, now - self.after, BATCH)
+            await repository.delete_old_rate_limits(tx.conn)
+            due = await repository.open_payments(
+                tx.conn, now - self.after, now - self.expire_after, BATCH
+            )
         for row in due:
             await self.reconcile(row["payment_id"], row["since"], now)
         return len(due) == BATCH

@@ -376,21 +376,43 @@ async def payments_page(
 
 
 async def open_payments(
-    conn: asyncpg.Connection, older_than: datetime, limit: int
+    conn: asyncpg.Connection, older_than: datetime, cancelled_since: datetime, limit: int
 ) -> list[asyncpg.Record]:
-    """Payments still created or pending since before `older_than`, the least recently asked
-    about first."""
+    """Payments still created or pending since before `older_than`, and those the payer
+    cancelled after `cancelled_since` (the provider may still have taken their money), the least
+    recently asked about first."""
     return await conn.fetch(
         """SELECT payment_id, status, amount, coalesce(pending_since, created_at) AS since
              FROM payments
-            WHERE status IN ('created', 'pending')
+            WHERE (status IN ('created', 'pending')
+                   OR (status = 'cancelled' AND settled_at > $3))
               AND coalesce(pending_since, created_at) < $1
               AND (checked_at IS NULL OR checked_at < $1)
             ORDER BY checked_at NULLS FIRST, created_at LIMIT $2""",
         older_than,
         limit,
+        cancelled_since,
     )
 
 
 async def mark_checked(conn: asyncpg.Connection, payment_id: uuid.UUID) -> None:
     await conn.execute("UPDATE payments SET checked_at = now() WHERE payment_id = $1", payment_id)
+
+
+# --- the notification route's rate limit (per client address, fixed windows) ---------------
+
+
+async def rate_limit_hit(conn: asyncpg.Connection, key: str, window_seconds: int) -> int:
+    """Count one hit in the current fixed window of `key`; return the window's count."""
+    return await conn.fetchval(
+        """INSERT INTO rate_limits (key, window_start, hits)
+           VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 1)
+           ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+           RETURNING hits""",
+        key,
+        float(window_seconds),
+    )
+
+
+async def delete_old_rate_limits(conn: asyncpg.Connection) -> None:
+    await conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'")

@@ -281,5 +281,20 @@ async def _payments(stack: Stack, token: str, customer_id: str) -> None:
         assert status == 200
         status, _ = await api.request("GET", "/api/v1/payments", token=token)
         assert status == 200
+        # A paid payment cannot be cancelled; a pending one can (a confirmed overpayment).
+        status, _ = await api.request("POST", path + "/cancel", token=token)
+        assert status == 409
+        headers["Idempotency-Key"] = secrets.token_hex(8)
+        async with api.session.post(
+            api.base_url + "/api/v1/payments",
+            json=body | {"confirm_overpayment": True},
+            headers=headers,
+        ) as resp:
+            other = await resp.json()
+            assert resp.status == 201, other
+        status, cancelled = await api.request(
+            "POST", f"/api/v1/payments/{other['payment_id']}/cancel", token=token
+        )
+        assert status == 200 and cancelled["status"] == "cancelled", cancelled
     finally:
         await runner.cleanup()

@@ -26,6 +26,7 @@ from aiohttp import web
 from deploy.p24_dev_provider import NOTIFICATION_FIELDS, DevProvider, p24_sign, start
 from services.payments.keys import PROVIDER
 from shared.events import erp
+from shared.http.internal import CLIENT_IP_HEADER, INTERNAL_TOKEN_HEADER
 from tests.support.erp import Customer, publish_customer
 from tests.support.flows import access_token, registered_account
 from tests.support.infra import Infra
@@ -66,6 +67,9 @@ async def world(infra: Infra, keys: Path) -> AsyncIterator[World]:
             payments_reconcile_after_seconds=3.0,
             payments_reconcile_poll_seconds=0.5,
             p24_timeout_seconds=1.0,
+            # Far above what the other tests send from one address; the limit's test sends more.
+            payment_notifications_per_window=80,
+            payment_notification_window_seconds=3600,
         ):
             # The platform's public URL is not this one: the notifications go to its gateway.
             provider.deliver_to = stack.platform.urls["gateway"]
@@ -414,3 +418,145 @@ async def test_a_provider_that_does_not_answer_in_time_is_a_502(world: World) ->
     assert status == 502, problem
     status, page = await world.stack.api.request("GET", "/api/v1/payments", token=who.token)
     assert [p["status"] for p in page["items"]] == ["failed"]
+
+
+async def booked_by_the_erp(world: World, who: Payer, invoice_number: str, amount: str) -> None:
+    """The ERP books a bank transfer paying the invoice; wait until payments knows of it."""
+    await world.stack.erp.publish(
+        "erp.payment.booked",
+        erp.PaymentBooked(
+            booking_id=f"B-{secrets.token_hex(6)}",
+            customer_id=who.customer.customer_id,
+            booked_on=world.stack.platform.settings.today(),
+            amount=Decimal(amount),
+            invoice_number=invoice_number,
+            channel="transfer",
+        ),
+    )
+
+    async def known() -> bool:
+        found = await rows(
+            world, "SELECT paid FROM invoice_paid WHERE invoice_number = $1", invoice_number
+        )
+        return bool(found) and found[0]["paid"] == Decimal(amount)
+
+    await wait_until(known, what="payments to learn what billing knows paid")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_invoice_the_erp_booked_as_paid_is_not_paid_again_online(world: World) -> None:
+    who = await payer(world)
+    first = who.customer.invoice_number
+    await booked_by_the_erp(world, who, first, "108.00")
+    # Named: refused, naming the field.
+    status, refused = await pay(world, who, body(invoices=[first], amount="1.00"), new_key())
+    assert status == 422, refused
+    assert (refused["errors"][0]["field"], refused["errors"][0]["code"]) == (
+        "invoices",
+        "nothing_due",
+    )
+    # "all-due" is the other invoice alone: 216.00 is more than is due.
+    status, refused = await pay(world, who, body(), new_key())
+    assert status == 422 and refused["errors"][0]["field"] == "amount", refused
+    status, created = await pay(world, who, body(amount="108.00"), new_key())
+    assert status == 201, created
+    assert [i["invoice_number"] for i in created["invoices"]] == [who.second_invoice]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_part_paid_by_transfer_and_a_part_online_leave_nothing_to_pay_twice(
+    world: World,
+) -> None:
+    """The lag window: an online payment billing has not counted yet, and money the ERP
+    booked, are both taken off what is due; once billing counts the online payment it is
+    not taken off twice."""
+    who = await payer(world)
+    first = who.customer.invoice_number
+    await booked_by_the_erp(world, who, first, "40.00")
+    status, created = await pay(world, who, body(invoices=[first], amount="68.00"), new_key())
+    assert status == 201, created
+    await person_pays(world, created["redirect_url"])
+    assert (await final(world, who, created["payment_id"]))["status"] == "paid"
+    # Whether or not billing's word on it has come back yet, nothing is due on the invoice.
+    status, refused = await pay(world, who, body(invoices=[first], amount="1.00"), new_key())
+    assert status == 422 and refused["errors"][0]["code"] == "nothing_due", refused
+
+    async def counted() -> bool:
+        found = await rows(
+            world,
+            "SELECT counted_by_billing_at IS NOT NULL AS c FROM payment_invoices "
+            "WHERE payment_id = $1",
+            uuid.UUID(created["payment_id"]),
+        )
+        return bool(found) and found[0]["c"]
+
+    await wait_until(counted, what="billing to count the online payment")
+    status, refused = await pay(world, who, body(invoices=[first], amount="1.00"), new_key())
+    assert status == 422 and refused["errors"][0]["code"] == "nothing_due", refused
+    # The other invoice is still due in full.
+    status, created = await pay(world, who, body(amount="108.00"), new_key())
+    assert status == 201 and created["invoices"][0]["invoice_number"] == who.second_invoice
+
+
+async def cancel(world: World, who: Payer, payment_id: str) -> tuple[int, dict]:
+    status, answer = await world.stack.api.request(
+        "POST", f"/api/v1/payments/{payment_id}/cancel", token=who.token
+    )
+    return status, answer  # type: ignore[return-value]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_cancelled_payment_is_still_paid_by_money_that_arrives(world: World) -> None:
+    who = await payer(world)
+    status, created = await pay(world, who, body(amount="20.00"), new_key())
+    assert status == 201 and created["status"] == "pending"
+    status, cancelled = await cancel(world, who, created["payment_id"])
+    assert status == 200 and cancelled["status"] == "cancelled", cancelled
+    status, again = await cancel(world, who, created["payment_id"])  # the same answer
+    assert status == 200 and again["status"] == "cancelled"
+    assert await completed_events(world, created["payment_id"]) == []
+    # Another customer's cancel of it: 404.
+    other = await payer(world)
+    status, _ = await cancel(world, other, created["payment_id"])
+    assert status == 404
+    # The payer paid at the provider all the same: the money is never refused.
+    await person_pays(world, created["redirect_url"])
+
+    async def paid() -> bool:
+        return (await payment(world, who, created["payment_id"]))["status"] == "paid"
+
+    await wait_until(paid, what="the cancelled payment to be paid by its notification")
+    assert len(await completed_events(world, created["payment_id"])) == 1
+    status, refused = await cancel(world, who, created["payment_id"])
+    assert status == 409 and refused["type"].endswith("/not-cancellable"), refused
+
+
+async def notify_from(world: World, address: str) -> int:
+    """A (malformed) notification straight to payments, from `address` as the gateway would
+    say it saw the client."""
+    settings = world.stack.platform.settings
+    assert settings.internal_token is not None
+    headers = {
+        INTERNAL_TOKEN_HEADER: settings.internal_token.get_secret_value(),
+        CLIENT_IP_HEADER: address,
+    }
+    async with world.stack.api.session.post(
+        world.stack.platform.urls["payments"] + "/payments/notifications/p24",
+        json={"nothing": "signed"},
+        headers=headers,
+    ) as resp:
+        return resp.status
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_notifications_are_rate_limited_per_client_address(world: World) -> None:
+    flood = f"203.0.113.{secrets.randbelow(250) + 1}"
+    answers = [await notify_from(world, flood) for _ in range(80)]
+    assert set(answers) == {400}, "within the limit each is read (and refused: not signed)"
+    assert await notify_from(world, flood) == 429
+    recorded = await rows(
+        world, "SELECT count(*) AS n FROM provider_notifications WHERE source_ip = $1", flood
+    )
+    assert recorded[0]["n"] == 80, "nothing beyond the limit is read nor recorded"
+    # Another address is not held back by it.
+    assert await notify_from(world, "198.51.100.9") == 400

@@ -185,6 +185,8 @@ async def test_a_partial_grant_pays_and_sees_only_its_contracts_invoices(world: 
     assert status == 200 and [p["payment_id"] for p in page["items"]] == [paid["payment_id"]]
     status, _ = await call(world, "GET", f"/payments/{own['payment_id']}", manager)
     assert status == 404
+    status, _ = await call(world, "POST", f"/payments/{own['payment_id']}/cancel", manager)
+    assert status == 404
     status, page = await call(world, "GET", "/payments", customer)
     assert status == 200 and len(page["items"]) == 2
     # Another customer's view of it: 404.
@@ -336,6 +338,36 @@ async def test_reconciliation_settles_paid_and_expires_unpaid_payments(world: Wo
         statuses[p["payment_id"]] = found["status"]
     assert statuses == {paid["payment_id"]: "paid", unpaid["payment_id"]: "expired"}
     assert await completed(world, uuid.UUID(paid["payment_id"])) == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_reconciliation_still_settles_a_cancelled_payment_the_provider_was_paid(
+    world: World,
+) -> None:
+    h = await household(world)
+    customer = world.scopes.token("customer", customer_id=h.customer_id)
+    paid = await paid_at_provider(world, customer, "7.00")  # its notification never came
+    status, cancelled = await call(
+        world, "POST", f"/payments/{paid['payment_id']}/cancel", customer
+    )
+    assert status == 200 and cancelled["status"] == "cancelled", cancelled
+    payment_id = uuid.UUID(paid["payment_id"])
+    app = world.scopes.platform.apps["payments"]
+    now = datetime.now(UTC)
+    async with app[DB].connection() as tx:
+        asked = await repository.open_payments(
+            tx.conn, now + timedelta(seconds=1), now - timedelta(hours=1), 1000
+        )
+        too_late = await repository.open_payments(
+            tx.conn, now + timedelta(seconds=1), now + timedelta(seconds=1), 1000
+        )
+    assert payment_id in {r["payment_id"] for r in asked}, "asked about after its cancel"
+    assert payment_id not in {r["payment_id"] for r in too_late}, "not once the window is over"
+    reconciler = Reconciler(app[DB], app[PROVIDER], app[SETTINGS])
+    assert await reconciler.reconcile(payment_id, now, now) == "accepted"
+    status, found = await call(world, "GET", f"/payments/{paid['payment_id']}", customer)
+    assert found["status"] == "paid"
+    assert await completed(world, payment_id) == 1
 
 
 @pytest.mark.asyncio(loop_scope="session")

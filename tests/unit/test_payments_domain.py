@@ -81,3 +81,19 @@ def test_notification_addresses() -> None:
     assert domain.address_allowed("5.252.202.255", p24)
     assert not domain.address_allowed("203.0.113.9", p24)
     assert not domain.address_allowed("not-an-ip", p24)
+
+
+def test_due_takes_off_what_billing_knows_paid_and_what_it_does_not_count_yet() -> None:
+    assert domain.due(D("108.00"), D("0"), D("0")) == D("108.00")
+    assert domain.due(D("108.00"), D("108.00"), D("0")) == 0  # the ERP's booking
+    assert domain.due(D("108.00"), D("40.00"), D("68.00")) == 0  # the lag window
+    assert domain.due(D("108.00"), D("40.00"), D("10.00")) == D("58.00")
+    assert domain.due(D("108.00"), D("100.00"), D("50.00")) == 0  # never below zero
+
+
+def test_only_a_payment_not_yet_settled_is_cancelled() -> None:
+    assert [s for s in (*domain.FINAL, "created", "pending") if domain.cancellable(s)] == [
+        "cancelled",
+        "created",
+        "pending",
+    ]
