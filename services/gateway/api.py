@@ -498,6 +498,17 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/api/v1/operator/managers",
+        "Manager accounts by login, searched by login, company or email, a page at a time "
+        "(keyset paging by cursor), each with how many grants it holds",
+        operator("grants"),
+        "identity",
+        query=identity.ManagerQuery,
+        response=Page[identity.ManagerSummaryOut],
+        errors=(422,),
+    ),
+    Route(
+        "GET",
         "/api/v1/operator/managers/{account_id}/grants",
         "A manager's grants, revoked ones included",
         operator("grants"),

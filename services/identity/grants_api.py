@@ -16,10 +16,13 @@ from shared.api.identity import (
     GrantsOut,
     InvitationIn,
     ManagerOfMineOut,
+    ManagerQuery,
     ManagersOut,
+    ManagerSummaryOut,
 )
+from shared.api.paging import Page, Position, read_page
 from shared.auth import Principal
-from shared.http.problems import Problem, json_response, parse_body
+from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.policy import insufficient_scope, owner
 from shared.runtime import DB, authenticate
 from shared.tx import Tx
@@ -52,6 +55,31 @@ async def _manager(tx: Tx, account_id: uuid.UUID) -> None:
 
 
 # --- operators ------------------------------------------------------------------------------
+
+
+@routes.get("/operator/managers")
+async def managers(request: web.Request) -> web.Response:
+    """Manager accounts by login, searched by login, company or email, a page at a time."""
+    operator_principal(request)
+    query = parse_query(request, ManagerQuery)
+    async with request.app[DB].connection() as tx:
+
+        async def fetch(position: Position | None) -> tuple[list[dict], bool]:
+            rows, more = await manager_repository.managers_page(
+                tx.conn, query.q, position, query.limit
+            )
+            return [{**dict(r), "account_id": r["id"]} for r in rows], more
+
+        rows, next_cursor, prev_cursor = await read_page(
+            fetch, query.KEYSET, lambda row: (row["login"],), query.position
+        )
+    return json_response(
+        Page[ManagerSummaryOut](
+            items=[ManagerSummaryOut.model_validate(r) for r in rows],
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
+        )
+    )
 
 
 @routes.get("/operator/managers/{account_id}/grants")

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from shared.api.identity import ManagerRequestIn
+from shared.api.paging import Position
 
 # --- manager requests -----------------------------------------------------------------------
 
@@ -244,3 +245,49 @@ async def managers_of_customer(conn: asyncpg.Connection, customer_id: str) -> li
 def address_of(row: asyncpg.Record) -> dict[str, object]:
     value = row["address"]
     return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+# Only the conditions above (their values are parameters) and the direction are put in.
+MANAGERS_SQL = """
+SELECT a.id, a.login, a.company, a.email, a.status, a.created_at,
+       (SELECT count(*) FROM grants g
+         WHERE g.manager_account_id = a.id AND NOT g.revoked) AS grants
+  FROM accounts a
+ WHERE {where}
+ ORDER BY a.login {direction}
+ LIMIT $1"""
+
+
+def _like(text: str) -> str:
+    """`text` anywhere, its own % _ and \\ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def managers_page(
+    conn: asyncpg.Connection,
+    search: str | None,
+    position: Position | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], bool]:
+    """At most `limit` manager accounts in the order of their logins from `position` (the first
+    for None), those whose login, company or email contains `search` (case-insensitive), each
+    with its number of live grants; and whether there are more beyond them the way the page
+    goes. Logins are unique, so the login is the whole sort key."""
+    newer = position is not None and position.newer
+    args: list[object] = [limit + 1]
+    conditions = ["a.role = 'manager'"]
+    if position is not None:
+        args.append(position.key[0])
+        conditions.append(f"a.login {'<' if newer else '>'} ${len(args)}")
+    if search is not None:
+        args.append(_like(search))
+        n = len(args)
+        conditions.append(f"(a.login ILIKE ${n} OR a.company ILIKE ${n} OR a.email ILIKE ${n})")
+    sql = MANAGERS_SQL.format(where=" AND ".join(conditions), direction="DESC" if newer else "ASC")
+    rows = await conn.fetch(sql, *args)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if newer:
+        rows.reverse()
+    return rows, more

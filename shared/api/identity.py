@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.api.common import Out
+from shared.api.paging import CursorQuery, Keyset
 from shared.events.common import Address, Language
 
 
@@ -341,6 +342,32 @@ class DecisionOut(Out):
     manager_account_id: uuid.UUID | None = None
     manager_login: str | None = None
     grants: list[GrantOut] = Field(default_factory=list)
+
+
+class ManagerQuery(CursorQuery):
+    """Manager accounts in the order of their logins, a page at a time (keyset paging)."""
+
+    KEYSET = Keyset("managers", ("text",))
+
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="only the managers whose login, company or email contains this "
+        "(case-insensitive)",
+    )
+
+
+class ManagerSummaryOut(Out):
+    """A manager account as an operator finds it."""
+
+    account_id: uuid.UUID
+    login: str
+    company: str | None
+    email: str
+    status: str
+    created_at: datetime
+    grants: int = Field(description="how many grants the manager holds now (revoked ones not)")
 
 
 class ManagerOfMineOut(Out):

@@ -298,6 +298,7 @@ async def test_a_wrong_nip_or_a_property_without_proof_is_a_422_naming_the_field
     ("method", "path"),
     [
         ("GET", "/api/v1/operator/manager-requests"),
+        ("GET", "/api/v1/operator/managers?q=a"),
         ("POST", "/api/v1/operator/manager-requests/MR-2026-000001/rejection"),
         ("DELETE", "/api/v1/operator/managers/00000000-0000-0000-0000-000000000000/grants/C-1"),
     ],
@@ -583,3 +584,73 @@ async def test_a_managers_token_stays_small_whatever_the_number_of_grants(stack:
     # Grants are not in the token: 5,000 customers (10,000 service points) change nothing.
     assert len(many) < 4096
     assert abs(len(many) - len(few)) <= 8, (len(few), len(many))
+
+
+async def test_operators_find_managers_by_login_company_or_email_a_page_at_a_time(
+    stack: Stack, operator: str
+) -> None:
+    mark = secrets.token_hex(4)
+    made = []
+    for n in range(3):
+        customer = await _customer_known(stack)
+        email = f"szukany.{mark}.{n}@example.com"
+        body = await _request_body(stack, customer, email, company=f"Admin {mark} nr {n} Sp. j.")
+        status, answer = await stack.api.request("POST", "/api/v1/manager-requests", json=body)
+        assert status == 202, answer
+        status, decision = await stack.api.request(
+            "POST",
+            f"/api/v1/operator/manager-requests/{answer['reference']}/approval",
+            token=operator,
+            json={"grants": [{"customer_id": customer.customer_id, "scope": "full"}]},
+        )
+        assert status == 200, decision
+        made.append(decision)
+    logins = sorted(d["manager_login"] for d in made)
+
+    # By company, two a page, in the order of the logins: the cursor leads on and back.
+    status, page = await stack.api.request(
+        "GET", f"/api/v1/operator/managers?q=ADMIN%20{mark}&limit=2", token=operator
+    )
+    assert status == 200, page
+    assert [m["login"] for m in page["items"]] == logins[:2] and page["prev_cursor"] is None
+    first = page["items"][0]
+    assert first["grants"] == 1 and first["company"].startswith("Admin ")
+    assert first["status"] == "awaiting_activation_link"
+    status, rest = await stack.api.request(
+        "GET",
+        f"/api/v1/operator/managers?q=admin%20{mark}&limit=2&cursor={page['next_cursor']}",
+        token=operator,
+    )
+    assert status == 200, rest
+    assert [m["login"] for m in rest["items"]] == logins[2:] and rest["next_cursor"] is None
+    status, back = await stack.api.request(
+        "GET",
+        f"/api/v1/operator/managers?q=admin%20{mark}&limit=2&cursor={rest['prev_cursor']}",
+        token=operator,
+    )
+    assert status == 200 and [m["login"] for m in back["items"]] == logins[:2], back
+
+    # By email and by login, each the one account; its id leads to its grants.
+    by_email = made[1]
+    status, found = await stack.api.request(
+        "GET", f"/api/v1/operator/managers?q=szukany.{mark}.1@", token=operator
+    )
+    assert status == 200 and [m["login"] for m in found["items"]] == [by_email["manager_login"]]
+    assert found["items"][0]["account_id"] == by_email["manager_account_id"]
+    status, found = await stack.api.request(
+        "GET", f"/api/v1/operator/managers?q={by_email['manager_login']}", token=operator
+    )
+    assert status == 200 and [m["login"] for m in found["items"]] == [by_email["manager_login"]]
+
+    # Nothing matches: an empty page; % and _ are taken literally.
+    status, none = await stack.api.request(
+        "GET", f"/api/v1/operator/managers?q=%25{mark}_x", token=operator
+    )
+    assert status == 200 and none["items"] == [], none
+    # Another list's cursor and an empty search are refused at their field.
+    status, problem = await stack.api.request("GET", "/api/v1/operator/managers?q=", token=operator)
+    assert status == 422 and problem["errors"][0]["field"] == "q", problem
+    status, problem = await stack.api.request(
+        "GET", f"/api/v1/operator/managers?cursor={page['next_cursor']}x", token=operator
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "cursor", problem

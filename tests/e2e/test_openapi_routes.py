@@ -212,6 +212,8 @@ async def _managers_and_grants(stack: Stack, owner_token: str) -> None:
         json={"reason": "not the administrator of U-1"},
     )
     assert status == 200
+    status, _ = await api.request("GET", "/api/v1/operator/managers?q=e&limit=5", token=operator)
+    assert status == 200
     grants = f"/api/v1/operator/managers/{decision['manager_account_id']}/grants"
     status, _ = await api.request("GET", grants, token=operator)
     assert status == 200

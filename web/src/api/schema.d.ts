@@ -481,6 +481,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/operator/managers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Manager accounts by login, searched by login, company or email, a page at a time (keyset paging by cursor), each with how many grants it holds */
+        get: operations["get_operator_managers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/operator/managers/{account_id}/grants": {
         parameters: {
             query?: never;
@@ -1237,6 +1254,35 @@ export interface components {
              */
             items: components["schemas"]["ManagerRequestOut"][];
         };
+        /**
+         * ManagerSummaryOut
+         * @description A manager account as an operator finds it.
+         */
+        ManagerSummaryOut: {
+            /**
+             * Account Id
+             * Format: uuid
+             */
+            account_id: string;
+            /** Login */
+            login: string;
+            /** Company */
+            company: string | null;
+            /** Email */
+            email: string;
+            /** Status */
+            status: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Grants
+             * @description how many grants the manager holds now (revoked ones not)
+             */
+            grants: number;
+        };
         /** ManagersOut */
         ManagersOut: {
             /** Items */
@@ -1445,6 +1491,21 @@ export interface components {
         Page_InvoiceOut_: {
             /** Items */
             items: components["schemas"]["InvoiceOut"][];
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
+        };
+        /** Page[ManagerSummaryOut] */
+        Page_ManagerSummaryOut_: {
+            /** Items */
+            items: components["schemas"]["ManagerSummaryOut"][];
             /**
              * Next Cursor
              * @description the cursor of the older rows after these; null on the last page
@@ -3992,6 +4053,69 @@ export interface operations {
             };
             /** @description Unsupported media type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_operator_managers: {
+        parameters: {
+            query?: {
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
+                /** @description only the managers whose login, company or email contains this (case-insensitive) */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ManagerSummaryOut_"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -29,5 +29,6 @@ export type PropertyMatch = Schemas["PropertyMatchOut"];
 export type Grant = Schemas["GrantOut"];
 export type Decision = Schemas["DecisionOut"];
 export type ManagerOfMine = Schemas["ManagerOfMineOut"];
+export type ManagerSummary = Schemas["ManagerSummaryOut"];
 export type Scope = Grant["scope"];
 export type Role = "customer" | "manager" | "operator";
