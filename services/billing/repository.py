@@ -370,9 +370,11 @@ async def set_paid(conn: asyncpg.Connection, paid: dict[str, Decimal]) -> list[a
             WHERE i.invoice_number = ANY($1::text[]) AND i.invoice_number = p.invoice_number
               AND i.paid IS DISTINCT FROM p.paid
         RETURNING i.invoice_number, i.customer_id, i.paid, i.gross,
+                  -- At most the event's bound: any beyond it only make payments offer less.
                   ARRAY(SELECT DISTINCT r.reference FROM payments r
                          WHERE r.invoice_number = i.invoice_number
-                           AND r.reference IS NOT NULL) AS online_payment_ids""",
+                           AND r.reference IS NOT NULL
+                         ORDER BY r.reference LIMIT 1000) AS online_payment_ids""",
         list(paid),
         list(paid.values()),
     )

@@ -62,4 +62,6 @@ class InvoiceSettled(Event, event="billing.invoice.settled"):
     customer_id: Identifier
     paid: Amount
     gross: Amount
-    online_payment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+    # Bounded (an invoice paid online in over a thousand payments names its first thousand):
+    # one left out only makes payments offer less of the invoice, never more.
+    online_payment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
