@@ -153,7 +153,10 @@ class OutboxRelay:
                     repr(err)[:1000],
                     delay,
                 )
-        return len(rows) == BATCH_SIZE and not failed
+        # A full batch with something published: go on at once. Rows that failed wait out their
+        # backoff, so the next batch is other rows; a batch where nothing went out (the broker
+        # refusing everything) waits for the next wake-up instead of spinning.
+        return len(rows) == BATCH_SIZE and bool(published)
 
     async def _publish_group(self, rows: list[asyncpg.Record]) -> None:
         if len(rows) == 1:
