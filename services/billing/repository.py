@@ -481,6 +481,23 @@ async def _keyset_rows(
     return rows, more
 
 
+def _invoice_filters(
+    args: list[object], status: str | None, period_from: date | None, period_to: date | None
+) -> str:
+    """The invoice list's filters that are given, as `AND …` clauses over `i`, their values
+    appended to `args` (numbered after what is there)."""
+    where = ""
+    for value, clause in (
+        (status, f"{STATUS_SQL} = $"),
+        (period_from, "i.period_to >= $"),
+        (period_to, "i.period_from <= $"),
+    ):
+        if value is not None:
+            args.append(value)
+            where += f" AND {clause}{len(args)}"
+    return where
+
+
 async def invoices_page(
     conn: asyncpg.Connection,
     customer_ids: list[str],
@@ -499,15 +516,7 @@ async def invoices_page(
     them in the index's order. Without filters a page reads a page of rows; with them, at most
     the customer's invoices past the cursor."""
     args: list[object] = [customer_ids, today]
-    where = ""
-    for value, clause in (
-        (status, f"{STATUS_SQL} = $"),
-        (period_from, "i.period_to >= $"),
-        (period_to, "i.period_from <= $"),
-    ):
-        if value is not None:
-            args.append(value)
-            where += f" AND {clause}{len(args)}"
+    where = _invoice_filters(args, status, period_from, period_to)
     sql = _keyset_sql(
         "invoices i",
         INVOICE_COLUMNS,
@@ -761,15 +770,9 @@ async def partial_invoices_page(
     """invoices_page of the granted contracts: one range scan per contract of the index
     (contract_number, issued_on, invoice_number), merged."""
     args: list[object] = [part.contracts, today, part.customer_ids]
-    where = " AND i.customer_id = ANY($3::text[])"
-    for value, clause in (
-        (status, f"{STATUS_SQL} = $"),
-        (period_from, "i.period_to >= $"),
-        (period_to, "i.period_from <= $"),
-    ):
-        if value is not None:
-            args.append(value)
-            where += f" AND {clause}{len(args)}"
+    where = " AND i.customer_id = ANY($3::text[])" + _invoice_filters(
+        args, status, period_from, period_to
+    )
     sql = _keyset_sql(
         "invoices i",
         INVOICE_COLUMNS,
