@@ -71,8 +71,10 @@ def make_settings(database_url: str, amqp_url: str, keys: Path, **overrides: obj
 
 
 class Platform:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ports: dict[str, int] | None = None) -> None:
         self.settings = settings
+        # A service's port when a test must know it before the start (else a free one).
+        self.ports = ports or {}
         self.names = Names(settings.namespace)
         self.runners: dict[str, web.AppRunner] = {}
         self.urls: dict[str, str] = {}
@@ -90,7 +92,7 @@ class Platform:
         app = BUILDERS[name](settings)
         runner = web.AppRunner(app, shutdown_timeout=5)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", self.ports.get(name, 0))
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.runners[name] = runner

@@ -50,13 +50,18 @@ def free_port() -> int:
 
 
 async def start_stack(
-    infra: Infra, keys: Path, *, smtp_up: bool = True, **overrides: object
+    infra: Infra,
+    keys: Path,
+    *,
+    smtp_up: bool = True,
+    ports: dict[str, int] | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Stack]:
     smtp_port = free_port()
     settings = make_settings(
         infra.database_url, infra.amqp_url, keys, smtp_port=smtp_port, **overrides
     )
-    platform = Platform(settings)
+    platform = Platform(settings, ports)
     stack: Stack | None = None
     try:
         async with (

@@ -11,6 +11,12 @@ import { LoginPage } from "./pages/LoginPage";
 
 // Only the sign-in page and the shell are in the entry chunk; every other page loads on demand.
 const RegisterPage = lazy(() => import("./pages/RegisterPage"));
+const PayPage = lazy(() => import("./pages/PayPage"));
+const OnlinePaymentsPage = lazy(() => import("./pages/OnlinePaymentsPage"));
+const OnlinePaymentPage = lazy(() => import("./pages/OnlinePaymentPage"));
+const PaymentReturnPage = lazy(() =>
+  import("./pages/OnlinePaymentPage").then((module) => ({ default: module.PaymentReturnPage })),
+);
 const RegisterSentPage = lazy(() => import("./pages/RegisterSentPage"));
 const ActivatePage = lazy(() => import("./pages/ActivatePage"));
 const PasswordPage = lazy(() => import("./pages/PasswordPage"));
@@ -73,6 +79,10 @@ export function App() {
         <Route path="/invoices/:number" element={<Private><InvoicePage /></Private>} />
         <Route path="/balance" element={<Private><BalancePage /></Private>} />
         <Route path="/payments" element={<Private><PaymentsPage /></Private>} />
+        <Route path="/pay" element={<Private><PayPage /></Private>} />
+        <Route path="/payments/online" element={<Private><OnlinePaymentsPage /></Private>} />
+        <Route path="/payments/online/return" element={<Private><PaymentReturnPage /></Private>} />
+        <Route path="/payments/online/:paymentId" element={<Private><OnlinePaymentPage /></Private>} />
         <Route path="/notes" element={<Private><NotesPage /></Private>} />
         <Route path="/contracts" element={<Private><ContractsPage /></Private>} />
         <Route path="/meters" element={<Private><MetersPage /></Private>} />

@@ -22,6 +22,9 @@ export const ACCOUNT_PATHS = new Set([
   "/api/v1/meters",
   "/api/v1/meters/{meter_number}/readings",
   "/api/v1/meters/{meter_number}/consumption",
+  "/api/v1/payments",
+  "/api/v1/payments/{payment_id}",
+  "/api/v1/payments/{payment_id}/cancel",
 ]);
 
 export type ChosenCustomer = Pick<PortfolioEntry, "customer_id" | "name" | "scope" | "service_points">;

@@ -32,3 +32,6 @@ export type ManagerOfMine = Schemas["ManagerOfMineOut"];
 export type ManagerSummary = Schemas["ManagerSummaryOut"];
 export type Scope = Grant["scope"];
 export type Role = "customer" | "manager" | "operator";
+export type OnlinePayment = Schemas["OnlinePaymentOut"];
+export type PaymentMethod = OnlinePayment["method"];
+export type PaymentStatus = OnlinePayment["status"];

@@ -13,6 +13,7 @@ const SIGNED_IN_NAV: [string, MessageKey][] = [
   ["/invoices", "nav.invoices"],
   ["/balance", "nav.balance"],
   ["/payments", "nav.payments"],
+  ["/payments/online", "nav.onlinePayments"],
   ["/notes", "nav.notes"],
   ["/contracts", "nav.contracts"],
   ["/meters", "nav.meters"],
@@ -109,7 +110,7 @@ export function Layout() {
             <ul id="nav-list" className={menuOpen ? "nav-list open" : "nav-list"}>
               {items.map(([to, key]) => (
                 <li key={to}>
-                  <NavLink to={to} end={to === "/"}>
+                  <NavLink to={to} end={to === "/" || to === "/payments"}>
                     {t(key)}
                   </NavLink>
                 </li>

@@ -3,6 +3,7 @@ import { Link } from "react-router";
 
 import type { Address, Contract, Invoice, InvoiceStatus, Meter } from "../api/types";
 import { useI18n } from "../i18n/I18nProvider";
+import { hasDue, payPath } from "../lib/payments";
 
 export function invoicePath(number: string): string {
   return `/invoices/${encodeURIComponent(number)}`;
@@ -56,6 +57,7 @@ export function InvoiceTable({
               {t("invoice.amountDue")}
             </th>
             <th scope="col">{t("invoice.status")}</th>
+            <th scope="col">{t("pay.column")}</th>
           </tr>
         </thead>
         <tbody>
@@ -70,6 +72,13 @@ export function InvoiceTable({
               <td className="num">{money(invoice.amount_due)}</td>
               <td>
                 <StatusBadge status={invoice.status} />
+              </td>
+              <td>
+                {hasDue(invoice) ? (
+                  <Link to={payPath([invoice.invoice_number])} aria-label={t("pay.invoice", { number: invoice.invoice_number })}>
+                    {t("pay.action")}
+                  </Link>
+                ) : null}
               </td>
             </tr>
           ))}

@@ -7,6 +7,7 @@ import { Failed, Loading, Unavailable } from "../components/Status";
 import { ContractCard, InvoiceTable, MeterCard } from "../components/Views";
 import { useI18n } from "../i18n/I18nProvider";
 import { call, useLoad } from "../lib/load";
+import { payPath } from "../lib/payments";
 
 /** One list of the dashboard: its items, a line when there are none, or "temporarily
  * unavailable" when the service behind it did not answer. */
@@ -69,6 +70,13 @@ export default function DashboardPage() {
                   ) : null}
                 </dl>
                 <p className="muted">{t("dashboard.asOf", { date: date(state.data.balance.data.as_of) })}</p>
+                {Number(state.data.balance.data.amount_due) > 0 ? (
+                  <p>
+                    <Link className="button" to={payPath()}>
+                      {t("pay.action")}
+                    </Link>
+                  </p>
+                ) : null}
                 <p>
                   <Link to="/balance">{t("dashboard.balanceDetails")}</Link>
                 </p>

@@ -10,6 +10,7 @@ import { StatusBadge } from "../components/Views";
 import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure } from "../i18n/problems";
 import { call, useLoad } from "../lib/load";
+import { hasDue, payPath } from "../lib/payments";
 import { NotFound } from "./NotFoundPage";
 
 /** The PDF fetched with the access token, saved through a blob URL. */
@@ -123,6 +124,13 @@ export default function InvoicePage() {
                 <dd className="figure">{money(state.data.amount_due)}</dd>
               </div>
             </dl>
+            {hasDue(state.data) ? (
+              <p>
+                <Link className="button" to={payPath([state.data.invoice_number])}>
+                  {t("pay.invoiceAmount", { amount: money(state.data.amount_due) })}
+                </Link>
+              </p>
+            ) : null}
             <PdfDownload number={number} />
           </section>
           <section>
