@@ -404,9 +404,32 @@ async def test_operator_rejects_a_request_and_changes_a_managers_grants(
     await settled(page)
     await expect(page.get_by_test_id("request-card").filter(has_text=reference)).to_have_count(0)
 
-    # A manager's grants, found by the account id: given (partial), changed (full), revoked.
+    # The managers' list, searched by the manager's login: its row leads to its grants.
+    conn = await stack.platform.db("identity")
+    try:
+        manager_login = await conn.fetchval("SELECT login FROM accounts WHERE id = $1", manager_id)
+    finally:
+        await conn.close()
     await page.get_by_role("link", name=t(lang, "nav.operatorManagers"), exact=True).click()
     await heading(page, t(lang, "operator.managersTitle"))
+    await settled(page)
+    await page.get_by_role("searchbox", name=t(lang, "operator.managersSearch")).fill(manager_login)
+    await page.get_by_role("button", name=t(lang, "portfolio.searchSubmit"), exact=True).click()
+    rows = page.get_by_test_id("managers-table").locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(f"{manager_login}@example.com")
+    await expect(rows.first).to_contain_text(t(lang, "operator.accountStatus.active"))
+    await check_accessibility(page, "the managers' list, searched")
+    await shoot(page, "operator-managers")
+    await rows.first.get_by_role(
+        "link", name=t(lang, "operator.showGrantsOf", manager=manager_login), exact=True
+    ).click()
+    await heading(page, t(lang, "grants.title"))
+    await settled(page)
+    await page.go_back()
+    await heading(page, t(lang, "operator.managersTitle"))
+
+    # A manager's grants, found by the account id: given (partial), changed (full), revoked.
     await page.get_by_label(t(lang, "operator.accountId"), exact=True).fill("not-an-id")
     await page.get_by_role("button", name=t(lang, "operator.showGrants"), exact=True).click()
     assert await field_error(page, "account_id") == t(lang, "operator.accountIdInvalid")

@@ -27,6 +27,8 @@ export interface PagedTableProps<T> {
   /** The page shown loads again when this changes (e.g. after a row was added). */
   refresh?: unknown;
   testId?: string;
+  /** "wide-table": scrolls sideways on a phone rather than squeezing its columns. */
+  tableClassName?: string;
 }
 
 /** One list paged by cursor, as a table: the first column heads each row, the cursor is kept
@@ -40,6 +42,7 @@ export function PagedTable<T>({
   pageSize = PAGE_SIZE,
   refresh,
   testId,
+  tableClassName,
 }: PagedTableProps<T>) {
   const { cursor, go, listRef } = useCursor();
   const [state, reload] = useLoad(() => load(cursorQuery(cursor, pageSize)), [cursor, refresh]);
@@ -58,7 +61,7 @@ export function PagedTable<T>({
   return (
     <>
       <div className="table-wrap" role="region" aria-label={caption} tabIndex={0} ref={listRef}>
-        <table data-testid={testId}>
+        <table data-testid={testId} className={tableClassName}>
           <caption className="visually-hidden">{caption}</caption>
           <thead>
             <tr>

@@ -79,15 +79,16 @@ export default function OperatorManagersPage() {
         rowKey={(manager) => manager.account_id}
         refresh={q}
         testId="managers-table"
+        tableClassName="wide-table"
         columns={[
           { header: t("operator.managerCompany"), cell: (manager) => manager.company ?? "—" },
           { header: t("operator.managerLogin"), cell: (manager) => manager.login },
-          { header: t("operator.managerEmail"), cell: (manager) => <span className="figure">{manager.email}</span> },
+          { header: t("operator.managerEmail"), cell: (manager) => <span className="break-anywhere">{manager.email}</span> },
           { header: t("operator.managerStatus"), cell: (manager) => accountStatus(manager.status) },
           { header: t("operator.managerSince"), cell: (manager) => dateTime(manager.created_at) },
           { header: t("operator.managerGrantCount"), numeric: true, cell: (manager) => manager.grants },
           {
-            header: t("portfolio.action"),
+            header: t("operator.managerAction"),
             cell: (manager) => (
               <Link to={managerPath(manager.account_id)} aria-label={t("operator.showGrantsOf", { manager: label(manager) })}>
                 {t("operator.showGrants")}
