@@ -27,6 +27,7 @@ export default function OnlinePaymentsPage() {
         load={(query) => call(api.GET("/api/v1/payments", { params: { query } }))}
         rowKey={(payment) => payment.payment_id}
         testId="online-payments-table"
+        tableClassName="wide-table"
         columns={[
           {
             header: t("onlinePayments.created"),
