@@ -113,6 +113,8 @@ async def test_pay_two_invoices_by_link_see_them_paid_at_once(
     _, second, third = household.invoices
     await sign_in_to_dashboard(page, lang, login, password)
     await expect(page.get_by_test_id("balance-amount-due")).to_have_text(amount("442.34"))
+    # "Pay" in the rows of the invoices with something due (#2 and #3), and on the balance.
+    await expect(page.get_by_role("link", name=pattern(lang, "pay.invoice"))).to_have_count(2)
 
     await page.get_by_role("link", name=t(lang, "pay.action"), exact=True).click()
     await visit(page, shoot, "pay", t(lang, "pay.title"))
@@ -120,9 +122,7 @@ async def test_pay_two_invoices_by_link_see_them_paid_at_once(
     choices = page.get_by_test_id("pay-invoice")
     await expect(choices).to_have_count(2)
     for number in (second, third):
-        await expect(
-            page.get_by_role("checkbox", name=number)
-        ).to_be_checked()
+        await expect(page.get_by_role("checkbox", name=number)).to_be_checked()
     field = page.get_by_label(t(lang, "pay.amount"), exact=True)
     await expect(field).to_have_value(amount("430.00"))
 
@@ -165,9 +165,20 @@ async def test_pay_two_invoices_by_link_see_them_paid_at_once(
         await expect(
             row.get_by_role("link", name=t(lang, "pay.invoice", number=number))
         ).to_have_count(0)
+    # The first invoice (paid long ago) and the two just paid: no "Pay" left in the list.
+    await expect(page.get_by_role("link", name=pattern(lang, "pay.invoice"))).to_have_count(0)
+    await check_accessibility(page, "invoices after paying")
+    await shoot(page, "invoices-paid")
     await page.get_by_role("link", name=t(lang, "nav.dashboard"), exact=True).click()
     await heading(page, t(lang, "dashboard.title"))
     await expect(page.get_by_test_id("balance-amount-due")).to_have_text(amount(INTEREST))
+    await check_accessibility(page, "dashboard after paying")
+    await shoot(page, "dashboard-paid")
+    # What is left is the interest note: not an invoice, so nothing to pay online.
+    await page.get_by_role("link", name=t(lang, "pay.action"), exact=True).click()
+    await heading(page, t(lang, "pay.title"))
+    await expect(page.get_by_test_id("nothing-due")).to_have_text(t(lang, "pay.nothingDue"))
+    await check_accessibility(page, "nothing to pay online")
 
     # The history.
     await page.get_by_role("link", name=t(lang, "nav.onlinePayments"), exact=True).click()

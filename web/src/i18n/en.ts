@@ -543,7 +543,7 @@ export const en: Messages = {
   "pay.invoiceAmount": "Pay {amount} online",
   "pay.title": "Pay online",
   "pay.intro": "Choose the invoices, the amount and how to pay. The payment is taken by the operator Przelewy24: you go to its page and then come back to e-BOK.",
-  "pay.nothingDue": "You have no invoices to pay.",
+  "pay.nothingDue": "You have no invoices to pay online. Other charges, such as interest notes, are paid by bank transfer to the account given on the note.",
   "pay.invoices": "Invoices",
   "pay.invoiceChoice": "{number} — {due} due, by {date}",
   "pay.invoiceDetails": "Details of invoice {number}",

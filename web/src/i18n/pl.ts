@@ -542,7 +542,7 @@ export const pl = {
   "pay.invoiceAmount": "Zapłać {amount} online",
   "pay.title": "Zapłać online",
   "pay.intro": "Wybierz faktury, kwotę i sposób płatności. Płatność przyjmuje operator Przelewy24: przejdziesz na jego stronę, a potem wrócisz do e-BOK.",
-  "pay.nothingDue": "Nie masz faktur do zapłaty.",
+  "pay.nothingDue": "Nie masz faktur do zapłaty online. Inne należności, np. noty odsetkowe, opłacisz przelewem na rachunek podany na nocie.",
   "pay.invoices": "Faktury",
   "pay.invoiceChoice": "{number} — do zapłaty {due}, termin {date}",
   "pay.invoiceDetails": "Szczegóły faktury {number}",

@@ -207,6 +207,14 @@ function PaymentStatusView({
   );
 }
 
+function attemptOf(returnUrl: string): string | null {
+  try {
+    return new URL(returnUrl).searchParams.get("attempt");
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Where the provider sends the payer back (`?attempt=` the attempt's Idempotency-Key, which is in
  * the payment's return URL): the payment is found among the account's latest and its page shown.
@@ -227,9 +235,7 @@ export function PaymentReturnPage() {
         setFailure(outcome.failure);
         return;
       }
-      const found = outcome.data.items.find(
-        (payment) => attempt && new URL(payment.return_url).searchParams.get("attempt") === attempt,
-      );
+      const found = outcome.data.items.find((payment) => attempt && attemptOf(payment.return_url) === attempt);
       if (found) navigate(onlinePaymentPath(found.payment_id), { replace: true });
       else setMissing(true);
     });
