@@ -27,7 +27,7 @@ from tests.browser.conftest import Shoot, Web
 from tests.browser.helpers import check_accessibility, heading, settled
 from tests.browser.texts import pattern, t
 from tests.support.erp import Household, publish_household
-from tests.support.flows import access_token, registered_account
+from tests.support.flows import NEW_PASSWORD, access_token, registered_account, staff_account
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
 from tests.support.stack import Stack, free_port, start_stack
@@ -235,3 +235,46 @@ async def test_a_declined_payment_leaves_the_invoice_due(
     await settled(page)
     await expect(page.get_by_text(t(lang, "invoice.status.unpaid"), exact=True)).to_be_visible()
     await expect(page.get_by_role("link", name=pattern(lang, "pay.invoiceAmount"))).to_be_visible()
+
+
+async def test_a_manager_pays_for_the_customer_chosen(web: Web, page: Page, shoot: Shoot) -> None:
+    """A manager with a full grant pays the customer's invoices: every payment call carries
+    ?customer=, and the return page finds the payment under the same customer."""
+    lang = "pl"
+    stack = web.stack
+    household, _, _ = await payer(stack)
+    manager_id, _ = await staff_account(stack, "manager")
+    _, operator = await staff_account(stack, "operator")
+    customer_id = household.customer.customer_id
+    status, body = await stack.api.request(
+        "PUT",
+        f"/api/v1/operator/managers/{manager_id}/grants/{customer_id}",
+        token=operator,
+        json={"scope": "full"},
+    )
+    assert status == 200, body
+    conn = await stack.platform.db("identity")
+    try:
+        manager_login = await conn.fetchval("SELECT login FROM accounts WHERE id = $1", manager_id)
+    finally:
+        await conn.close()
+
+    sent: list[str] = []
+    page.on(
+        "request",
+        lambda request: sent.append(request.url) if "/api/v1/payments" in request.url else None,
+    )
+    await sign_in_to_dashboard(page, lang, manager_login, NEW_PASSWORD)
+    await expect(page.get_by_test_id("scope-note")).to_contain_text("Łęcka")
+    await page.get_by_role("link", name=t(lang, "pay.action"), exact=True).click()
+    await heading(page, t(lang, "pay.title"))
+    await settled(page)
+    await expect(page.get_by_test_id("pay-invoice")).to_have_count(2)
+    await submit(page, lang)
+    await provider_page(page)
+    await page.get_by_role("button", name="Zapłać / Pay").click()
+    await heading(page, t(lang, "onlinePayment.title"))
+    await expect(page.get_by_test_id("payment-status")).to_have_attribute("data-status", "paid")
+    await check_accessibility(page, "a manager's payment, paid")
+    assert sent, "no payment call seen"
+    assert all(f"customer={customer_id}" in url for url in sent), sent
