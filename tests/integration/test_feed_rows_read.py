@@ -167,8 +167,32 @@ async def metering_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers
         )
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def payments_db(infra: Infra, keys: Path) -> AsyncIterator[ServiceHandlers]:
+    async with ServiceHandlers.open("payments", infra, keys) as handlers:
+        yield await others(
+            handlers,
+            [
+                """INSERT INTO customers (customer_id, email, language)
+                   SELECT 'C-' || n, 'c' || n || '@example.com', 'pl'
+                     FROM generate_series(1, $1) n""",
+                """INSERT INTO service_points (service_point_id, contract_number, customer_id)
+                   SELECT 'SP-' || n, 'U-C-' || n, 'C-' || n FROM generate_series(1, $1) n""",
+                """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on,
+                                         due_on, gross)
+                   SELECT 'FV/' || n || '/' || k, 'C-' || n, 'U-C-' || n, DATE '2025-01-01',
+                          DATE '2025-01-15', 100
+                     FROM generate_series(1, $1) n, generate_series(1, 3) k""",
+                """INSERT INTO invoice_paid (invoice_number, paid, as_of)
+                   SELECT 'FV/' || n || '/1', 50, now() FROM generate_series(1, $1) n""",
+            ],
+            billing_events(batch_for("C-WARM", 1)),
+        )
+
+
 def billing_events(feed: list[Event]) -> list[Event]:
-    """What billing tells identity and metering of `feed`."""
+    """What billing tells identity, metering and payments of `feed` (each invoice settled
+    half paid)."""
     events: list[Event] = []
     for message in feed:
         if isinstance(message, erp.CustomerUpserted):
@@ -177,6 +201,14 @@ def billing_events(feed: list[Event]) -> list[Event]:
             events.append(billing.ContractChanged.copy_of(message))
         elif isinstance(message, erp.InvoiceIssued):
             events.append(billing.InvoiceIssued.copy_of(message))
+            events.append(
+                billing.InvoiceSettled(
+                    invoice_number=message.invoice_number,
+                    customer_id=message.customer_id,
+                    paid=message.gross / 2,
+                    gross=message.gross,
+                )
+            )
     return events
 
 
@@ -347,3 +379,18 @@ async def test_a_metering_contract_batch_reads_only_its_contracts_rows(
         ("M-779-2", True),
         ("N", False),
     ]
+
+
+async def test_a_payments_projection_batch_reads_only_its_customers_rows(
+    payments_db: ServiceHandlers,
+) -> None:
+    [subscription] = [s for s in payments_db.subscriptions if s.purpose == "billing-events"]
+    read = await rows_read(payments_db, subscription, billing_events(batch_for("C-NEW-4", 780)))
+    assert_bounded(read)
+    assert read["service_points"][0] > 0, "the batch did read service points (the counters count)"
+    assert (
+        await payments_db.fetchval(
+            "SELECT contract_number FROM service_points WHERE service_point_id = 'SP-C-780-2'"
+        )
+        == "U-C-780"
+    )
