@@ -5,7 +5,9 @@ shown against what identity knows of the ERP's customers (manager_domain.match_p
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 import asyncpg
 from aiohttp import web
@@ -241,8 +243,13 @@ async def approve(request: web.Request) -> web.Response:
             )
             for g in body.grants
         ]
-        decided_at = await manager_repository.decide_request(
-            tx.conn, row["id"], "approved", operator_id, principal.login, None, manager["id"]
+        decided_at = await _record_decision(
+            tx,
+            row,
+            principal,
+            "approved",
+            manager=manager,
+            granted=[events.GrantOfDecision.model_validate(g.model_dump()) for g in body.grants],
         )
         out = DecisionOut(
             reference=row["reference"],
@@ -251,21 +258,6 @@ async def approve(request: web.Request) -> web.Response:
             manager_account_id=manager["id"],
             manager_login=manager["login"],
             grants=[grant_out(w) for w in written],
-        )
-        await tx.publish(
-            events.ManagerRequestDecided(
-                request_id=row["id"],
-                reference=row["reference"],
-                company=row["company"],
-                nip=row["nip"],
-                decision="approved",
-                decided_by=operator_id,
-                decided_by_login=principal.login,
-                decided_at=decided_at,
-                manager_account_id=manager["id"],
-                manager_login=manager["login"],
-                grants=[events.GrantOfDecision.model_validate(g.model_dump()) for g in body.grants],
-            )
         )
     log.info(
         "manager request approved",
@@ -277,38 +269,58 @@ async def approve(request: web.Request) -> web.Response:
     return json_response(out)
 
 
+async def _record_decision(
+    tx: Tx,
+    row: asyncpg.Record,
+    principal: Principal,
+    decision: Literal["approved", "rejected"],
+    *,
+    reason: str | None = None,
+    manager: asyncpg.Record | None = None,
+    granted: list[events.GrantOfDecision] | None = None,
+) -> datetime:
+    """Record the operator's decision on the request `row` and publish it, once, for the back
+    office; when it was taken."""
+    operator_id = uuid.UUID(principal.account_id)
+    manager_id = manager["id"] if manager is not None else None
+    decided_at = await manager_repository.decide_request(
+        tx.conn, row["id"], decision, operator_id, principal.login, reason, manager_id
+    )
+    await tx.publish(
+        events.ManagerRequestDecided(
+            request_id=row["id"],
+            reference=row["reference"],
+            company=row["company"],
+            nip=row["nip"],
+            decision=decision,
+            decided_by=operator_id,
+            decided_by_login=principal.login,
+            decided_at=decided_at,
+            reason=reason,
+            manager_account_id=manager_id,
+            manager_login=manager["login"] if manager is not None else None,
+            grants=granted or [],
+        )
+    )
+    return decided_at
+
+
 @routes.post("/operator/manager-requests/{reference}/rejection")
 async def reject(request: web.Request) -> web.Response:
     principal = operator_principal(request)
     body = await parse_body(request, RejectionIn)
-    operator_id = uuid.UUID(principal.account_id)
     reason = body.reason.strip()
     if not reason:
         raise grants.unprocessable("reason", "reason_empty", "say why the request is rejected")
     async with request.app[DB].transaction() as tx:
         row = await _pending_request(tx, request.match_info["reference"])
-        decided_at = await manager_repository.decide_request(
-            tx.conn, row["id"], "rejected", operator_id, principal.login, reason, None
-        )
+        decided_at = await _record_decision(tx, row, principal, "rejected", reason=reason)
         await tx.publish(
             events.ManagerRequestRejected(
                 reference=row["reference"],
                 company=row["company"],
                 email=row["email"],
                 language=row["language"],
-                reason=reason,
-            )
-        )
-        await tx.publish(
-            events.ManagerRequestDecided(
-                request_id=row["id"],
-                reference=row["reference"],
-                company=row["company"],
-                nip=row["nip"],
-                decision="rejected",
-                decided_by=operator_id,
-                decided_by_login=principal.login,
-                decided_at=decided_at,
                 reason=reason,
             )
         )
