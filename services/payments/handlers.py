@@ -6,12 +6,12 @@ from __future__ import annotations
 from services.payments import repository
 from shared.envelope import Envelope
 from shared.events import billing
-from shared.messaging.consumer import Many, Subscription
+from shared.messaging.consumer import Many, Subscription, latest
 from shared.tx import Tx
 
 
-async def invoice_issued(tx: Tx, _env: Envelope, i: billing.InvoiceIssued) -> None:
-    await repository.upsert_invoice(tx.conn, i)
+async def invoices_issued(tx: Tx, items: list[tuple[Envelope, billing.InvoiceIssued]]) -> None:
+    await repository.upsert_invoices(tx.conn, latest(items, lambda i: i.invoice_number))
 
 
 async def invoices_settled(tx: Tx, items: list[tuple[Envelope, billing.InvoiceSettled]]) -> None:
@@ -23,18 +23,20 @@ async def contract_changed(tx: Tx, _env: Envelope, c: billing.ContractChanged) -
     await repository.upsert_contract(tx.conn, c)
 
 
-async def customer_changed(tx: Tx, _env: Envelope, c: billing.CustomerChanged) -> None:
-    await repository.upsert_customer(tx.conn, c)
+async def customers_changed(tx: Tx, items: list[tuple[Envelope, billing.CustomerChanged]]) -> None:
+    await repository.upsert_customers(tx.conn, latest(items, lambda c: c.customer_id))
 
 
 SUBSCRIPTIONS = (
+    # Each type writes its own table: a batch is handled type by type, one statement a type.
     Subscription(
         "billing-events",
         {
-            billing.CustomerChanged: customer_changed,
+            billing.CustomerChanged: Many(customers_changed),
             billing.ContractChanged: contract_changed,
-            billing.InvoiceIssued: invoice_issued,
+            billing.InvoiceIssued: Many(invoices_issued),
             billing.InvoiceSettled: Many(invoices_settled),
         },
+        types_commute=True,
     ),
 )

@@ -19,20 +19,22 @@ NOTIFICATION_KEPT_BYTES = 16_384
 # --- projections of billing's events -------------------------------------------------------
 
 
-async def upsert_invoice(conn: asyncpg.Connection, i: billing.InvoiceIssued) -> None:
+async def upsert_invoices(conn: asyncpg.Connection, invoices: list[billing.InvoiceIssued]) -> None:
+    """The invoices, one statement for all (one row per invoice number: `consumer.latest`)."""
     await conn.execute(
         """INSERT INTO invoices (invoice_number, customer_id, contract_number, issued_on, due_on,
                                  gross)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::date[],
+                                $6::numeric[])
            ON CONFLICT (invoice_number) DO UPDATE SET
                customer_id = EXCLUDED.customer_id, contract_number = EXCLUDED.contract_number,
                issued_on = EXCLUDED.issued_on, due_on = EXCLUDED.due_on, gross = EXCLUDED.gross""",
-        i.invoice_number,
-        i.customer_id,
-        i.contract_number,
-        i.issued_on,
-        i.due_on,
-        i.gross,
+        [i.invoice_number for i in invoices],
+        [i.customer_id for i in invoices],
+        [i.contract_number for i in invoices],
+        [i.issued_on for i in invoices],
+        [i.due_on for i in invoices],
+        [i.gross for i in invoices],
     )
 
 
@@ -86,14 +88,18 @@ async def upsert_contract(conn: asyncpg.Connection, c: billing.ContractChanged) 
     )
 
 
-async def upsert_customer(conn: asyncpg.Connection, c: billing.CustomerChanged) -> None:
+async def upsert_customers(
+    conn: asyncpg.Connection, customers: list[billing.CustomerChanged]
+) -> None:
+    """The customers, one statement for all (one row per customer: `consumer.latest`)."""
     await conn.execute(
-        """INSERT INTO customers (customer_id, email, language) VALUES ($1, $2, $3)
+        """INSERT INTO customers (customer_id, email, language)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
            ON CONFLICT (customer_id) DO UPDATE SET
                email = EXCLUDED.email, language = EXCLUDED.language""",
-        c.customer_id,
-        c.email,
-        c.language,
+        [c.customer_id for c in customers],
+        [c.email for c in customers],
+        [c.language for c in customers],
     )
 
 
