@@ -93,9 +93,11 @@ class Settings(_ServiceAddresses):
     # Messages a consumer holds unacknowledged; up to `consumer_transactions` batches of up to
     # `consumer_batch_size` of them are handled at once, each in one transaction. Fewer, larger
     # batches cost less per message under load (tests/bench/bench_feed.py, docs/benchmarks.md);
-    # a message alone in the queue still goes at once.
+    # a message alone in the queue still goes at once. One transaction at a time by default: what
+    # arrives meanwhile makes the next batch (two at once made batches of ~44 messages where one
+    # makes ~120, and billing's two transactions waited on each other's settlement locks).
     amqp_prefetch: int = Field(500, ge=1, le=1000)
-    consumer_transactions: int = Field(2, ge=1, le=64)
+    consumer_transactions: int = Field(1, ge=1, le=64)
     consumer_batch_size: int = Field(250, ge=1, le=1000)
     queue_type: Literal["quorum", "classic"] = "quorum"
     retry_delays_ms: list[int] = [1_000, 5_000, 30_000, 120_000, 600_000]
