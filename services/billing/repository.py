@@ -564,6 +564,14 @@ BALANCE_PARTS = """inv AS (
                      FROM notes WHERE customer_id = ANY($1::text[]))"""
 BALANCE_FIGURES = """inv.gross + nts.charges AS charges, pay.total + nts.credits AS credits,
     inv.overdue, inv.open"""
+# The dashboard's summary from its parts (inv, pay, nts, latest, agreements): the customer's
+# and a partial grant's build the parts differently and answer the same row.
+SUMMARY_SELECT = f"""SELECT {BALANCE_FIGURES},
+                  (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
+                                   '[]') FROM latest) AS latest_invoices,
+                  (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
+                                   '[]') FROM agreements) AS contracts
+             FROM inv, pay, nts"""
 
 
 async def balance(conn: asyncpg.Connection, customer_ids: list[str], today: date) -> asyncpg.Record:
@@ -616,12 +624,7 @@ SUMMARY_SQL = f"""WITH {BALANCE_PARTS},
                        WHERE i.customer_id = ANY($1::text[])
                        ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
            agreements AS ({CONTRACTS_JSON})
-           SELECT {BALANCE_FIGURES},
-                  (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
-                                   '[]') FROM latest) AS latest_invoices,
-                  (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
-                                   '[]') FROM agreements) AS contracts
-             FROM inv, pay, nts"""
+           {SUMMARY_SELECT}"""
 
 
 async def summary(
@@ -748,12 +751,7 @@ PARTIAL_SUMMARY_SQL = f"""WITH {PARTIAL_BALANCE_PARTS},
                                          AND customer_id = ANY($1::text[]) OFFSET 0) i
                        ORDER BY i.issued_on DESC, i.invoice_number DESC LIMIT $3),
            agreements AS ({PARTIAL_CONTRACTS_JSON.format(contracts="$5", points="$6")})
-           SELECT {BALANCE_FIGURES},
-                  (SELECT coalesce(json_agg(latest ORDER BY issued_on DESC, invoice_number DESC),
-                                   '[]') FROM latest) AS latest_invoices,
-                  (SELECT coalesce(json_agg(agreements ORDER BY signed_on, contract_number),
-                                   '[]') FROM agreements) AS contracts
-             FROM inv, pay, nts"""
+           {SUMMARY_SELECT}"""
 
 
 async def partial_invoices_page(
