@@ -115,7 +115,8 @@ class Settings(_ServiceAddresses):
     # Public keys still accepted during a rotation (docs/operations.md, "Keys"): a JSON list or
     # paths separated by commas. Tokens name their key in `kid`.
     jwt_previous_public_key_files: Annotated[list[Path], NoDecode] = []
-    # Seals the secrets events carry (shared/sealing.py); identity and notifications read it.
+    # Seals the secrets events carry (shared/sealing.py); identity, billing and notifications
+    # read it.
     sealing_key_file: Path = ROOT / "var" / "keys" / "sealing.key"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
@@ -187,6 +188,19 @@ class Settings(_ServiceAddresses):
     email_retry_max_seconds: float = 900.0
     email_max_attempts: int = 30
     email_poll_seconds: float = 1.0
+
+    # E-invoice and the customer's emails (issue 12)
+    # How long a link that confirms an e-invoice address works.
+    e_invoice_confirmation_hours: int = Field(72, ge=1, le=24 * 30)
+    # E-invoice activations and address changes a customer may ask for per hour (each sends an
+    # email to an address of the caller's choosing); more answer 429.
+    e_invoice_requests_per_hour: int = Field(10, ge=1)
+    # How often billing renders and hands over the PDFs of e-invoices waiting to go.
+    e_invoice_poll_seconds: float = Field(1.0, gt=0)
+    # The reminder goes this many days (of the utility's calendar) before an unpaid invoice's
+    # due date; billing's scheduler looks every EBOK_REMINDER_POLL_SECONDS.
+    reminder_days_before_due: int = Field(3, ge=0, le=60)
+    reminder_poll_seconds: float = Field(300.0, gt=0)
 
     @field_validator("jwt_previous_public_key_files", mode="before")
     @classmethod

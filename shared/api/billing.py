@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from shared.api.common import IsoDay, Out
 from shared.api.paging import CursorQuery, Keyset
 from shared.api.selector import CustomerSelector
-from shared.events.common import Address, Amount, InvoiceFigures, InvoiceTerms, ServicePoint
+from shared.events.common import (
+    Address,
+    Amount,
+    InvoiceFigures,
+    InvoiceTerms,
+    Language,
+    ServicePoint,
+)
 
 InvoiceStatus = Literal["unpaid", "partly_paid", "paid", "overdue"]
 
@@ -169,3 +176,93 @@ class PortfolioEntryOut(Out):
     amount_due: Amount
     overdue_amount: Amount
     currency: Literal["PLN"] = "PLN"
+
+
+# --- e-invoice consent (issue 12) ---------------------------------------------------------------
+
+EInvoiceState = Literal["off", "pending", "on"]
+EInvoiceAction = Literal[
+    "activation-requested",  # a confirmation link went to the address
+    "activated",  # the link was used (or the ERP set it on)
+    "address-change-requested",
+    "address-changed",
+    "withdrawn",
+]
+
+
+class EInvoiceChangeOut(Out):
+    """One entry of the consent's history: what, when, who, under which regulations, from where."""
+
+    action: EInvoiceAction
+    at: datetime
+    address: str | None = Field(description="the address the change is about")
+    by: Literal["customer", "manager", "erp"]
+    by_login: str | None = Field(description="the account that made it (None: the ERP)")
+    regulations_version: str | None
+    client_address: str | None = Field(description="the IP address the request came from")
+
+
+class EInvoicePendingOut(Out):
+    """An address waiting for its confirmation link to be used."""
+
+    address: str
+    purpose: Literal["activate", "change-address"]
+    requested_at: datetime
+    expires_at: datetime
+
+
+class EInvoiceOut(Out):
+    state: EInvoiceState = Field(
+        description="off; pending: turned on but the address is not confirmed yet; on"
+    )
+    address: str | None = Field(description="where e-invoices go (on only)")
+    since: datetime | None = Field(description="when it was turned on (on only)")
+    pending: EInvoicePendingOut | None
+    may_change: bool = Field(
+        description="false for a manager whose grant covers only some of the customer's "
+        "properties (the consent covers them all)"
+    )
+    regulations_version: str = Field(description="the e-invoice regulations in force now")
+    history: list[EInvoiceChangeOut] = Field(description="every change, newest first")
+
+
+class EInvoiceActivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: EmailStr = Field(description="where e-invoices are to go; a link confirms it")
+    regulations_version: str = Field(
+        min_length=1, max_length=40, description="the e-invoice regulations version accepted"
+    )
+
+
+class EInvoiceAddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: EmailStr
+
+
+class EInvoiceConfirmationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=16, max_length=200)
+
+
+class EInvoiceConfirmedOut(Out):
+    """What the address's holder sees after using the link (no customer data)."""
+
+    state: Literal["on"]
+    address: str
+    purpose: Literal["activate", "change-address"]
+
+
+class EInvoiceRegulationsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Language = Field("pl", description="the language to read them in")
+
+
+class EInvoiceRegulationsOut(Out):
+    version: str
+    language: Language
+    title: str
+    text: str

@@ -416,3 +416,22 @@ class OperatorOut(Out):
     login: str
     email: str
     status: str
+
+
+# --- notification preferences (issue 12) --------------------------------------------------------
+
+
+class NotificationPreferencesOut(Out):
+    """The optional emails an account gets (the legal and security ones, registration, password,
+    e-invoice and its confirmations, cannot be turned off)."""
+
+    invoice_issued: bool = Field(description='"New invoice" (not sent for e-invoices)')
+    due_reminder: bool = Field(description="a reminder before an unpaid invoice is due")
+    payment_received: bool = Field(description='"Payment received": online and booked payments')
+    reminder_days_before_due: int = Field(description="how many days before (the utility's)")
+
+
+class NotificationPreferencesIn(Body):
+    invoice_issued: bool
+    due_reminder: bool
+    payment_received: bool

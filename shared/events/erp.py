@@ -116,3 +116,23 @@ class ManagerRevoked(Feed, event="erp.manager.revoked"):
 
     manager_login: str = Field(min_length=1, max_length=100)
     customer_id: Identifier
+
+
+class EInvoiceChanged(Feed, event="erp.e-invoice.changed"):
+    """The ERP sets a customer's e-invoice consent, for customers who signed a paper form (or
+    withdrew on paper): on with `address`, or off. Taken as it comes (no confirmation link: the
+    signature is the consent); e-BOK publishes it back as `billing.e-invoice.changed`."""
+
+    customer_id: Identifier
+    state: Literal["on", "off"]
+    address: EmailStr | None = None
+    signed_on: date | None = Field(None, description="when the customer signed the form")
+    regulations_version: str | None = Field(None, min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _address_when_on(self) -> EInvoiceChanged:
+        if self.state == "on" and self.address is None:
+            raise ValueError("an e-invoice consent that is on names its address")
+        if self.state == "off" and self.address is not None:
+            raise ValueError("an e-invoice consent that is off names no address")
+        return self

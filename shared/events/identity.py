@@ -8,7 +8,7 @@ ciphertext. They are never logged, and notifications drops the rendered email on
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import EmailStr, Field
@@ -60,7 +60,10 @@ class CredentialsIssued(AccountEmail, event="identity.credentials.issued"):
 
 
 class AccountActivated(AccountEmail, event="identity.account.activated"):
-    pass
+    """The third registration email; also how billing learns a customer's account language
+    (`customer_id`: None for a manager's or an operator's account)."""
+
+    customer_id: Identifier | None = None
 
 
 class PaymentReceiptRequested(AccountEmail, event="identity.payment-receipt.requested"):
@@ -75,6 +78,40 @@ class PaymentReceiptRequested(AccountEmail, event="identity.payment-receipt.requ
     invoices: list[PaidInvoice] = Field(max_length=500)
     method: Literal["card", "pay-by-link", "blik"]
     completed_at: datetime
+
+
+class InvoiceNoticeRequested(AccountEmail, event="identity.invoice-notice.requested"):
+    """A new invoice (`billing.invoice.issued`, not sent as an e-invoice), for the "New invoice"
+    email of an account that has not turned it off."""
+
+    customer_id: Identifier
+    invoice_number: Identifier
+    issued_on: date
+    due_on: date
+    gross: Amount
+
+
+class InvoiceReminderRequested(AccountEmail, event="identity.invoice-reminder.requested"):
+    """An invoice due soon and still unpaid (`billing.invoice.due-soon`), for the reminder email
+    of an account that has not turned it off."""
+
+    customer_id: Identifier
+    invoice_number: Identifier
+    due_on: date
+    gross: Amount
+    amount_due: Amount
+
+
+class BookingReceiptRequested(AccountEmail, event="identity.booking-receipt.requested"):
+    """A payment the utility booked (`billing.payment.booked`, not one made online in e-BOK,
+    whose receipt went when it was made), for the "Payment received" email of an account that
+    has not turned it off."""
+
+    customer_id: Identifier
+    booking_id: Identifier
+    booked_on: date
+    amount: Amount
+    invoice_number: Identifier | None = None
 
 
 class SessionRevoked(Event, event="identity.session.revoked"):

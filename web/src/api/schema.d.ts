@@ -585,6 +585,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/e-invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** E-invoice consent: state, address, since when, a pending confirmation and the history of every change */
+        get: operations["get_e_invoice"];
+        put?: never;
+        /** Turn e-invoice on: the address and the e-invoice regulations accepted; on once the link sent to the address is used */
+        post: operations["post_e_invoice"];
+        /** Withdraw the e-invoice consent (paper from the next invoice) */
+        delete: operations["delete_e_invoice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/e-invoice/address": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change the e-invoice address: in force once the link sent to it is used (the old address is told) */
+        put: operations["put_e_invoice_address"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/e-invoice/confirmations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm an e-invoice address with the token of the link sent to it */
+        post: operations["post_e_invoice_confirmations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/e-invoice/regulations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The e-invoice regulations in force, in a language */
+        get: operations["get_e_invoice_regulations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which optional emails the account gets */
+        get: operations["get_me_notification_preferences"];
+        /** Turn optional emails on or off (legal and security emails cannot be turned off) */
+        put: operations["put_me_notification_preferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/payments": {
         parameters: {
             query?: never;
@@ -897,6 +985,161 @@ export interface components {
             manager_login: string | null;
             /** Grants */
             grants?: components["schemas"]["GrantOut"][];
+        };
+        /** EInvoiceActivateIn */
+        EInvoiceActivateIn: {
+            /**
+             * Address
+             * Format: email
+             * @description where e-invoices are to go; a link confirms it
+             */
+            address: string;
+            /**
+             * Regulations Version
+             * @description the e-invoice regulations version accepted
+             */
+            regulations_version: string;
+        };
+        /** EInvoiceAddressIn */
+        EInvoiceAddressIn: {
+            /**
+             * Address
+             * Format: email
+             */
+            address: string;
+        };
+        /**
+         * EInvoiceChangeOut
+         * @description One entry of the consent's history: what, when, who, under which regulations, from where.
+         */
+        EInvoiceChangeOut: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "activation-requested" | "activated" | "address-change-requested" | "address-changed" | "withdrawn";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Address
+             * @description the address the change is about
+             */
+            address: string | null;
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "customer" | "manager" | "erp";
+            /**
+             * By Login
+             * @description the account that made it (None: the ERP)
+             */
+            by_login: string | null;
+            /** Regulations Version */
+            regulations_version: string | null;
+            /**
+             * Client Address
+             * @description the IP address the request came from
+             */
+            client_address: string | null;
+        };
+        /** EInvoiceConfirmationIn */
+        EInvoiceConfirmationIn: {
+            /** Token */
+            token: string;
+        };
+        /**
+         * EInvoiceConfirmedOut
+         * @description What the address's holder sees after using the link (no customer data).
+         */
+        EInvoiceConfirmedOut: {
+            /**
+             * State
+             * @constant
+             */
+            state: "on";
+            /** Address */
+            address: string;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "activate" | "change-address";
+        };
+        /** EInvoiceOut */
+        EInvoiceOut: {
+            /**
+             * State
+             * @description off; pending: turned on but the address is not confirmed yet; on
+             * @enum {string}
+             */
+            state: "off" | "pending" | "on";
+            /**
+             * Address
+             * @description where e-invoices go (on only)
+             */
+            address: string | null;
+            /**
+             * Since
+             * @description when it was turned on (on only)
+             */
+            since: string | null;
+            pending: components["schemas"]["EInvoicePendingOut"] | null;
+            /**
+             * May Change
+             * @description false for a manager whose grant covers only some of the customer's properties (the consent covers them all)
+             */
+            may_change: boolean;
+            /**
+             * Regulations Version
+             * @description the e-invoice regulations in force now
+             */
+            regulations_version: string;
+            /**
+             * History
+             * @description every change, newest first
+             */
+            history: components["schemas"]["EInvoiceChangeOut"][];
+        };
+        /**
+         * EInvoicePendingOut
+         * @description An address waiting for its confirmation link to be used.
+         */
+        EInvoicePendingOut: {
+            /** Address */
+            address: string;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "activate" | "change-address";
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /** EInvoiceRegulationsOut */
+        EInvoiceRegulationsOut: {
+            /** Version */
+            version: string;
+            /**
+             * Language
+             * @enum {string}
+             */
+            language: "pl" | "en" | "uk" | "ru";
+            /** Title */
+            title: string;
+            /** Text */
+            text: string;
         };
         /** FieldError */
         FieldError: {
@@ -1365,6 +1608,42 @@ export interface components {
              * @constant
              */
             status: "accepted";
+        };
+        /** NotificationPreferencesIn */
+        NotificationPreferencesIn: {
+            /** Invoice Issued */
+            invoice_issued: boolean;
+            /** Due Reminder */
+            due_reminder: boolean;
+            /** Payment Received */
+            payment_received: boolean;
+        };
+        /**
+         * NotificationPreferencesOut
+         * @description The optional emails an account gets (the legal and security ones, registration, password,
+         *     e-invoice and its confirmations, cannot be turned off).
+         */
+        NotificationPreferencesOut: {
+            /**
+             * Invoice Issued
+             * @description "New invoice" (not sent for e-invoices)
+             */
+            invoice_issued: boolean;
+            /**
+             * Due Reminder
+             * @description a reminder before an unpaid invoice is due
+             */
+            due_reminder: boolean;
+            /**
+             * Payment Received
+             * @description "Payment received": online and booked payments
+             */
+            payment_received: boolean;
+            /**
+             * Reminder Days Before Due
+             * @description how many days before (the utility's)
+             */
+            reminder_days_before_due: number;
         };
         /**
          * OnlinePaymentIn
@@ -4629,6 +4908,620 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_e_invoice: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EInvoiceOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_e_invoice: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EInvoiceActivateIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EInvoiceOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    delete_e_invoice: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EInvoiceOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    put_e_invoice_address: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EInvoiceAddressIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EInvoiceOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_e_invoice_confirmations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EInvoiceConfirmationIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EInvoiceConfirmedOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_e_invoice_regulations: {
+        parameters: {
+            query?: {
+                /** @description the language to read them in */
+                language?: "pl" | "en" | "uk" | "ru";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EInvoiceRegulationsOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_me_notification_preferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferencesOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    put_me_notification_preferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationPreferencesIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferencesOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
