@@ -10,6 +10,7 @@ from services.identity import (
     grants_api,
     http_support,
     manager_requests_api,
+    preferences_api,
     registration_api,
     repository,
     session_api,
@@ -52,6 +53,7 @@ def build_app(settings: Settings) -> web.Application:
             session_api.routes,
             manager_requests_api.routes,
             grants_api.routes,
+            preferences_api.routes,
         ],
         # Decisions on manager requests and grant changes wait there for the back office.
         outbound={

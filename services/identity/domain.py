@@ -295,13 +295,15 @@ _STEP_AFTER_EMAIL_FOR = {
 E = TypeVar("E", bound=identity_events.AccountEmail)
 
 
-def account_email(event: type[E], account: Mapping[str, Any]) -> E:
-    """An event that asks for an email to the owner of `account` (an accounts row)."""
+def account_email(event: type[E], account: Mapping[str, Any], **fields: Any) -> E:
+    """An event that asks for an email to the owner of `account` (an accounts row), with the
+    event's own `fields`."""
     return event(
         account_id=account["id"],
         email=account["email"],
         language=account["language"],
         login=account["login"],
+        **fields,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.identity import domain, grants, repository
+from services.identity import domain, grants, notices, repository
 from shared.envelope import Envelope
 from shared.events import billing, erp, notifications, payments
 from shared.events import identity as events
@@ -31,7 +31,9 @@ async def contracts_changed(tx: Tx, items: list[tuple[Envelope, billing.Contract
 
 
 async def invoices_issued(tx: Tx, items: list[tuple[Envelope, billing.InvoiceIssued]]) -> None:
-    await repository.upsert_invoices(tx.conn, latest(items, lambda i: i.invoice_number))
+    invoices = latest(items, lambda i: i.invoice_number)
+    new = await repository.upsert_invoices(tx.conn, invoices)
+    await notices.ask_for_invoice_notices(tx, invoices, new)
 
 
 async def email_sent(tx: Tx, _env: Envelope, e: notifications.EmailSent) -> None:
@@ -50,7 +52,11 @@ async def email_sent(tx: Tx, _env: Envelope, e: notifications.EmailSent) -> None
         return  # a redelivered or late email: the account has moved on already
     log.info("account moved on", account_id=str(account["id"]), status=step.to_status)
     if step.announce_activation:
-        await tx.publish(domain.account_email(events.AccountActivated, account))
+        await tx.publish(
+            domain.account_email(
+                events.AccountActivated, account, customer_id=account["customer_id"]
+            )
+        )
 
 
 async def email_failed(_tx: Tx, _env: Envelope, e: notifications.EmailFailed) -> None:
@@ -66,7 +72,8 @@ async def email_failed(_tx: Tx, _env: Envelope, e: notifications.EmailFailed) ->
 async def payment_completed(tx: Tx, _env: Envelope, p: payments.PaymentCompleted) -> None:
     """Ask for the "Payment received" email, once per payment (a payment published again under
     a new message id finds its receipt recorded): to the customer's own account and, when
-    another account paid (a manager), to that one too; only to accounts in use."""
+    another account paid (a manager), to that one too; only to accounts in use, each by its
+    own preference (payment_received)."""
     if not await repository.record_payment_receipt(tx.conn, p.payment_id):
         return
     own = await repository.account_for_customer(tx.conn, p.customer_id)
@@ -76,6 +83,10 @@ async def payment_completed(tx: Tx, _env: Envelope, p: payments.PaymentCompleted
         else await repository.account_by_id(tx.conn, p.paid_by_account_id)
     )
     recipients = {a["id"]: a for a in (own, payer) if a is not None and a["status"] == "active"}
+    for account_id in await repository.accounts_not_wanting(
+        tx.conn, list(recipients), "payment-receipt"
+    ):
+        del recipients[account_id]
     if not recipients:
         log.info("no account to tell of a payment", payment_id=str(p.payment_id))
     for account in recipients.values():
@@ -142,4 +153,12 @@ SUBSCRIPTIONS = (
         {erp.ManagerGranted: erp_manager_granted, erp.ManagerRevoked: erp_manager_revoked},
     ),
     Subscription("payments", {payments.PaymentCompleted: payment_completed}),
+    Subscription(
+        "account-notices",
+        {
+            billing.InvoiceDueSoon: Many(notices.invoices_due_soon),
+            billing.PaymentBooked: Many(notices.payments_booked),
+        },
+        types_commute=True,
+    ),
 )

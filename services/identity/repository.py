@@ -57,17 +57,23 @@ async def replace_contracts_service_points(
     )
 
 
-async def upsert_invoices(conn: asyncpg.Connection, invoices: list[billing.InvoiceIssued]) -> None:
-    await conn.execute(
+async def upsert_invoices(
+    conn: asyncpg.Connection, invoices: list[billing.InvoiceIssued]
+) -> set[str]:
+    """The numbers of the invoices that were new to the projection (the others were updated):
+    only those may bring a "New invoice" email."""
+    rows = await conn.fetch(
         """INSERT INTO invoices (invoice_number, customer_id, gross, issued_on)
            SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::date[])
            ON CONFLICT (invoice_number) DO UPDATE SET customer_id = EXCLUDED.customer_id,
-               gross = EXCLUDED.gross, issued_on = EXCLUDED.issued_on""",
+               gross = EXCLUDED.gross, issued_on = EXCLUDED.issued_on
+           RETURNING invoice_number, (xmax = 0) AS inserted""",
         [i.invoice_number for i in invoices],
         [i.customer_id for i in invoices],
         [i.gross for i in invoices],
         [i.issued_on for i in invoices],
     )
+    return {r["invoice_number"] for r in rows if r["inserted"]}
 
 
 async def invoice_on_record(
@@ -254,6 +260,97 @@ async def record_payment_receipt(conn: asyncpg.Connection, payment_id: uuid.UUID
         )
         is not None
     )
+
+
+# --- notification preferences and the account notices asked for ----------------------------
+
+# The preference each notice follows: column names from this table only, never from input.
+NOTICE_PREFERENCE: dict[str, str] = {
+    "invoice-notice": "invoice_issued",
+    "invoice-reminder": "due_reminder",
+    "booking-receipt": "payment_received",
+    "payment-receipt": "payment_received",
+}
+
+
+async def notification_preferences(
+    conn: asyncpg.Connection, account_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The account's choices (all on without a row); None when there is no such account."""
+    return await conn.fetchrow(
+        """SELECT coalesce(p.invoice_issued, true) AS invoice_issued,
+                  coalesce(p.due_reminder, true) AS due_reminder,
+                  coalesce(p.payment_received, true) AS payment_received
+             FROM accounts a LEFT JOIN notification_preferences p ON p.account_id = a.id
+            WHERE a.id = $1""",
+        account_id,
+    )
+
+
+async def set_notification_preferences(
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    *,
+    invoice_issued: bool,
+    due_reminder: bool,
+    payment_received: bool,
+) -> asyncpg.Record | None:
+    """The account's choices as now stored; None when there is no such account."""
+    return await conn.fetchrow(
+        """INSERT INTO notification_preferences
+                  (account_id, invoice_issued, due_reminder, payment_received)
+           SELECT id, $2, $3, $4 FROM accounts WHERE id = $1
+           ON CONFLICT (account_id) DO UPDATE SET invoice_issued = EXCLUDED.invoice_issued,
+               due_reminder = EXCLUDED.due_reminder,
+               payment_received = EXCLUDED.payment_received, updated_at = now()
+           RETURNING invoice_issued, due_reminder, payment_received""",
+        account_id,
+        invoice_issued,
+        due_reminder,
+        payment_received,
+    )
+
+
+async def customer_accounts_wanting(
+    conn: asyncpg.Connection, customer_ids: list[str], notice: str
+) -> list[asyncpg.Record]:
+    """The customers' own accounts that are active and have not turned `notice` off: one
+    statement for a whole batch (the ERP feed's hot path)."""
+    column = NOTICE_PREFERENCE[notice]
+    return await conn.fetch(
+        f"""SELECT a.id, a.customer_id, a.email, a.language, a.login
+              FROM accounts a LEFT JOIN notification_preferences p ON p.account_id = a.id
+             WHERE a.customer_id = ANY($1::text[]) AND a.role = 'customer'
+               AND a.status = 'active' AND coalesce(p.{column}, true)""",
+        customer_ids,
+    )
+
+
+async def accounts_not_wanting(
+    conn: asyncpg.Connection, account_ids: list[uuid.UUID], notice: str
+) -> set[uuid.UUID]:
+    """Which of the accounts have turned `notice` off."""
+    column = NOTICE_PREFERENCE[notice]
+    rows = await conn.fetch(
+        f"""SELECT account_id FROM notification_preferences
+             WHERE account_id = ANY($1::uuid[]) AND NOT {column}""",
+        account_ids,
+    )
+    return {r["account_id"] for r in rows}
+
+
+async def record_account_notices(
+    conn: asyncpg.Connection, kind: str, references: list[str]
+) -> set[str]:
+    """Those of `references` whose `kind` of email is asked for now (the others were)."""
+    rows = await conn.fetch(
+        """INSERT INTO account_notices (kind, reference)
+           SELECT $1, unnest($2::text[])
+           ON CONFLICT (kind, reference) DO NOTHING RETURNING reference""",
+        kind,
+        references,
+    )
+    return {r["reference"] for r in rows}
 
 
 async def insert_customer_account(

@@ -203,6 +203,29 @@ async def receipts(identity: ServiceHandlers, payment_id: uuid.UUID) -> list[dic
     ]
 
 
+async def _invoice_due_soon(identity: ServiceHandlers) -> Event:
+    customer_id = await customer_of(identity, await new_account(identity, "active"))
+    return billing.InvoiceDueSoon(
+        invoice_number=f"FV/{customer_id}",
+        customer_id=customer_id,
+        contract_number=f"U-{customer_id}",
+        due_on=date(2026, 12, 10),
+        gross=Decimal("108.00"),
+        amount_due=Decimal("108.00"),
+    )
+
+
+async def _payment_booked(identity: ServiceHandlers) -> Event:
+    customer_id = await customer_of(identity, await new_account(identity, "active"))
+    return billing.PaymentBooked(
+        booking_id=f"B-{customer_id}",
+        customer_id=customer_id,
+        booked_on=date(2026, 11, 20),
+        amount=Decimal("50.00"),
+        channel="transfer",
+    )
+
+
 CASES: dict[str, Case] = {
     billing.CustomerChanged.TYPE: _customer,
     billing.ContractChanged.TYPE: _contract,
@@ -212,6 +235,8 @@ CASES: dict[str, Case] = {
     erp.ManagerGranted.TYPE: _manager_granted,
     erp.ManagerRevoked.TYPE: _manager_revoked,
     payments.PaymentCompleted.TYPE: _payment_completed,
+    billing.InvoiceDueSoon.TYPE: _invoice_due_soon,
+    billing.PaymentBooked.TYPE: _payment_booked,
 }
 HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
 PROJECTION = [
@@ -317,6 +342,7 @@ async def test_the_credentials_email_sent_asks_for_the_activation_email(
             "email": row["email"],
             "language": "en",
             "login": row["login"],
+            "customer_id": row["customer_id"],  # how billing learns the account's language
         }
     ]
 
