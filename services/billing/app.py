@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.billing import api, portfolio_api
+from services.billing import api, e_invoice_api, portfolio_api
 from services.billing.handlers import SUBSCRIPTIONS
-from shared.events.billing import OnlinePaymentReceived
+from shared.events.billing import EInvoiceChanged, OnlinePaymentReceived
 from shared.runtime import service_app
 from shared.settings import Settings
 
@@ -18,7 +18,8 @@ def build_app(settings: Settings) -> web.Application:
         settings,
         SERVICE,
         subscriptions=SUBSCRIPTIONS,
-        routes=[api.routes, portfolio_api.routes],
+        routes=[api.routes, portfolio_api.routes, e_invoice_api.routes],
         # Every completed online payment waits there for the ERP to book it (integration contract).
-        outbound={"online-payments": [OnlinePaymentReceived]},
+        # Each e-invoice consent change, once, for the ERP (it stops or starts printing).
+        outbound={"online-payments": [OnlinePaymentReceived], "e-invoice": [EInvoiceChanged]},
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from services.billing import domain, repository
+from services.billing import domain, e_invoice_handlers, repository
 from shared.envelope import Envelope
-from shared.events import billing, erp, payments
+from shared.events import billing, erp, identity, payments
 from shared.messaging.consumer import Many, PermanentError, Subscription, latest
 from shared.tx import Tx
 
@@ -122,4 +122,8 @@ SUBSCRIPTIONS = (
     # Online payments from the payments service: their own queue, so a feed backlog never
     # delays what the customer sees just after paying.
     Subscription("payments", {payments.PaymentCompleted: Many(online_payments_completed)}),
+    # E-invoice consents the ERP sets (paper forms): their own queue, in order, one at a time.
+    Subscription("erp-e-invoice", {erp.EInvoiceChanged: e_invoice_handlers.erp_e_invoice_changed}),
+    # The language of the customer's own account, for the emails billing asks for.
+    Subscription("accounts", {identity.AccountActivated: e_invoice_handlers.account_activated}),
 )
