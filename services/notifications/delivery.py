@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
@@ -35,7 +36,10 @@ def message_id(settings: Settings, email_id: uuid.UUID) -> str:
     return f"<{email_id}@{domain}>"
 
 
-def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
+def build_message(
+    settings: Settings, row: asyncpg.Record, attachments: Sequence[repository.Attachment] = ()
+) -> EmailMessage:
+    """The email: text and HTML alternatives; with attachments, those inside multipart/mixed."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = row["recipient"]
@@ -45,6 +49,9 @@ def build_message(settings: Settings, row: asyncpg.Record) -> EmailMessage:
     message["X-Ebok-Template"] = row["template"]
     message.set_content(row["text_body"])
     message.add_alternative(row["html_body"], subtype="html")
+    for a in attachments:
+        maintype, _, subtype = a.content_type.partition("/")
+        message.add_attachment(a.content, maintype=maintype, subtype=subtype, filename=a.filename)
     # After the body: set_content() drops Content-* headers set before it.
     message["Content-Language"] = row["language"]
     return message
@@ -99,8 +106,9 @@ class Mailer:
 
     async def _deliver(self, tx: Tx, row: asyncpg.Record) -> None:
         set_correlation_id(row["correlation_id"])
+        attachments = await repository.attachments_of(tx.conn, row["id"])
         try:
-            await aiosmtplib.send(build_message(self.settings, row), **self._smtp)
+            await aiosmtplib.send(build_message(self.settings, row, attachments), **self._smtp)
         except (aiosmtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             delay = self._retry_delay(row["attempts"])

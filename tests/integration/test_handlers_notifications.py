@@ -17,12 +17,21 @@ from pydantic import ValidationError
 
 from services.notifications.handlers import SUBSCRIPTIONS
 from services.notifications.rendering import LANGUAGES, TEMPLATES
+from shared.events import billing
 from shared.events import identity as events
 from shared.messaging.consumer import PermanentError
 from shared.sealing import Sealer, sealer
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
 
+ISSUE_12 = {
+    billing.EInvoiceConfirmationRequested.TYPE,
+    billing.EInvoiceAddressReplaced.TYPE,
+    billing.EInvoiceIssued.TYPE,
+    events.InvoiceNoticeRequested.TYPE,
+    events.InvoiceReminderRequested.TYPE,
+    events.BookingReceiptRequested.TYPE,
+}
 LOGIN_URL = "https://ebok.test/login"  # make_settings' public_url
 # Secrets are sealed as identity seals them, with the key of the service's settings.
 Seal = Callable[[str], str]
@@ -191,7 +200,14 @@ CASES = {
     events.ManagerRequestRejected.TYPE: manager_request_rejected,
     events.PaymentReceiptRequested.TYPE: payment_receipt_requested,
 }
-HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
+# Issue 12's emails have cases of their own (test_notifications_issue12.py, which checks that
+# the two files together cover every handler).
+HANDLED = [
+    model.TYPE
+    for subscription in SUBSCRIPTIONS
+    for model in subscription.handlers
+    if model.TYPE not in ISSUE_12
+]
 
 
 def test_every_handler_has_a_case() -> None:
