@@ -22,6 +22,14 @@ HTTP_REQUESTS = Histogram(
 EMAILS = Counter(
     "ebok_emails_total", "Email delivery attempts by template and outcome", ["template", "outcome"]
 )
+E_INVOICES = Counter(
+    "ebok_e_invoices_total",
+    "E-invoice PDFs billing rendered and handed to notifications (sent) or could not (failed)",
+    ["outcome"],
+)
+INVOICE_REMINDERS = Counter(
+    "ebok_invoice_reminders_total", "Due-date reminders billing's scheduler published"
+)
 
 PAYMENT_NOTIFICATIONS = Counter(
     "ebok_payment_notifications_total",

@@ -5,7 +5,6 @@ anything else is 404."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -163,14 +162,7 @@ async def _invoice_with_lines(request: web.Request) -> tuple[dict, list]:
 @routes.get("/invoices/{number:.+}/pdf")
 async def invoice_document(request: web.Request) -> web.Response:
     row, lines = await _invoice_with_lines(request)
-    address = json.loads(row["customer_address"]) if row["customer_address"] else None
-    pdf = invoice_pdf.render_invoice_pdf(
-        invoice_pdf.PdfInvoice.from_row(
-            row,
-            customer_address=_address_lines(address),
-            lines=[invoice_pdf.PdfLine(**line) for line in lines],
-        )
-    )
+    pdf = invoice_pdf.render_invoice_pdf(invoice_pdf.PdfInvoice.from_records(row, lines))
     filename = row["invoice_number"].replace("/", "-") + ".pdf"
     return web.Response(
         body=pdf,
@@ -199,15 +191,6 @@ async def invoice(request: web.Request) -> web.Response:
         }
     )
     return json_response(detail)
-
-
-def _address_lines(address: dict | None) -> list[str]:
-    if not address:
-        return []
-    street = f"{address['street']} {address['building']}"
-    if address.get("apartment"):
-        street += f"/{address['apartment']}"
-    return [street, f"{address['postal_code']} {address['city']}"]
 
 
 @routes.get("/balance")

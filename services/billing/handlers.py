@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from services.billing import domain, e_invoice_handlers, repository
+from services.billing import domain, e_invoice_delivery, e_invoice_handlers, repository
 from shared.envelope import Envelope
 from shared.events import billing, erp, identity, payments
 from shared.messaging.consumer import Many, PermanentError, Subscription, latest
@@ -33,9 +33,15 @@ async def contracts_upserted(tx: Tx, items: list[tuple[Envelope, erp.ContractUps
 async def invoices_issued(tx: Tx, items: list[tuple[Envelope, erp.InvoiceIssued]]) -> None:
     invoices = latest(items, lambda i: i.invoice_number)
     before = await repository.upsert_invoices(tx.conn, invoices)
+    # New invoices of customers whose consent is on go as e-invoices (e_invoice_delivery.py);
+    # a re-sent invoice keeps what it had.
+    e_invoices = await repository.add_e_invoice_deliveries(
+        tx.conn, invoices, set(before), e_invoice_delivery.NOTIFY_CHANNEL
+    )
     for i in invoices:
         settle_before_commit(tx, i.customer_id, before.get(i.invoice_number))
-        await tx.publish(billing.InvoiceIssued.copy_of(i))
+        issued = billing.InvoiceIssued.copy_of(i)
+        await tx.publish(issued.model_copy(update={"e_invoice": i.invoice_number in e_invoices}))
 
 
 async def payments_booked(tx: Tx, items: list[tuple[Envelope, erp.PaymentBooked]]) -> None:
@@ -47,6 +53,8 @@ async def payments_booked(tx: Tx, items: list[tuple[Envelope, erp.PaymentBooked]
     before = await repository.upsert_payments(tx.conn, payments)
     for p in payments:
         settle_before_commit(tx, p.customer_id, before.get(p.booking_id))
+        if p.booking_id not in before:  # told once per booking, not per re-sent correction
+            await tx.publish(billing.PaymentBooked.copy_of(p))
     if references:
         settle_before_commit(tx, *await repository.drop_awaiting_booking(tx.conn, references))
 

@@ -6,6 +6,7 @@ dependency): it covers Polish letters, and relying on it needs no system fonts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timezone
@@ -69,6 +70,26 @@ class PdfInvoice:
         taken = {f.name: row[f.name] for f in fields(cls) if f.name in row}
         taken["customer_name"] = taken.get("customer_name") or ""
         return cls(**{**taken, "customer_address": customer_address, "lines": lines})
+
+    @classmethod
+    def from_records(cls, row: Mapping[str, Any], lines: list[Mapping[str, Any]]) -> PdfInvoice:
+        """The invoice as repository.invoice and repository.invoice_lines read it (the one way
+        the PDF route and the e-invoice delivery build the document)."""
+        address = json.loads(row["customer_address"]) if row["customer_address"] else None
+        return cls.from_row(
+            row,
+            customer_address=address_lines(address),
+            lines=[PdfLine(**line) for line in lines],
+        )
+
+
+def address_lines(address: Mapping[str, Any] | None) -> list[str]:
+    if not address:
+        return []
+    street = f"{address['street']} {address['building']}"
+    if address.get("apartment"):
+        street += f"/{address['apartment']}"
+    return [street, f"{address['postal_code']} {address['city']}"]
 
 
 def amount_due(gross: Decimal, paid: Decimal) -> Decimal:

@@ -855,3 +855,142 @@ async def points_summary(
     return await conn.fetchrow(
         POINTS_SUMMARY_SQL, [customer_id], today, invoices, service_point_ids
     )
+
+
+# --- e-invoices and reminders (issue 12) ----------------------------------------------------
+
+
+async def add_e_invoice_deliveries(
+    conn: asyncpg.Connection, invoices: list[erp.InvoiceIssued], known: set[str], channel: str
+) -> set[str]:
+    """The batch's invoices that go as e-invoices: a new one (not in `known`) whose customer's
+    consent is on gets its delivery (the consent's address, the account's language else the
+    ERP's else Polish) and wakes the delivery loop on `channel` at commit; a re-sent one keeps
+    what it had (a delivery row of its own). One statement for the whole batch; each customer
+    is a lookup of its consent by key, and only those with consent on read further."""
+    rows = await conn.fetch(
+        """WITH mine AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[])
+                      AS m(invoice_number, customer_id, known)),
+           added AS (
+               INSERT INTO e_invoice_deliveries (invoice_number, customer_id, address, language)
+               SELECT m.invoice_number, m.customer_id, c.address,
+                      coalesce(a.language, cu.language, 'pl')
+                 FROM mine m
+                 JOIN LATERAL (SELECT address FROM e_invoice_consents
+                                WHERE customer_id = m.customer_id AND state = 'on'
+                               OFFSET 0) c ON true
+                 LEFT JOIN LATERAL (SELECT language FROM account_languages
+                                     WHERE customer_id = m.customer_id OFFSET 0) a ON true
+                 LEFT JOIN LATERAL (SELECT language FROM customers
+                                     WHERE customer_id = m.customer_id OFFSET 0) cu ON true
+                WHERE NOT m.known
+               ON CONFLICT (invoice_number) DO NOTHING
+               RETURNING invoice_number)
+           SELECT invoice_number, pg_notify($4, '') IS NULL AS woken FROM added
+           UNION ALL
+           SELECT d.invoice_number, false
+             FROM mine m,
+                  LATERAL (SELECT invoice_number FROM e_invoice_deliveries
+                            WHERE invoice_number = m.invoice_number OFFSET 0) d
+            WHERE m.known""",
+        [i.invoice_number for i in invoices],
+        [i.customer_id for i in invoices],
+        [i.invoice_number in known for i in invoices],
+        channel,
+    )
+    return {r["invoice_number"] for r in rows}
+
+
+async def claim_e_invoice_deliveries(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Up to `limit` deliveries waiting, oldest first, locked for this transaction; those another
+    transaction holds are skipped (each goes once whichever instance takes it)."""
+    return await conn.fetch(
+        """SELECT invoice_number, customer_id, address, language FROM e_invoice_deliveries
+            WHERE status = 'pending'
+            ORDER BY created_at, invoice_number LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+
+
+async def finish_e_invoice_deliveries(
+    conn: asyncpg.Connection, sent: list[str], failed: dict[str, str]
+) -> None:
+    """Mark these deliveries sent, and these failed with their reasons."""
+    await conn.execute(
+        """UPDATE e_invoice_deliveries AS d
+              SET status = CASE WHEN x.error IS NULL THEN 'sent' ELSE 'failed' END,
+                  error = x.error,
+                  sent_at = CASE WHEN x.error IS NULL THEN now() END
+             FROM unnest($1::text[], $2::text[]) AS x(invoice_number, error)
+            WHERE d.invoice_number = x.invoice_number""",
+        [*sent, *failed],
+        [*(None for _ in sent), *failed.values()],
+    )
+
+
+async def forget_published_e_invoices(conn: asyncpg.Connection) -> int:
+    """Delete the outbox rows of billing.e-invoice.issued the relay has published (their PDFs are
+    not kept); by the partial index outbox_e_invoice_issued, which holds only those rows."""
+    status = await conn.execute(
+        """DELETE FROM outbox
+            WHERE routing_key = 'billing.e-invoice.issued' AND published_at IS NOT NULL"""
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def remind_due(
+    conn: asyncpg.Connection,
+    first_day: date,
+    last_day: date,
+    after: tuple[date, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The next `limit` invoices due in [first_day, last_day] (after the key `after`, in the
+    order (due_on, invoice_number)) that are unpaid and not reminded yet, each recorded as
+    reminded now. Every one is returned with `reminded`: false for one that another
+    transaction recorded first (the primary key of invoice_reminders: it is that one's to
+    remind). The range is one scan of the index invoices_due; reminders and paid invoices are
+    looked up per invoice of the window."""
+    after_day, after_number = after if after is not None else (first_day, "")
+    return await conn.fetch(
+        """WITH due AS (
+               SELECT i.invoice_number, i.customer_id, i.contract_number, i.due_on, i.gross,
+                      i.gross - i.paid AS amount_due
+                 FROM invoices i
+                WHERE i.due_on BETWEEN $1 AND $2
+                  AND (i.due_on, i.invoice_number) > ($3, $4)
+                  AND i.paid < i.gross
+                  AND NOT EXISTS (SELECT 1 FROM invoice_reminders r
+                                   WHERE r.invoice_number = i.invoice_number)
+                ORDER BY i.due_on, i.invoice_number
+                LIMIT $5),
+           reminded AS (
+               INSERT INTO invoice_reminders (invoice_number)
+               SELECT invoice_number FROM due
+               ON CONFLICT (invoice_number) DO NOTHING
+               RETURNING invoice_number)
+           SELECT due.*, r.invoice_number IS NOT NULL AS reminded
+             FROM due LEFT JOIN reminded r USING (invoice_number)
+            ORDER BY due.due_on, due.invoice_number""",
+        first_day,
+        last_day,
+        after_day,
+        after_number,
+        limit,
+    )
+
+
+async def record_reminder_scan(
+    conn: asyncpg.Connection, first_day: date, last_day: date, reminded: int
+) -> None:
+    await conn.execute(
+        """INSERT INTO reminder_scans (last_scan_at, last_window, last_reminded)
+           VALUES (now(), daterange($1, $2, '[]'), $3)
+           ON CONFLICT (id) DO UPDATE SET last_scan_at = EXCLUDED.last_scan_at,
+               last_window = EXCLUDED.last_window, last_reminded = EXCLUDED.last_reminded,
+               scans = reminder_scans.scans + 1""",
+        first_day,
+        last_day,
+        reminded,
+    )
