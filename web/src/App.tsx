@@ -37,6 +37,10 @@ const ManagerRequestSentPage = lazy(() => import("./pages/ManagerRequestSentPage
 const PortfolioPage = lazy(() => import("./pages/PortfolioPage"));
 const ManagersPage = lazy(() => import("./pages/ManagersPage"));
 const ScopedActionPage = lazy(() => import("./pages/ScopedActionPage"));
+// E-invoice and notification preferences (issue 12).
+const EInvoicePage = lazy(() => import("./pages/EInvoicePage"));
+const EInvoiceConfirmPage = lazy(() => import("./pages/EInvoiceConfirmPage"));
+const NotificationPreferencesPage = lazy(() => import("./pages/NotificationPreferencesPage"));
 const OperatorRequestsPage = lazy(() => import("./pages/OperatorRequestsPage"));
 const OperatorDecisionPage = lazy(() => import("./pages/OperatorDecisionPage"));
 const OperatorManagersPage = lazy(() => import("./pages/OperatorManagersPage"));
@@ -88,11 +92,13 @@ export function App() {
         <Route path="/meters" element={<Private><MetersPage /></Private>} />
         <Route path="/meters/:meter" element={<Private><MeterPage /></Private>} />
         <Route path="/account" element={<Private><AccountPage /></Private>} />
+        <Route path="/account/notifications" element={<Private><NotificationPreferencesPage /></Private>} />
         <Route path="/manager-request" element={<Page><ManagerRequestPage /></Page>} />
         <Route path="/manager-request/sent" element={<Page><ManagerRequestSentPage /></Page>} />
         <Route path="/portfolio" element={<Private><PortfolioPage /></Private>} />
         <Route path="/managers" element={<Private><ManagersPage /></Private>} />
-        <Route path="/e-invoice" element={<Private><ScopedActionPage action="eInvoice" /></Private>} />
+        <Route path="/e-invoice" element={<Private><EInvoicePage /></Private>} />
+        <Route path="/e-invoice/confirm" element={<Page><EInvoiceConfirmPage /></Page>} />
         <Route path="/customer-data" element={<Private><ScopedActionPage action="customerData" /></Private>} />
         <Route path="/operator/requests" element={<Private><OperatorRequestsPage /></Private>} />
         <Route path="/operator/requests/:reference" element={<Private><OperatorDecisionPage /></Private>} />

@@ -25,6 +25,8 @@ export const ACCOUNT_PATHS = new Set([
   "/api/v1/payments",
   "/api/v1/payments/{payment_id}",
   "/api/v1/payments/{payment_id}/cancel",
+  "/api/v1/e-invoice",
+  "/api/v1/e-invoice/address",
 ]);
 
 export type ChosenCustomer = Pick<PortfolioEntry, "customer_id" | "name" | "scope" | "service_points">;

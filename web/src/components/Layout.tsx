@@ -17,6 +17,7 @@ const SIGNED_IN_NAV: [string, MessageKey][] = [
   ["/notes", "nav.notes"],
   ["/contracts", "nav.contracts"],
   ["/meters", "nav.meters"],
+  ["/e-invoice", "nav.eInvoice"],
   ["/account", "nav.account"],
 ];
 /** A customer's own account also has who manages their properties. */

@@ -66,6 +66,13 @@ export default function AccountPage() {
           </dl>
         </section>
       ) : null}
+      <section className="card" aria-labelledby="account-notifications">
+        <h2 id="account-notifications">{t("notifications.title")}</h2>
+        <p>{t("account.notificationsIntro")}</p>
+        <p>
+          <Link to="/account/notifications">{t("account.notifications")}</Link>
+        </p>
+      </section>
       <p className="actions">
         <Link className="button button-secondary" to="/password">
           {t("account.changePassword")}
