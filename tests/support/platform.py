@@ -85,9 +85,14 @@ class Platform:
             await self.start_service(name)
         return self
 
-    async def start_service(self, name: str) -> None:
+    async def start_service(self, name: str, **overrides: object) -> None:
+        """Start `name`; `overrides` change its settings only (a service restarted with a new
+        configuration)."""
         settings = self.settings.model_copy(
-            update={f"{s}_url": u for s, u in self.urls.items() if s in GATEWAY_UPSTREAMS}
+            update={
+                **{f"{s}_url": u for s, u in self.urls.items() if s in GATEWAY_UPSTREAMS},
+                **overrides,
+            }
         )
         app = BUILDERS[name](settings)
         runner = web.AppRunner(app, shutdown_timeout=5)
