@@ -630,7 +630,7 @@ ROUTES: tuple[Route, ...] = (
         "billing",
         body=billing.EInvoiceConfirmationIn,
         response=billing.EInvoiceConfirmedOut,
-        errors=(400, 404, 410, 429),
+        errors=(400, 410),
     ),
     Route(
         "GET",
