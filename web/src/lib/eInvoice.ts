@@ -14,24 +14,22 @@ export function confirmationToken(hash: string, search: string): string | null {
   return fromHash || fromQuery || null;
 }
 
-/** Why a confirmation link did not work, in the page's terms: used, expired (or replaced by a
- * newer one), unknown — each says what to do next; anything else is a failure to try again. */
+/** Why a confirmation link did not work, in the page's terms: used; expired (or replaced by a
+ * newer one, or its request withdrawn); unknown — each says what to do next; anything else is a
+ * failure to try again. */
 export type LinkRefusal = "used" | "expired" | "unknown" | null;
 
-const USED = new Set(["e-invoice-link-used", "e-invoice-confirmation-used"]);
-const EXPIRED = new Set([
-  "e-invoice-link-expired",
-  "e-invoice-confirmation-expired",
-  "e-invoice-link-superseded",
-  "e-invoice-confirmation-superseded",
-]);
+// Billing's codes (services/billing/e_invoice_api.py): 400 invalid, 410 used / superseded /
+// cancelled / expired.
+const USED = new Set(["used"]);
+const NO_LONGER = new Set(["expired", "superseded", "cancelled"]);
 
 export function linkRefusal(failure: Failure): LinkRefusal {
   const code = problemCode(failure) ?? "";
   if (USED.has(code)) return "used";
-  if (EXPIRED.has(code)) return "expired";
-  // The API's codes for a link it no longer honours or never made: 410 and 404 (and a token
-  // that is not one at all: 400/422).
+  if (NO_LONGER.has(code)) return "expired";
+  // By status, should a code be new: a link that works no more (410), one never made (400,
+  // 404) or not a token at all (422).
   if (failure.status === 410) return "expired";
   if (failure.status === 404 || failure.status === 400 || failure.status === 422) return "unknown";
   return null;

@@ -34,9 +34,11 @@ describe("e-invoice confirmation", () => {
   });
 
   it.each([
-    [410, "e-invoice-link-used", "Це посилання вже використано"],
-    [410, "e-invoice-link-expired", "Це посилання більше не діє"],
-    [404, "not-found", "Ми не розпізнаємо це посилання"],
+    [410, "used", "Це посилання вже використано"],
+    [410, "expired", "Це посилання більше не діє"],
+    [410, "superseded", "Це посилання більше не діє"],
+    [410, "cancelled", "Це посилання більше не діє"],
+    [400, "invalid", "Ми не розпізнаємо це посилання"],
   ])("explains a refused link (%i %s) and what to do", async (status, code, title) => {
     fakeFetch(() => json({ type: `https://e-bok.example/problems/${code}`, title: "Refused", status }, status));
     renderAt(`/e-invoice/confirm#token=${TOKEN}-${code}`, "/e-invoice/confirm", <EInvoiceConfirmPage />, "uk");
@@ -75,7 +77,9 @@ describe("e-invoice helpers", () => {
       problem: code ? { type: `https://e-bok.example/problems/${code}`, title: "x", status, detail: null, instance: null, errors: null } : null,
       retryAfter: null,
     });
-    expect(linkRefusal(failure(409, "e-invoice-link-used"))).toBe("used");
+    expect(linkRefusal(failure(410, "used"))).toBe("used");
+    expect(linkRefusal(failure(410, "superseded"))).toBe("expired");
+    expect(linkRefusal(failure(400, "invalid"))).toBe("unknown");
     expect(linkRefusal(failure(410))).toBe("expired");
     expect(linkRefusal(failure(404))).toBe("unknown");
     expect(linkRefusal(failure(503))).toBeNull();

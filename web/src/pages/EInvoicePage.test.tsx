@@ -115,7 +115,7 @@ describe("e-invoice page", () => {
           422,
         );
       }
-      return json({ type: "https://e-bok.example/problems/e-invoice-regulations-outdated", title: "Outdated", status: 409 }, 409);
+      return json({ type: "https://e-bok.example/problems/regulations-outdated", title: "Outdated", status: 422, errors: [{ field: "regulations_version", code: "regulations_outdated", message: "not the version in force" }] }, 422);
     });
     const user = userEvent.setup();
     renderAt("/e-invoice", "/e-invoice", <EInvoicePage />);
@@ -129,6 +129,7 @@ describe("e-invoice page", () => {
     await user.click(screen.getByRole("button", { name: "Włącz e-fakturę" }));
     expect(await screen.findByText("Regulamin e-faktury został zmieniony. Przeczytaj i zaakceptuj jego aktualną wersję.")).toBeTruthy();
     await waitFor(() => expect((screen.getByRole("checkbox") as HTMLInputElement).checked).toBe(false));
+    expect(document.getElementById("accept_regulations-error")?.textContent).toBe("Przeczytaj aktualną wersję regulaminu e-faktury i zaakceptuj ją ponownie.");
     expect(calls.filter((c) => c.path === "/api/v1/e-invoice/regulations").length).toBe(2);
   });
 

@@ -14,8 +14,8 @@ import { call, useLoad, type LoadState } from "../lib/load";
 /** Field errors each form shows at its fields; the rest go to its summary. */
 const ACTIVATE_FIELDS = new Set(["address", "regulations_version"]);
 const CHANGE_FIELDS = new Set(["address"]);
-/** The API's codes for an e-invoice regulations version that is no longer the one in force. */
-const OUTDATED = new Set(["e-invoice-regulations-outdated", "regulations-outdated", "terms-outdated"]);
+/** Billing's code for an e-invoice regulations version that is no longer the one in force. */
+const OUTDATED = new Set(["regulations-outdated"]);
 
 function summaryOf(i18n: ReturnType<typeof useI18n>, failure: Failure | null, errors: Map<string, string[]>, shown: Set<string>): string[] {
   if (!failure) return [];
