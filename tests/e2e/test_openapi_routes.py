@@ -4,6 +4,7 @@ fails the test, so no route's responses go unchecked."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -102,6 +103,7 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
         api.recorded.append(("GET", resp.url.raw_path, resp.status, resp.content_type, None))
     await _managers_and_grants(stack, token)
     await _payments(stack, token, household.customer.customer_id)
+    await _e_invoice_and_preferences(stack, token)
     status, _ = await api.request(
         "POST", "/api/v1/auth/logout", json={"refresh_token": renewed["refresh_token"]}
     )
@@ -229,6 +231,50 @@ async def _managers_and_grants(stack: Stack, owner_token: str) -> None:
         "DELETE", f"/api/v1/me/managers/{invited['manager_account_id']}", token=owner_token
     )
     assert status == 200
+
+
+async def _e_invoice_and_preferences(stack: Stack, token: str) -> None:
+    """E-invoice on through the link sent to the address, the address changed, withdrawn; the
+    regulations; the account's notification preferences read and changed."""
+    api = stack.api
+    status, regulations = await api.request("GET", "/api/v1/e-invoice/regulations?language=uk")
+    assert status == 200 and regulations["language"] == "uk"
+    address = f"e-{secrets.token_hex(4)}@example.com"
+    status, body = await api.request(
+        "POST",
+        "/api/v1/e-invoice",
+        token=token,
+        json={"address": address, "regulations_version": regulations["version"]},
+    )
+    assert status == 202 and body["state"] == "pending", body
+    mail = await wait_for_mail(stack, address, "e-invoice-confirmation")
+    found = re.search(r"/e-invoice/confirm#token=([A-Za-z0-9_-]+)", mail.body("plain"))
+    assert found, mail.body("plain")
+    status, body = await api.request(
+        "POST", "/api/v1/e-invoice/confirmations", json={"token": found.group(1)}
+    )
+    assert status == 200 and body["state"] == "on", body
+    status, body = await api.request(
+        "POST", "/api/v1/e-invoice/confirmations", json={"token": found.group(1)}
+    )
+    assert status == 410, "a link works once"
+    status, body = await api.request(
+        "PUT", "/api/v1/e-invoice/address", token=token, json={"address": "x" + address}
+    )
+    assert status == 202 and body["pending"]["purpose"] == "change-address", body
+    status, body = await api.request("DELETE", "/api/v1/e-invoice", token=token)
+    assert status == 200 and body["state"] == "off", body
+    status, body = await api.request("GET", "/api/v1/e-invoice", token=token)
+    assert status == 200 and [h["action"] for h in body["history"]][:1] == ["withdrawn"], body
+    status, body = await api.request("GET", "/api/v1/me/notification-preferences", token=token)
+    assert status == 200 and body["invoice_issued"] is True, body
+    status, body = await api.request(
+        "PUT",
+        "/api/v1/me/notification-preferences",
+        token=token,
+        json={"invoice_issued": False, "due_reminder": True, "payment_received": True},
+    )
+    assert status == 200 and body["invoice_issued"] is False, body
 
 
 async def _payments(stack: Stack, token: str, customer_id: str) -> None:
