@@ -1,7 +1,7 @@
 """The invoice emails billing starts, through the ERP feed (issue 12): an invoice issued while
 the customer's e-invoice consent is on arrives at the e-invoice address with its PDF; the
 due-date reminder goes once, across billing's restarts (a new configuration among them), and
-never for an invoice paid meanwhile."""
+never for an invoice paid meanwhile; a booking is told once."""
 
 from __future__ import annotations
 
@@ -185,3 +185,7 @@ async def test_a_reminder_goes_once_across_restarts_and_not_for_a_paid_invoice(
     reminders = mails_of(stack, account.customer.email, "invoice-reminder")
     assert len(reminders) == 1
     assert b.invoice_number not in reminders[0].body("plain")
+    # The booking that paid B was told once (billing.payment.booked), as "payment received".
+    receipt = await wait_for_mail(stack, account.customer.email, "payment-booked")
+    assert "216.00" in receipt.body("plain")
+    assert len(mails_of(stack, account.customer.email, "payment-booked")) == 1
