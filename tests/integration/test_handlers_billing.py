@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from services.billing.handlers import SUBSCRIPTIONS
-from shared.events import Event, erp, payments
+from shared.events import Event, erp, identity, payments
 from shared.messaging.consumer import Undeliverable
 from tests.support.erp import address, customer_feed
 from tests.support.handlers import ServiceHandlers
@@ -144,6 +144,20 @@ def cases(suffix: str) -> dict[str, Case]:
         payments.PaymentCompleted.TYPE: (
             [first_invoice],
             online_payment(cid, "30.00", [(first_invoice.invoice_number, "25.00")]),
+        ),
+        erp.EInvoiceChanged.TYPE: (
+            [customer],
+            erp.EInvoiceChanged(customer_id=cid, state="on", address=f"e-{suffix}@example.com"),
+        ),
+        identity.AccountActivated.TYPE: (
+            [customer],
+            identity.AccountActivated(
+                account_id=uuid.uuid5(uuid.NAMESPACE_URL, cid),
+                email=f"a-{suffix}@example.com",
+                language="uk",
+                login=f"login-{suffix}",
+                customer_id=cid,
+            ),
         ),
     }
 
