@@ -1,7 +1,7 @@
 """Issue 10 in the browser: a property manager's request sent in the public form, approved by an
 operator in the operator's pages (a partial grant: one of the customer's two service points),
 the manager's three emails, the sign-in, and the partial view: a note on every account view,
-only the granted property's meter and service point, e-invoice "not in your scope". Then the
+only the granted property's meter and service point, e-invoice seen but not changeable. Then the
 owner's "who manages my properties" shows the manager and revokes the grant."""
 
 from __future__ import annotations
@@ -252,11 +252,13 @@ async def test_request_approved_to_partial_view(
     await heading(page, t(lang, "notFound.title"))
     await expect(page.get_by_text(t(lang, "problem.not-found"))).to_be_visible()
 
-    # E-invoice covers all of the customer's properties: not offered, its address says why.
-    await expect(page.get_by_role("link", name=t(lang, "wholeCustomer.eInvoice"))).to_have_count(0)
-    await page.goto("/e-invoice")
-    await heading(page, t(lang, "notInScope.title"))
-    await expect(page.get_by_text(t(lang, "notInScope.why"))).to_be_visible()
+    # E-invoice covers all of the customer's properties: its state is shown, with no forms,
+    # and the page says why (tests/browser/test_e_invoice.py covers it in detail).
+    await page.get_by_role("link", name=t(lang, "nav.eInvoice"), exact=True).click()
+    await heading(page, t(lang, "eInvoice.title"))
+    await settled(page)
+    await expect(page.get_by_test_id("not-in-scope")).to_contain_text(t(lang, "notInScope.why"))
+    await expect(page.locator("main").get_by_role("button")).to_have_count(0)
     await check_accessibility(page, "not in your scope")
     await shoot(page, "manager-not-in-scope")
 
@@ -285,7 +287,7 @@ async def test_request_approved_to_partial_view(
     await expect(rows).to_have_count(2)
 
     # The other customer, chosen on the portfolio: a full grant, both meters, e-invoice offered
-    # (as not yet in e-BOK), not refused as out of scope.
+    # (its form), not refused as out of scope.
     await rows.filter(has_text=other_customer).get_by_role("button").click()
     await heading(page, t(lang, "dashboard.title"))
     await settled(page)
@@ -295,7 +297,9 @@ async def test_request_approved_to_partial_view(
     await expect(full_note).to_contain_text(other_customer)
     await expect(page.get_by_test_id("meter-card")).to_have_count(2)
     await page.goto("/e-invoice")
-    await heading(page, t(lang, "wholeCustomer.eInvoice"))
+    await heading(page, t(lang, "eInvoice.title"))
+    await settled(page)
+    await expect(page.get_by_test_id("e-invoice-activate")).to_be_visible()
     await page.goto("/portfolio")
     await heading(page, t(lang, "portfolio.title"))
     await settled(page)

@@ -410,7 +410,7 @@ export const en: Messages = {
   "managed.full": "You are acting for the customer {customer} — full scope (all of their properties).",
   "managed.partialTitle": "Partial scope.",
   "managed.partial": "You see only the data of the properties of {customer} that you manage (service points: {count}).",
-  "managed.partialMoney": "The balance, payments and notes cover only those properties' invoices. E-invoices and changes to the customer's data are not available, as they cover all of the customer's properties.",
+  "managed.partialMoney": "The balance, payments and notes cover only those properties' invoices. You can see the e-invoice settings but not change them or the customer's data, as they cover all of the customer's properties.",
 
   "notInScope.title": "Not in your scope",
   "notInScope.eInvoice": "You cannot turn e-invoices on or off for this customer.",

@@ -409,7 +409,7 @@ export const pl = {
   "managed.full": "Działasz w imieniu klienta {customer} — zakres pełny (wszystkie jego nieruchomości).",
   "managed.partialTitle": "Zakres częściowy.",
   "managed.partial": "Widzisz tylko dane nieruchomości klienta {customer}, którymi zarządzasz (punkty poboru: {count}).",
-  "managed.partialMoney": "Saldo, wpłaty i noty dotyczą wyłącznie faktur tych nieruchomości. E-faktury i zmiany danych klienta nie są dostępne, bo dotyczą wszystkich jego nieruchomości.",
+  "managed.partialMoney": "Saldo, wpłaty i noty dotyczą wyłącznie faktur tych nieruchomości. E-fakturę możesz obejrzeć, ale nie zmienisz jej ani danych klienta, bo dotyczą wszystkich jego nieruchomości.",
 
   "notInScope.title": "Poza Twoim zakresem",
   "notInScope.eInvoice": "Nie możesz włączyć ani wyłączyć e-faktury dla tego klienta.",

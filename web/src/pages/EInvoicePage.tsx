@@ -299,9 +299,9 @@ function History({ history }: { history: EInvoiceChange[] }) {
               <th scope="row">{t(`eInvoice.action.${change.action}`)}</th>
               <td>{dateTime(change.at)}</td>
               <td className="break-anywhere">{change.address ?? "—"}</td>
-              <td className="break-anywhere">{who(change)}</td>
-              <td>{change.regulations_version ?? "—"}</td>
-              <td className="break-anywhere">{change.client_address ?? "—"}</td>
+              <td>{who(change)}</td>
+              <td className="nowrap">{change.regulations_version ?? "—"}</td>
+              <td className="nowrap">{change.client_address ?? "—"}</td>
             </tr>
           ))}
         </tbody>
