@@ -27,7 +27,7 @@ EXCHANGES = ("events", "integration", "dead-letter")
 # The facts a service keeps for outside systems on durable `<ns>.backoffice.<fact>` queues (the
 # `outbound` of its service_app; tests/unit/test_rabbitmq_permissions.py checks they agree).
 OUTBOUND: dict[str, tuple[str, ...]] = {
-    "billing": ("online-payments",),
+    "billing": ("online-payments", "e-invoice"),
     "identity": ("manager-decisions", "manager-grants"),
     "metering": ("self-readings",),
 }
