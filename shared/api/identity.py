@@ -8,7 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.api.common import Out
@@ -432,6 +440,8 @@ class NotificationPreferencesOut(Out):
 
 
 class NotificationPreferencesIn(Body):
-    invoice_issued: bool
-    due_reminder: bool
-    payment_received: bool
+    # JSON true or false only: pydantic would also take 0, 1, "yes" or "off", which the
+    # document does not promise.
+    invoice_issued: StrictBool
+    due_reminder: StrictBool
+    payment_received: StrictBool
