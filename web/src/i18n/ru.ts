@@ -16,7 +16,7 @@ export const ru: Messages = {
   "nav.notes": "Ноты",
   "nav.contracts": "Договоры",
   "nav.meters": "Счётчики",
-  "nav.account": "Моя учётная запись",
+  "nav.account": "Мой профиль",
   "nav.signIn": "Войти",
   "nav.register": "Зарегистрироваться",
 

@@ -16,7 +16,7 @@ export const uk: Messages = {
   "nav.notes": "Ноти",
   "nav.contracts": "Договори",
   "nav.meters": "Лічильники",
-  "nav.account": "Мій обліковий запис",
+  "nav.account": "Мій профіль",
   "nav.signIn": "Увійти",
   "nav.register": "Зареєструватися",
 
