@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from deploy.integration_client import IntegrationClient
+from services.billing.regulations import CURRENT_VERSION as E_INVOICE_REGULATIONS
 from shared.events import erp, reading
 from shared.settings import Settings
 
@@ -76,8 +77,9 @@ def _invoice(
 
 
 def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInvoice]]:
-    """Two customers (the first with two service points), a year of monthly invoices, payments,
-    an interest note each, and a year of daily readings of every meter."""
+    """Two customers (the first with two service points; the second, a company, with e-invoice
+    on from a paper form), a year of monthly invoices, payments, an interest note each, and a
+    year of daily readings of every meter."""
     messages: list[tuple[str, erp.Contract]] = []
     invoices: list[DemoInvoice] = []
     customers = [
@@ -147,6 +149,22 @@ def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInv
                 ),
             )
         )
+        if kind == "company":
+            # The company signed the e-invoice form on paper: its invoices go as e-invoices
+            # (with their PDFs, in the development mailbox) and its e-invoice page shows the
+            # ERP's consent.
+            messages.append(
+                (
+                    "erp.e-invoice.changed",
+                    erp.EInvoiceChanged(
+                        customer_id=cid,
+                        state="on",
+                        address=f"faktury@{email.split('@', 1)[1]}",
+                        signed_on=date(today.year - 1, 1, 15),
+                        regulations_version=E_INVOICE_REGULATIONS,
+                    ),
+                )
+            )
         messages.append(
             (
                 "erp.contract.upserted",
