@@ -14,22 +14,18 @@ import secrets
 from playwright.async_api import Locator, Page, expect
 
 from services.billing.regulations import CURRENT_VERSION
-from shared.events import erp
 from tests.browser.app import field_error, sign_in_to_dashboard
 from tests.browser.conftest import Shoot, Web
 from tests.browser.helpers import check_accessibility, find_link, heading, link_on, settled
 from tests.browser.texts import pattern, t
-from tests.support.erp import Customer
 from tests.support.flows import (
     NEW_PASSWORD,
     access_token,
     known_customer,
+    manager_granted_by_erp,
     registered_account,
-    staff_account,
     wait_for_mail,
 )
-from tests.support.platform import wait_until
-from tests.support.stack import Stack
 
 CONFIRMATION = "e-invoice-confirmation"
 
@@ -249,52 +245,14 @@ async def test_notification_preferences_saved(web: Web, page: Page, shoot: Shoot
     ), saved
 
 
-async def granted_manager(stack: Stack, customer: Customer, scope: str) -> tuple[str, str]:
-    """A manager the ERP grants `scope` over `customer` (partial: its one service point): their
-    login and access token, once billing knows the grant."""
-    account_id, token = await staff_account(stack, "manager")
-    identity = await stack.platform.db("identity")
-    try:
-        login = await identity.fetchval(
-            "SELECT login FROM accounts WHERE id = $1::uuid", account_id
-        )
-    finally:
-        await identity.close()
-    points = [f"SP-{customer.customer_id.removeprefix('C-')}"] if scope == "partial" else []
-    await stack.erp.publish(
-        "erp.manager.granted",
-        erp.ManagerGranted(
-            manager_login=login,
-            customer_id=customer.customer_id,
-            scope=scope,  # type: ignore[arg-type]
-            service_point_ids=points,
-        ),
-    )
-    billing = await stack.platform.db("billing")
-    try:
-        await wait_until(
-            lambda: billing.fetchval(
-                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
-                      AND customer_id = $2 AND scope = $3 AND NOT revoked""",
-                account_id,
-                customer.customer_id,
-                scope,
-            ),
-            what="billing to learn the grant",
-        )
-    finally:
-        await billing.close()
-    return login, token
-
-
 async def test_a_partial_manager_sees_the_state_without_forms(
     web: Web, page: Page, shoot: Shoot
 ) -> None:
     lang = "ru"
     stack = web.stack
     customer = await known_customer(stack)
-    partial_login, _ = await granted_manager(stack, customer, "partial")
-    full_login, full = await granted_manager(stack, customer, "full")
+    _, partial_login, _ = await manager_granted_by_erp(stack, customer, "partial")
+    _, full_login, full = await manager_granted_by_erp(stack, customer, "full")
     # The full manager turns e-invoice on for the customer (through the API).
     address = new_address("zarzadca")
     status, body = await stack.api.request(

@@ -17,12 +17,11 @@ from deploy.mailbox import ReceivedMail
 from services.billing.regulations import CURRENT_VERSION
 from shared.events import erp
 from shared.messaging.topology import Names
-from tests.support.erp import Customer
 from tests.support.flows import (
     access_token,
     known_customer,
+    manager_granted_by_erp,
     registered_account,
-    staff_account,
     wait_for_mail,
 )
 from tests.support.platform import wait_until
@@ -251,49 +250,11 @@ async def test_address_change_and_withdrawal(stack: Stack) -> None:
     assert withdrawn["effective_from"] == stack.platform.settings.today().isoformat()
 
 
-async def manager_over(stack: Stack, customer: Customer, scope: str) -> tuple[str, str, str]:
-    """A manager the ERP grants `scope` over `customer` (partial: its service point): their
-    account id, login and access token, once billing knows the grant."""
-    account_id, token = await staff_account(stack, "manager")
-    identity = await stack.platform.db("identity")
-    try:
-        manager_login = await identity.fetchval(
-            "SELECT login FROM accounts WHERE id = $1::uuid", account_id
-        )
-    finally:
-        await identity.close()
-    points = [f"SP-{customer.customer_id.removeprefix('C-')}"] if scope == "partial" else []
-    await stack.erp.publish(
-        "erp.manager.granted",
-        erp.ManagerGranted(
-            manager_login=manager_login,
-            customer_id=customer.customer_id,
-            scope=scope,  # type: ignore[arg-type]
-            service_point_ids=points,
-        ),
-    )
-    billing = await stack.platform.db("billing")
-    try:
-        await wait_until(
-            lambda: billing.fetchval(
-                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
-                      AND customer_id = $2 AND scope = $3 AND NOT revoked""",
-                account_id,
-                customer.customer_id,
-                scope,
-            ),
-            what="billing to learn the grant",
-        )
-    finally:
-        await billing.close()
-    return account_id, manager_login, token
-
-
 async def test_a_partial_manager_sees_and_a_full_manager_changes(stack: Stack) -> None:
     customer = await known_customer(stack)
     query = f"?customer={customer.customer_id}"
-    _, _, partial = await manager_over(stack, customer, "partial")
-    full_id, full_login, full = await manager_over(stack, customer, "full")
+    _, _, partial = await manager_granted_by_erp(stack, customer, "partial")
+    full_id, full_login, full = await manager_granted_by_erp(stack, customer, "full")
 
     seen = await consent(stack, partial, query)
     assert (seen["state"], seen["may_change"]) == ("off", False)

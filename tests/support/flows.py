@@ -11,6 +11,7 @@ from deploy.create_operator import create_operator
 from deploy.mailbox import ReceivedMail
 from services.identity import domain, proof_of_work, repository
 from shared.db import create_pool
+from shared.events import erp
 from tests.support.erp import Customer, publish_customer
 from tests.support.platform import wait_until
 from tests.support.stack import Stack
@@ -218,3 +219,43 @@ async def staff_account(stack: Stack, role: str) -> tuple[str, str]:
     status, tokens = await login(stack, login_name, NEW_PASSWORD)
     assert status == 200, tokens
     return str(account_id), tokens["access_token"]
+
+
+async def manager_granted_by_erp(
+    stack: Stack, customer: Customer, scope: str
+) -> tuple[str, str, str]:
+    """A manager the ERP grants `scope` over `customer` (partial: its one service point): their
+    account id, login and access token, once billing knows the grant."""
+    account_id, token = await staff_account(stack, "manager")
+    identity = await stack.platform.db("identity")
+    try:
+        manager_login = await identity.fetchval(
+            "SELECT login FROM accounts WHERE id = $1::uuid", account_id
+        )
+    finally:
+        await identity.close()
+    points = [f"SP-{customer.customer_id.removeprefix('C-')}"] if scope == "partial" else []
+    await stack.erp.publish(
+        "erp.manager.granted",
+        erp.ManagerGranted(
+            manager_login=manager_login,
+            customer_id=customer.customer_id,
+            scope=scope,  # type: ignore[arg-type]
+            service_point_ids=points,
+        ),
+    )
+    billing = await stack.platform.db("billing")
+    try:
+        await wait_until(
+            lambda: billing.fetchval(
+                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
+                      AND customer_id = $2 AND scope = $3 AND NOT revoked""",
+                account_id,
+                customer.customer_id,
+                scope,
+            ),
+            what="billing to learn the grant",
+        )
+    finally:
+        await billing.close()
+    return account_id, manager_login, token
