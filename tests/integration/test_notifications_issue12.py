@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from deploy.mailbox import MailStore, start_smtp_server
-from services.billing.invoice_pdf import PdfInvoice, PdfLine, render_invoice_pdf
+from services.billing.invoice_pdf import render_invoice_pdf
 from services.notifications.delivery import Mailer
 from services.notifications.rendering import LANGUAGES
 from shared.events import billing, identity
@@ -32,6 +32,7 @@ from shared.sealing import sealer
 from shared.tx import Database
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
+from tests.unit.test_invoice_pdf import invoice as pdf_invoice
 
 PUBLIC_URL = "https://ebok.test"  # make_settings' public_url
 LOGIN_URL = f"{PUBLIC_URL}/login"
@@ -56,32 +57,7 @@ async def mailbox() -> AsyncIterator[tuple[MailStore, int]]:
 def invoice_pdf(invoice_number: str) -> bytes:
     """A real invoice PDF, from billing's one renderer."""
     return render_invoice_pdf(
-        PdfInvoice(
-            invoice_number=invoice_number,
-            issued_on=date(2026, 11, 20),
-            due_on=date(2026, 12, 4),
-            period_from=date(2026, 10, 1),
-            period_to=date(2026, 10, 31),
-            customer_id="C-1001",
-            customer_name="Żaneta Łęcka-Ćwikła",
-            customer_address=["ul. Źródlana 5", "00-950 Warszawa"],
-            contract_number="U/C-1001",
-            net=Decimal("100.00"),
-            vat=Decimal("8.00"),
-            gross=Decimal("108.00"),
-            paid=Decimal("0.00"),
-            status="issued",
-            lines=[
-                PdfLine(
-                    "Zaopatrzenie w wodę",
-                    Decimal("10.000"),
-                    "m3",
-                    Decimal("5.0000"),
-                    Decimal("50.00"),
-                    Decimal("8"),
-                )
-            ],
-        )
+        pdf_invoice(lines=1, invoice_number=invoice_number, paid=Decimal("0.00"), status="issued")
     )
 
 
