@@ -1,11 +1,15 @@
-/** The e-BOK regulations in full and the box that accepts them (as on the registration page). */
+/** A document to accept in full and the box that accepts it: the e-BOK regulations (registration,
+ * manager requests) and the e-invoice regulations. */
+import type { ReactNode } from "react";
+
 import type { Terms } from "../api/types";
 import { useI18n } from "../i18n/I18nProvider";
 import type { LoadState } from "../lib/load";
 import { FieldErrors } from "./Form";
 import { Failed, Loading } from "./Status";
 
-function Paragraphs({ text }: { text: string }) {
+/** Plain text with blank lines between paragraphs, as the services keep their documents. */
+export function Paragraphs({ text }: { text: string }) {
   return (
     <>
       {text
@@ -18,6 +22,88 @@ function Paragraphs({ text }: { text: string }) {
   );
 }
 
+/** What every such document has. */
+interface Document {
+  version: string;
+  language: string;
+  title: string;
+  text: string;
+}
+
+/** The document (loading, failed or shown in a scrollable region) and its acceptance box. */
+export function AcceptFieldset<D extends Document>({
+  id,
+  document,
+  reload,
+  accepted,
+  setAccepted,
+  errors,
+  legend,
+  loadingLabel,
+  regionLabel,
+  versionLine,
+  acceptLabel,
+  testId,
+}: {
+  /** The checkbox's id and name; its errors' id is `${id}-error`. */
+  id: string;
+  document: LoadState<D>;
+  reload: () => void;
+  accepted: boolean;
+  setAccepted: (accepted: boolean) => void;
+  errors: string[];
+  legend: string;
+  loadingLabel: string;
+  regionLabel: string;
+  /** After the title: which version, and when published where the document says. */
+  versionLine: (document: D) => ReactNode;
+  /** The checkbox's label, naming the version ("" while it loads). */
+  acceptLabel: (version: string) => string;
+  testId?: string;
+}) {
+  const version = document.status === "ok" ? document.data.version : "";
+  const errorId = errors.length ? `${id}-error` : undefined;
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      {document.status === "loading" ? <Loading label={loadingLabel} /> : null}
+      {document.status === "error" ? <Failed failure={document.failure} onRetry={reload} /> : null}
+      {document.status === "ok" ? (
+        <>
+          <p className="terms-title">
+            <strong lang={document.data.language}>{document.data.title}</strong> — {versionLine(document.data)}
+          </p>
+          <div
+            className="terms-text"
+            role="region"
+            aria-label={regionLabel}
+            tabIndex={0}
+            lang={document.data.language}
+            data-testid={testId}
+          >
+            <Paragraphs text={document.data.text} />
+          </div>
+        </>
+      ) : null}
+      <div className={errorId ? "field checkbox field-invalid" : "field checkbox"}>
+        <FieldErrors id={errorId} errors={errors} />
+        <input
+          type="checkbox"
+          id={id}
+          name={id}
+          checked={accepted}
+          onChange={(event) => setAccepted(event.target.checked)}
+          aria-invalid={errorId ? true : undefined}
+          aria-describedby={errorId}
+          disabled={document.status !== "ok"}
+        />
+        <label htmlFor={id}>{acceptLabel(version)}</label>
+      </div>
+    </fieldset>
+  );
+}
+
+/** The e-BOK regulations in full and the box that accepts them (registration, manager request). */
 export function TermsFieldset({
   terms,
   reload,
@@ -33,37 +119,19 @@ export function TermsFieldset({
 }) {
   const i18n = useI18n();
   const { t } = i18n;
-  const version = terms.status === "ok" ? terms.data.version : "";
   return (
-    <fieldset>
-      <legend>{t("register.termsHeading")}</legend>
-      {terms.status === "loading" ? <Loading label={t("register.termsLoading")} /> : null}
-      {terms.status === "error" ? <Failed failure={terms.failure} onRetry={reload} /> : null}
-      {terms.status === "ok" ? (
-        <>
-          <p className="terms-title">
-            <strong lang={terms.data.language}>{terms.data.title}</strong> —{" "}
-            {t("register.termsVersion", { version: terms.data.version, date: i18n.date(terms.data.published_at) })}
-          </p>
-          <div className="terms-text" role="region" aria-label={t("register.termsRegion")} tabIndex={0} lang={terms.data.language}>
-            <Paragraphs text={terms.data.text} />
-          </div>
-        </>
-      ) : null}
-      <div className={errors.length ? "field checkbox field-invalid" : "field checkbox"}>
-        <FieldErrors id={errors.length ? "accept_terms-error" : undefined} errors={errors} />
-        <input
-          type="checkbox"
-          id="accept_terms"
-          name="accept_terms"
-          checked={accepted}
-          onChange={(event) => setAccepted(event.target.checked)}
-          aria-invalid={errors.length ? true : undefined}
-          aria-describedby={errors.length ? "accept_terms-error" : undefined}
-          disabled={terms.status !== "ok"}
-        />
-        <label htmlFor="accept_terms">{t("register.acceptTerms", { version })}</label>
-      </div>
-    </fieldset>
+    <AcceptFieldset
+      id="accept_terms"
+      document={terms}
+      reload={reload}
+      accepted={accepted}
+      setAccepted={setAccepted}
+      errors={errors}
+      legend={t("register.termsHeading")}
+      loadingLabel={t("register.termsLoading")}
+      regionLabel={t("register.termsRegion")}
+      versionLine={(d) => t("register.termsVersion", { version: d.version, date: i18n.date(d.published_at) })}
+      acceptLabel={(version) => t("register.acceptTerms", { version })}
+    />
   );
 }

@@ -3,8 +3,9 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import { problemCode, type Failure } from "../api/problems";
 import type { EInvoice, EInvoiceChange, EInvoiceRegulations } from "../api/types";
-import { FieldErrors, FormAlert, Notice, TextField } from "../components/Form";
+import { FormAlert, Notice, TextField } from "../components/Form";
 import { PageHeading } from "../components/PageHeading";
+import { AcceptFieldset } from "../components/Terms";
 import { Failed, Loading } from "../components/Status";
 import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure, describeFieldErrors } from "../i18n/problems";
@@ -22,19 +23,6 @@ function summaryOf(i18n: ReturnType<typeof useI18n>, failure: Failure | null, er
   return [describeFailure(i18n, failure), ...[...errors].filter(([field]) => !shown.has(field)).flatMap(([, messages]) => messages)];
 }
 
-function Paragraphs({ text }: { text: string }) {
-  return (
-    <>
-      {text
-        .split(/\n\s*\n/)
-        .filter((part) => part.trim())
-        .map((part, index) => (
-          <p key={index}>{part.trim()}</p>
-        ))}
-    </>
-  );
-}
-
 /** The e-invoice regulations in the page's language and the box that accepts them. */
 function RegulationsFieldset({
   regulations,
@@ -50,38 +38,21 @@ function RegulationsFieldset({
   errors: string[];
 }) {
   const { t } = useI18n();
-  const version = regulations.status === "ok" ? regulations.data.version : "";
-  const errorId = errors.length ? "accept_regulations-error" : undefined;
   return (
-    <fieldset>
-      <legend>{t("eInvoice.regulationsHeading")}</legend>
-      {regulations.status === "loading" ? <Loading label={t("eInvoice.regulationsLoading")} /> : null}
-      {regulations.status === "error" ? <Failed failure={regulations.failure} onRetry={reload} /> : null}
-      {regulations.status === "ok" ? (
-        <>
-          <p className="terms-title">
-            <strong lang={regulations.data.language}>{regulations.data.title}</strong> — {t("eInvoice.regulationsVersion", { version })}
-          </p>
-          <div className="terms-text" role="region" aria-label={t("eInvoice.regulationsRegion")} tabIndex={0} lang={regulations.data.language} data-testid="e-invoice-regulations">
-            <Paragraphs text={regulations.data.text} />
-          </div>
-        </>
-      ) : null}
-      <div className={errorId ? "field checkbox field-invalid" : "field checkbox"}>
-        <FieldErrors id={errorId} errors={errors} />
-        <input
-          type="checkbox"
-          id="accept_regulations"
-          name="accept_regulations"
-          checked={accepted}
-          onChange={(event) => setAccepted(event.target.checked)}
-          aria-invalid={errorId ? true : undefined}
-          aria-describedby={errorId}
-          disabled={regulations.status !== "ok"}
-        />
-        <label htmlFor="accept_regulations">{t("eInvoice.accept", { version })}</label>
-      </div>
-    </fieldset>
+    <AcceptFieldset
+      id="accept_regulations"
+      document={regulations}
+      reload={reload}
+      accepted={accepted}
+      setAccepted={setAccepted}
+      errors={errors}
+      legend={t("eInvoice.regulationsHeading")}
+      loadingLabel={t("eInvoice.regulationsLoading")}
+      regionLabel={t("eInvoice.regulationsRegion")}
+      versionLine={(d) => t("eInvoice.regulationsVersion", { version: d.version })}
+      acceptLabel={(version) => t("eInvoice.accept", { version })}
+      testId="e-invoice-regulations"
+    />
   );
 }
 

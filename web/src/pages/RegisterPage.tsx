@@ -4,9 +4,9 @@ import { Link, useNavigate } from "react-router";
 import { api } from "../api/client";
 import { problemCode, type Failure } from "../api/problems";
 import { CaptchaFieldset, spentCaptcha, useCaptcha } from "../components/Captcha";
-import { FieldErrors, FormAlert, TextField } from "../components/Form";
+import { FormAlert, TextField } from "../components/Form";
 import { PageHeading } from "../components/PageHeading";
-import { Failed, Loading } from "../components/Status";
+import { TermsFieldset } from "../components/Terms";
 import { normalizeDecimal } from "../i18n/format";
 import { useI18n } from "../i18n/I18nProvider";
 import { describeFailure, describeFieldErrors } from "../i18n/problems";
@@ -14,19 +14,6 @@ import { call, useLoad } from "../lib/load";
 
 /** Fields the form shows; an error for any other field goes to the summary. */
 const SHOWN = ["invoice_number", "invoice_amount", "email", "phone", "accept_terms", "terms_version", "captcha_answer", "captcha_id"];
-
-function Paragraphs({ text }: { text: string }) {
-  return (
-    <>
-      {text
-        .split(/\n\s*\n/)
-        .filter((part) => part.trim())
-        .map((part, index) => (
-          <p key={index}>{part.trim()}</p>
-        ))}
-    </>
-  );
-}
 
 export default function RegisterPage() {
   const i18n = useI18n();
@@ -91,7 +78,6 @@ export default function RegisterPage() {
   }
   const termsErrors = [...(errors.get("accept_terms") ?? []), ...(errors.get("terms_version") ?? [])];
   const captchaErrors = [...(errors.get("captcha_answer") ?? []), ...(errors.get("captcha_id") ?? [])];
-  const termsVersion = terms.status === "ok" ? terms.data.version : "";
 
   return (
     <div className="medium">
@@ -150,42 +136,7 @@ export default function RegisterPage() {
           <p className="hint">{t("register.language", { language: t(`lang.${language}`) })}</p>
         </fieldset>
 
-        <fieldset>
-          <legend>{t("register.termsHeading")}</legend>
-          {terms.status === "loading" ? <Loading label={t("register.termsLoading")} /> : null}
-          {terms.status === "error" ? <Failed failure={terms.failure} onRetry={reloadTerms} /> : null}
-          {terms.status === "ok" ? (
-            <>
-              <p className="terms-title">
-                <strong lang={terms.data.language}>{terms.data.title}</strong> —{" "}
-                {t("register.termsVersion", { version: terms.data.version, date: i18n.date(terms.data.published_at) })}
-              </p>
-              <div
-                className="terms-text"
-                role="region"
-                aria-label={t("register.termsRegion")}
-                tabIndex={0}
-                lang={terms.data.language}
-              >
-                <Paragraphs text={terms.data.text} />
-              </div>
-            </>
-          ) : null}
-          <div className={termsErrors.length ? "field checkbox field-invalid" : "field checkbox"}>
-            <FieldErrors id={termsErrors.length ? "accept_terms-error" : undefined} errors={termsErrors} />
-            <input
-              type="checkbox"
-              id="accept_terms"
-              name="accept_terms"
-              checked={accepted}
-              onChange={(event) => setAccepted(event.target.checked)}
-              aria-invalid={termsErrors.length ? true : undefined}
-              aria-describedby={termsErrors.length ? "accept_terms-error" : undefined}
-              disabled={terms.status !== "ok"}
-            />
-            <label htmlFor="accept_terms">{t("register.acceptTerms", { version: termsVersion })}</label>
-          </div>
-        </fieldset>
+        <TermsFieldset terms={terms} reload={reloadTerms} accepted={accepted} setAccepted={setAccepted} errors={termsErrors} />
 
         <CaptchaFieldset control={captcha} errors={captchaErrors} />
         <button type="submit" className="button" disabled={sending}>
