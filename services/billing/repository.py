@@ -994,3 +994,12 @@ async def record_reminder_scan(
         last_day,
         reminded,
     )
+
+
+async def customers_with_accounts(conn: asyncpg.Connection, customer_ids: list[str]) -> set[str]:
+    """Which of these customers have an e-BOK account (identity.account.activated)."""
+    rows = await conn.fetch(
+        "SELECT customer_id FROM account_languages WHERE customer_id = ANY($1::text[])",
+        customer_ids,
+    )
+    return {r["customer_id"] for r in rows}

@@ -23,6 +23,7 @@ from services.billing.e_invoice_delivery import EInvoiceDelivery, pdf_filename
 from services.billing.reminders import Reminders
 from shared.events import billing as billing_events
 from shared.events import erp
+from shared.events import identity as identity_events
 from shared.tx import Database
 from tests.integration.test_handlers_billing import feed, invoice, payment
 from tests.support.handlers import ServiceHandlers
@@ -394,8 +395,19 @@ async def test_the_reminder_scan_reads_only_the_window(infra: Infra, keys: Path)
 # --- payments booked ------------------------------------------------------------------------
 
 
+def activated(customer_id: str) -> identity_events.AccountActivated:
+    return identity_events.AccountActivated(
+        account_id=uuid.uuid4(),
+        email=f"{customer_id.lower()}@example.com",
+        language="pl",
+        login=customer_id.lower(),
+        customer_id=customer_id,
+    )
+
+
 async def test_a_booking_is_told_once(billing: ServiceHandlers) -> None:
     c = f"C-{secrets.token_hex(4)}"
+    await billing.deliver(activated(c))  # a customer with an e-BOK account
     await billing.deliver(invoice(c, f"FV/P/{c}", date(2025, 1, 15), "100.00"))
     booking = payment(c, f"B-{c}", "40.00", f"FV/P/{c}")
     online = uuid.uuid4()
@@ -432,3 +444,25 @@ async def test_a_booking_is_told_once(billing: ServiceHandlers) -> None:
             "reference": str(online),
         },
     ]
+
+
+async def test_bookings_of_customers_without_an_account_are_not_told(
+    billing: ServiceHandlers,
+) -> None:
+    """No one would be told of them (identity asks for receipts for accounts only): most of the
+    feed's bookings are of customers who never registered."""
+    registered, unregistered = (f"C-{secrets.token_hex(4)}" for _ in range(2))
+    await billing.deliver(activated(registered))
+    await billing.deliver_batch(
+        [
+            payment(registered, f"B-{registered}", "10.00", None),
+            payment(unregistered, f"B-{unregistered}", "10.00", None),
+        ]
+    )
+
+    told = {
+        e.payload["customer_id"]
+        for e in await billing.published("billing.payment.booked")
+        if e.payload["customer_id"] in (registered, unregistered)
+    }
+    assert told == {registered}

@@ -147,6 +147,18 @@ async def registered_account(
         return body if status == 200 else None
 
     tokens = await wait_until(can_log_in, what="login to be enabled")
+    # Billing learns of the account on a queue of its own (identity.account.activated): the
+    # language of the emails it asks for, and whose bookings are told for a receipt.
+    billing = await stack.platform.db("billing")
+    try:
+        await wait_until(
+            lambda: billing.fetchval(
+                "SELECT 1 FROM account_languages WHERE customer_id = $1", customer.customer_id
+            ),
+            what="billing to learn of the account",
+        )
+    finally:
+        await billing.close()
     if change_password:
         status, body = await stack.api.request(
             "POST",
