@@ -9,6 +9,7 @@ and bookings come with the ERP feed."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 import asyncpg
 
@@ -21,6 +22,10 @@ from shared.messaging.consumer import latest
 from shared.tx import Tx
 
 log = get_logger(__name__)
+
+# "Payment received" is news for a few weeks: an older booking that reaches e-BOK only now (the
+# ERP sending its history again) is shown in the account, not emailed.
+BOOKING_NEWS_DAYS = 30
 
 
 async def _accounts_wanting(
@@ -93,8 +98,14 @@ async def invoices_due_soon(tx: Tx, items: list[tuple[Envelope, billing.InvoiceD
 async def payments_booked(tx: Tx, items: list[tuple[Envelope, billing.PaymentBooked]]) -> None:
     """ "Payment received" for a payment the utility booked, once per booking. A booking with a
     `reference` books an online payment made in e-BOK, whose receipt went when it was made
-    (handlers.payment_completed): no second email for the same money."""
-    bookings = [b for b in latest(items, lambda b: b.booking_id) if b.reference is None]
+    (handlers.payment_completed): no second email for the same money. A booking more than
+    BOOKING_NEWS_DAYS old when it arrives is history the ERP sends again, not news."""
+    oldest = tx.today() - timedelta(days=BOOKING_NEWS_DAYS)
+    bookings = [
+        b
+        for b in latest(items, lambda b: b.booking_id)
+        if b.reference is None and b.booked_on >= oldest
+    ]
     accounts = await _accounts_wanting(tx, (b.customer_id for b in bookings), "booking-receipt")
     wanted = [b for b in bookings if b.customer_id in accounts]
     if not wanted:

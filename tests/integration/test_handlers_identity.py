@@ -19,6 +19,7 @@ from shared.events import Event, billing, erp, notifications, payments
 from shared.events import identity as events
 from shared.messaging.consumer import PermanentError
 from tests.support.erp import address
+from tests.integration.test_identity_notices import utility_today
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
 
@@ -220,7 +221,7 @@ async def _payment_booked(identity: ServiceHandlers) -> Event:
     return billing.PaymentBooked(
         booking_id=f"B-{customer_id}",
         customer_id=customer_id,
-        booked_on=date(2026, 11, 20),
+        booked_on=utility_today(),  # news: a receipt is asked for
         amount=Decimal("50.00"),
         channel="transfer",
     )

@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 
+from services.identity.notices import BOOKING_NEWS_DAYS
 from shared.events import billing, notifications, payments
 from shared.events import identity as events
 from tests.support.handlers import ServiceHandlers
@@ -96,11 +98,18 @@ def due_soon(customer_id: str) -> billing.InvoiceDueSoon:
     )
 
 
-def booked(customer_id: str, reference: uuid.UUID | None = None) -> billing.PaymentBooked:
+def utility_today() -> date:
+    """The utility's calendar date, as the handlers read it (EBOK_TIMEZONE's default)."""
+    return datetime.now(ZoneInfo("Europe/Warsaw")).date()
+
+
+def booked(
+    customer_id: str, reference: uuid.UUID | None = None, days_ago: int = 1
+) -> billing.PaymentBooked:
     return billing.PaymentBooked(
         booking_id=f"B-{secrets.token_hex(4)}",
         customer_id=customer_id,
-        booked_on=date(2026, 11, 20),
+        booked_on=utility_today() - timedelta(days=days_ago),
         amount=Decimal("50.00"),
         invoice_number="FV/2026/1",
         channel="transfer",
@@ -313,7 +322,7 @@ async def test_a_booked_payment_asks_for_the_receipt_once(identity: ServiceHandl
             "login": row["login"],
             "customer_id": customer_id,
             "booking_id": b.booking_id,
-            "booked_on": "2026-11-20",
+            "booked_on": b.booked_on.isoformat(),
             "amount": "50.00",
             "invoice_number": "FV/2026/1",
         }
@@ -329,6 +338,18 @@ async def test_a_booking_of_an_online_payment_asks_for_no_second_receipt(
     await identity.deliver(booked(customer_id, reference=uuid.uuid4()))
 
     assert await asked(identity, BOOKING, customer_id=customer_id) == []
+
+
+async def test_a_booking_older_than_a_month_is_history_not_news(
+    identity: ServiceHandlers,
+) -> None:
+    _, customer_id = await new_account(identity)
+    assert customer_id is not None
+
+    await identity.deliver(booked(customer_id, days_ago=BOOKING_NEWS_DAYS + 1))
+    assert await asked(identity, BOOKING, customer_id=customer_id) == []
+    await identity.deliver(booked(customer_id, days_ago=BOOKING_NEWS_DAYS))
+    assert len(await asked(identity, BOOKING, customer_id=customer_id)) == 1
 
 
 async def test_no_booking_receipt_when_the_account_turned_it_off(
