@@ -18,8 +18,8 @@ from services.identity.handlers import SUBSCRIPTIONS
 from shared.events import Event, billing, erp, notifications, payments
 from shared.events import identity as events
 from shared.messaging.consumer import PermanentError
-from tests.support.erp import address
 from tests.integration.test_identity_notices import utility_today
+from tests.support.erp import address
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
 
