@@ -5,6 +5,7 @@ Used by the demo-data loader and by the tests, exactly as ERP or the reading sys
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import aio_pika
@@ -13,6 +14,8 @@ from pydantic import BaseModel
 from shared.envelope import new_envelope
 from shared.messaging.broker import envelope_message
 from shared.messaging.topology import ExchangeName, Names
+
+RECONNECT_TIMEOUT_SECONDS = 60
 
 
 class IntegrationClient:
@@ -28,11 +31,13 @@ class IntegrationClient:
         self.producer = producer
         self.exchange_name = self.names.exchange(exchange)
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._channel: aio_pika.abc.AbstractRobustChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
 
     async def __aenter__(self) -> IntegrationClient:
         self._connection = await aio_pika.connect_robust(self.amqp_url)
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._channel = channel  # type: ignore[assignment]
         self._exchange = await channel.declare_exchange(
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
@@ -52,4 +57,8 @@ class IntegrationClient:
     async def publish_raw(self, routing_key: str, message: aio_pika.Message) -> None:
         """Publish as is (mandatory, confirmed): for feeds built elsewhere, and for bad ones."""
         assert self._exchange is not None, "use `async with IntegrationClient(...)`"
+        assert self._channel is not None
+        # After a broker restart the robust channel comes back in the background: wait for it
+        # (bounded) instead of failing on the closed one, as an outside system's client would.
+        await asyncio.wait_for(self._channel.ready(), timeout=RECONNECT_TIMEOUT_SECONDS)
         await self._exchange.publish(message, routing_key=routing_key, mandatory=True)
