@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import asyncpg
+
 from deploy.integration_client import IntegrationClient
 from services.billing.regulations import CURRENT_VERSION as E_INVOICE_REGULATIONS
 from shared.events import erp, reading
@@ -78,9 +80,10 @@ def _invoice(
 
 def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInvoice]]:
     """Two customers (the first with two service points; the second, a company, with e-invoice
-    on from a paper form), a year of monthly invoices, payments, an interest note each, and a
-    year of daily readings of every meter."""
+    on from a paper form, sent last), a year of monthly invoices, payments, an interest note
+    each, and a year of daily readings of every meter."""
     messages: list[tuple[str, erp.Contract]] = []
+    consents: list[tuple[str, erp.Contract]] = []
     invoices: list[DemoInvoice] = []
     customers = [
         (
@@ -150,10 +153,10 @@ def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInv
             )
         )
         if kind == "company":
-            # The company signed the e-invoice form on paper: its invoices go as e-invoices
-            # (with their PDFs, in the development mailbox) and its e-invoice page shows the
-            # ERP's consent.
-            messages.append(
+            # The company signed the e-invoice form on paper: its e-invoice page shows the ERP's
+            # consent, and its next invoice goes as an e-invoice (sent last, once billing has
+            # the year of invoices before it: those stay on paper).
+            consents.append(
                 (
                     "erp.e-invoice.changed",
                     erp.EInvoiceChanged(
@@ -208,6 +211,7 @@ def demo_feed(today: date) -> tuple[list[tuple[str, erp.Contract]], list[DemoInv
                     _daily_readings(meter, today, Decimal(120 + 40 * sp_index)),
                 )
             )
+    messages.extend(consents)
     return messages, invoices
 
 
@@ -257,10 +261,33 @@ async def load(settings: Settings, today: date | None = None) -> list[DemoInvoic
         IntegrationClient(settings.amqp_url, settings.namespace, producer="erp") as erp_system,
         IntegrationClient(settings.amqp_url, settings.namespace, producer="reading") as readings,
     ):
+        consents = [m for m in messages if m[0] == "erp.e-invoice.changed"]
         for event_type, payload in messages:
+            if (event_type, payload) in consents:
+                continue
             client = readings if event_type.startswith("reading.") else erp_system
             await client.publish(event_type, payload)
+        if consents:
+            # The consent has a queue of its own: only after the invoices, or some of them
+            # would go as e-invoices.
+            await _billing_knows(settings, invoices[-1].invoice_number)
+            for event_type, payload in consents:
+                await erp_system.publish(event_type, payload)
     return invoices
+
+
+async def _billing_knows(settings: Settings, invoice_number: str, timeout: float = 60) -> None:
+    conn = await asyncpg.connect(settings.service_dsn("billing"))
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await conn.fetchval(
+            "SELECT 1 FROM invoices WHERE invoice_number = $1", invoice_number
+        ):
+            if asyncio.get_running_loop().time() > deadline:
+                raise SystemExit("the demo invoices did not reach billing; see var/log/*.log")
+            await asyncio.sleep(0.3)
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":
