@@ -23,8 +23,9 @@ _ACTIONS = {
 
 async def erp_e_invoice_changed(tx: Tx, _env: Envelope, change: erp.EInvoiceChanged) -> None:
     """Taken at once, without a link (the signature is the consent); a customer's waiting link
-    stops working; told back to the ERP as `billing.e-invoice.changed` by "erp". What already
-    holds changes nothing (the ERP sending its state again)."""
+    stops working; told back to the ERP as `billing.e-invoice.changed` by "erp", and a new
+    address to the old one. What already holds changes nothing (the ERP sending its state
+    again)."""
     customer_id, now = change.customer_id, datetime.now(UTC)
     found = await repository.lock_consent(tx.conn, customer_id)
     outcome = e_invoice.erp_change(found, change.state, change.address)
@@ -63,6 +64,18 @@ async def erp_e_invoice_changed(tx: Tx, _env: Envelope, change: erp.EInvoiceChan
                 changed_at=now,
                 changed_by="erp",
                 regulations_version=version,
+            )
+        )
+    if outcome is e_invoice.ErpOutcome.ADDRESS_CHANGED and found.address and address:
+        # The old address is told, as when the customer changes it in e-BOK: a form signed by
+        # someone else should not move the invoices unnoticed.
+        await tx.publish(
+            billing.EInvoiceAddressReplaced(
+                customer_id=customer_id,
+                email=found.address,
+                language=await repository.language(tx.conn, customer_id),  # type: ignore[arg-type]
+                new_address=address,
+                changed_at=now,
             )
         )
 

@@ -148,6 +148,15 @@ async def test_the_erp_changes_the_address_and_withdraws(billing: ServiceHandler
         ("withdrawn", "off", None, "new@example.com"),
     ]
     assert len({c["change_id"] for c in told}) == 3
+    # The old address is told of the new one, as when the customer changes it.
+    replaced = [
+        e.payload
+        for e in await billing.published("billing.e-invoice.address-replaced")
+        if e.payload["customer_id"] == customer_id
+    ]
+    assert [(r["email"], r["new_address"], r["language"]) for r in replaced] == [
+        ("old@example.com", "new@example.com", "pl")
+    ]
 
     # Off again: nothing to do, nothing told.
     before = await billing.snapshot()
