@@ -1,11 +1,13 @@
 """The invoice emails billing starts, through the ERP feed (issue 12): an invoice issued while
 the customer's e-invoice consent is on arrives at the e-invoice address with its PDF; the
 due-date reminder goes once, across billing's restarts (a new configuration among them), and
-never for an invoice paid meanwhile; a booking is told once."""
+never for an invoice paid meanwhile; a booking is told once; after a withdrawal the next invoice
+is on paper, announced by "new invoice"."""
 
 from __future__ import annotations
 
 import io
+import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,7 +20,7 @@ from pypdf import PdfReader
 
 from shared.events import erp
 from tests.support.erp import customer_feed
-from tests.support.flows import mails_of, registered_account, wait_for_mail
+from tests.support.flows import access_token, mails_of, registered_account, wait_for_mail
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
 from tests.support.stack import Stack, start_stack
@@ -189,3 +191,58 @@ async def test_a_reminder_goes_once_across_restarts_and_not_for_a_paid_invoice(
     receipt = await wait_for_mail(stack, account.customer.email, "payment-booked")
     assert "216.00" in receipt.body("plain")
     assert len(mails_of(stack, account.customer.email, "payment-booked")) == 1
+
+
+async def test_after_a_withdrawal_the_next_invoice_comes_as_a_new_invoice_email(
+    stack: Stack,
+) -> None:
+    """The customer turns e-invoice on in e-BOK: the next invoice goes to the e-invoice address
+    with its PDF and no "new invoice" email. Withdrawn: the invoice after that is on paper,
+    announced by "new invoice" to the account, and no e-invoice goes."""
+    account = await registered_account(stack)
+    token = await access_token(stack, account)
+    customer = account.customer
+    address = f"e-faktury.{secrets.token_hex(3)}@example.com"
+    status, regulations = await stack.api.request("GET", "/api/v1/e-invoice/regulations")
+    assert status == 200
+    status, body = await stack.api.request(
+        "POST",
+        "/api/v1/e-invoice",
+        token=token,
+        json={"address": address, "regulations_version": regulations["version"]},
+    )
+    assert status == 202, body
+    link = await wait_for_mail(stack, address, "e-invoice-confirmation")
+    found = re.search(r"/e-invoice/confirm#token=([A-Za-z0-9_-]+)", link.body("plain"))
+    assert found, link.body("plain")
+    status, body = await stack.api.request(
+        "POST", "/api/v1/e-invoice/confirmations", json={"token": found.group(1)}
+    )
+    assert status == 200 and body["state"] == "on", body
+
+    first = f"FV/E/{secrets.token_hex(4)}"
+    await stack.erp.publish(erp.InvoiceIssued.TYPE, invoice(customer.customer_id, first, 20, stack))
+    mail = await wait_for_mail(stack, address, "e-invoice")
+    assert first in mail.subject
+
+    status, body = await stack.api.request("DELETE", "/api/v1/e-invoice", token=token)
+    assert status == 200 and body["state"] == "off", body
+    second = f"FV/E/{secrets.token_hex(4)}"
+    await stack.erp.publish(
+        erp.InvoiceIssued.TYPE, invoice(customer.customer_id, second, 20, stack)
+    )
+    notice = await wait_for_mail(stack, customer.email, "invoice-issued")
+    assert second in notice.subject
+    # The first went as an e-invoice only; the second as "new invoice" only.
+    assert [second in m.subject for m in mails_of(stack, customer.email, "invoice-issued")] == [
+        True
+    ]
+    assert len(mails_of(stack, address, "e-invoice")) == 1
+    assert (
+        await billing_value(
+            stack,
+            "SELECT count(*) FROM e_invoice_deliveries WHERE invoice_number = ANY($1::text[])",
+            [first, second],
+        )
+        == 1
+    )
