@@ -28,6 +28,7 @@ EXCHANGES = ("events", "integration", "dead-letter")
 # `outbound` of its service_app; tests/unit/test_rabbitmq_permissions.py checks they agree).
 OUTBOUND: dict[str, tuple[str, ...]] = {
     "billing": ("online-payments", "e-invoice"),
+    "correspondence": ("cases", "case-messages"),
     "identity": ("manager-decisions", "manager-grants"),
     "metering": ("self-readings",),
 }

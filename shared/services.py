@@ -28,6 +28,7 @@ SERVICES: tuple[Service, ...] = (
     Service("notifications", 8103, upstream=False),
     Service("metering", 8104),
     Service("payments", 8105),
+    Service("correspondence", 8106),
     Service("gateway", 8080, owns_database=False, upstream=False, public=True),
 )
 

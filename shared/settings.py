@@ -189,6 +189,10 @@ class Settings(_ServiceAddresses):
     email_max_attempts: int = 30
     email_poll_seconds: float = 1.0
 
+    # Correspondence (issue 13): the credential the back office fetches attachments with
+    # (Authorization: Bearer …); unset: the back office route refuses every request.
+    backoffice_token: SecretStr | None = None
+
     # E-invoice and the customer's emails (issue 12)
     # How long a link that confirms an e-invoice address works.
     e_invoice_confirmation_hours: int = Field(72, ge=1, le=24 * 30)
@@ -212,17 +216,18 @@ class Settings(_ServiceAddresses):
             return json.loads(text)
         return [part.strip() for part in text.split(",") if part.strip()]
 
-    @field_validator("captcha_test_answer", "internal_token", mode="before")
+    @field_validator("captcha_test_answer", "internal_token", "backoffice_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("internal_token")
+    @field_validator("internal_token", "backoffice_token")
     @classmethod
-    def _internal_token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+    def _token_long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < INTERNAL_TOKEN_MIN_LENGTH:
             raise ValueError(
-                f"EBOK_INTERNAL_TOKEN must be at least {INTERNAL_TOKEN_MIN_LENGTH} characters, "
+                f"EBOK_{(info.field_name or '').upper()} must be at least "
+                f"{INTERNAL_TOKEN_MIN_LENGTH} characters, "
                 "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return value

@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from services.gateway.upstream import UpstreamResponse, Upstreams
-from shared.api import billing, identity, metering, payments
+from shared.api import billing, correspondence, identity, metering, payments
 from shared.api.dashboard import DashboardOut, Part
 from shared.api.paging import Page
 from shared.api.selector import CustomerSelector
@@ -660,6 +660,75 @@ ROUTES: tuple[Route, ...] = (
         body=identity.NotificationPreferencesIn,
         response=identity.NotificationPreferencesOut,
         errors=(415, 422),
+    ),
+    # --- correspondence
+    Route(
+        "POST",
+        "/api/v1/attachments",
+        "Upload a file for a case or a message (the body is the file: PDF, JPEG or PNG, at most "
+        "10 MB; its type is read from its content); name it in a case or message within a day",
+        account("case", partial="filtered"),
+        "correspondence",
+        query=correspondence.AttachmentQuery,
+        response=correspondence.AttachmentOut,
+        status=201,
+        errors=(404, 413, 415, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/attachments/{attachment_id}",
+        "An attachment of a case (to whoever may see the case, or its uploader)",
+        account("case", partial="filtered"),
+        "correspondence",
+        query=CustomerSelector,
+        content_type="application/octet-stream",
+        errors=(400, 404),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases",
+        "Write to us: a failure report, a water-quality or billing complaint, a data-change "
+        "request or a question (Idempotency-Key required: a repeated request makes one case)",
+        account("case", partial="filtered"),
+        "correspondence",
+        body=correspondence.CaseIn,
+        query=CustomerSelector,
+        response=correspondence.CaseOut,
+        status=201,
+        errors=(404, 409, 422),
+        idempotent=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/cases",
+        "Cases sent, newest first, filtered by kind, status and date, a page at a time",
+        account("case", partial="filtered"),
+        "correspondence",
+        query=correspondence.CaseQuery,
+        response=Page[correspondence.CaseSummaryOut],
+        errors=(404, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/cases/{number}",
+        "One case with its timeline, messages and attachments",
+        account("case", partial="filtered"),
+        "correspondence",
+        query=CustomerSelector,
+        response=correspondence.CaseOut,
+        errors=(400, 404),
+    ),
+    Route(
+        "POST",
+        "/api/v1/cases/{number}/messages",
+        "Add a message to a case",
+        account("case", partial="filtered"),
+        "correspondence",
+        body=correspondence.MessageIn,
+        query=CustomerSelector,
+        response=correspondence.MessageOut,
+        status=201,
+        errors=(400, 404, 409, 422),
     ),
     # --- payments
     Route(

@@ -39,6 +39,7 @@ ERROR_TEXT = {
     404: "Not found",
     409: "Conflict",
     410: "Gone",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",

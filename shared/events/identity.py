@@ -114,6 +114,17 @@ class BookingReceiptRequested(AccountEmail, event="identity.booking-receipt.requ
     invoice_number: Identifier | None = None
 
 
+class CaseUpdateRequested(AccountEmail, event="identity.case-update.requested"):
+    """A case the account submitted moved on (`correspondence.case.changed`): the "case updated"
+    email, with the status and the utility's reply."""
+
+    customer_id: Identifier
+    number: str
+    status: str
+    reply: str | None = None
+    reason: str | None = None
+
+
 class SessionRevoked(Event, event="identity.session.revoked"):
     """Sessions that have ended: every service refuses their access tokens until `valid_until`,
     when the last of those tokens expires anyway."""

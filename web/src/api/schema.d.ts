@@ -673,6 +673,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload a file for a case or a message (the body is the file: PDF, JPEG or PNG, at most 10 MB; its type is read from its content); name it in a case or message within a day */
+        post: operations["post_attachments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An attachment of a case (to whoever may see the case, or its uploader) */
+        get: operations["get_attachments_attachment_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cases sent, newest first, filtered by kind, status and date, a page at a time */
+        get: operations["get_cases"];
+        put?: never;
+        /** Write to us: a failure report, a water-quality or billing complaint, a data-change request or a question (Idempotency-Key required: a repeated request makes one case) */
+        post: operations["post_cases"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cases/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One case with its timeline, messages and attachments */
+        get: operations["get_cases_number"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cases/{number}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a message to a case */
+        post: operations["post_cases_number_messages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/payments": {
         parameters: {
             query?: never;
@@ -796,6 +882,40 @@ export interface components {
             /** Grants */
             grants: components["schemas"]["GrantIn"][];
         };
+        /** AttachmentOut */
+        AttachmentOut: {
+            /**
+             * Attachment Id
+             * Format: uuid
+             */
+            attachment_id: string;
+            /** Filename */
+            filename: string;
+            /**
+             * Content Type
+             * @enum {string}
+             */
+            content_type: "application/pdf" | "image/jpeg" | "image/png";
+            /** Size */
+            size: number;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+        };
+        /** AuthorOut */
+        AuthorOut: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "customer" | "manager" | "utility";
+            /** Login */
+            login: string | null;
+            /** Name */
+            name: string | null;
+        };
         /**
          * BalanceOut
          * @description Positive `balance` is in the customer's favour; negative is owed.
@@ -827,6 +947,20 @@ export interface components {
              */
             currency: "PLN";
         };
+        /** BillingComplaintIn */
+        BillingComplaintIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "billing-complaint";
+            /** Invoice Number */
+            invoice_number: string;
+            /** Reason */
+            reason: string;
+            /** Attachment Ids */
+            attachment_ids?: string[];
+        };
         /** CaptchaOut */
         CaptchaOut: {
             /**
@@ -853,6 +987,105 @@ export interface components {
         /** CaptchaRequest */
         CaptchaRequest: {
             proof: components["schemas"]["ProofIn"];
+        };
+        /**
+         * CaseIn
+         * @description A new case: its `kind` says which fields it has.
+         */
+        CaseIn: components["schemas"]["FailureIn"] | components["schemas"]["WaterQualityIn"] | components["schemas"]["DataChangeRequestIn"] | components["schemas"]["BillingComplaintIn"] | components["schemas"]["QuestionIn"];
+        /** CaseOut */
+        CaseOut: {
+            /** Number */
+            number: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "failure" | "water-quality" | "data-change" | "billing-complaint" | "question";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "submitted" | "registered" | "in-progress" | "answered" | "closed" | "rejected";
+            /**
+             * Title
+             * @description a line that names the case: subject, place or invoice
+             */
+            title: string;
+            /** Service Point Id */
+            service_point_id: string | null;
+            /** Invoice Number */
+            invoice_number: string | null;
+            submitted_by: components["schemas"]["AuthorOut"];
+            /**
+             * Submitted At
+             * Format: date-time
+             */
+            submitted_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Customer Id */
+            customer_id: string;
+            /** Description */
+            description: string;
+            /** Location */
+            location: string | null;
+            /** Since */
+            since: string | null;
+            /** Subject */
+            subject: string | null;
+            /** Changes */
+            changes: components["schemas"]["DataChangeOut"][];
+            /** Attachments */
+            attachments: components["schemas"]["AttachmentOut"][];
+            /**
+             * Timeline
+             * @description every status, oldest first
+             */
+            timeline: components["schemas"]["StatusChangeOut"][];
+            /**
+             * Messages
+             * @description the thread, oldest first
+             */
+            messages: components["schemas"]["MessageOut"][];
+        };
+        /** CaseSummaryOut */
+        CaseSummaryOut: {
+            /** Number */
+            number: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "failure" | "water-quality" | "data-change" | "billing-complaint" | "question";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "submitted" | "registered" | "in-progress" | "answered" | "closed" | "rejected";
+            /**
+             * Title
+             * @description a line that names the case: subject, place or invoice
+             */
+            title: string;
+            /** Service Point Id */
+            service_point_id: string | null;
+            /** Invoice Number */
+            invoice_number: string | null;
+            submitted_by: components["schemas"]["AuthorOut"];
+            /**
+             * Submitted At
+             * Format: date-time
+             */
+            submitted_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * ChallengeOut
@@ -958,6 +1191,55 @@ export interface components {
             latest_invoices: components["schemas"]["Part_list_InvoiceOut__"];
             meters: components["schemas"]["Part_list_MeterOut__"];
             contracts: components["schemas"]["Part_list_ContractOut__"];
+        };
+        /** DataChangeIn */
+        DataChangeIn: {
+            /**
+             * Field
+             * @enum {string}
+             */
+            field: "name" | "correspondence_address" | "phone" | "contact_email";
+            /**
+             * Current
+             * @default null
+             */
+            current: string | null;
+            /** Requested */
+            requested: string;
+        };
+        /** DataChangeOut */
+        DataChangeOut: {
+            /**
+             * Field
+             * @enum {string}
+             */
+            field: "name" | "correspondence_address" | "phone" | "contact_email";
+            /** Current */
+            current: string | null;
+            /** Requested */
+            requested: string;
+        };
+        /**
+         * DataChangeRequestIn
+         * @description Basic data (name, correspondence address) and auxiliary data (phone, contact email): each
+         *     field's current and requested value. A manager whose grant covers only part of the
+         *     customer's properties may not ask (403).
+         */
+        DataChangeRequestIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "data-change";
+            /** Changes */
+            changes: components["schemas"]["DataChangeIn"][];
+            /**
+             * Comment
+             * @default null
+             */
+            comment: string | null;
+            /** Attachment Ids */
+            attachment_ids?: string[];
         };
         /** DecisionOut */
         DecisionOut: {
@@ -1140,6 +1422,37 @@ export interface components {
             title: string;
             /** Text */
             text: string;
+        };
+        /**
+         * FailureIn
+         * @description A failure: where (one of the customer's service points, or a free address), what is
+         *     wrong, since when.
+         */
+        FailureIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "failure";
+            /**
+             * Service Point Id
+             * @default null
+             */
+            service_point_id: string | null;
+            /**
+             * Location
+             * @default null
+             */
+            location: string | null;
+            /** Description */
+            description: string;
+            /**
+             * Since
+             * @default null
+             */
+            since: string | null;
+            /** Attachment Ids */
+            attachment_ids?: string[];
         };
         /** FieldError */
         FieldError: {
@@ -1557,6 +1870,31 @@ export interface components {
             /** Activated At */
             activated_at: string | null;
         };
+        /** MessageIn */
+        MessageIn: {
+            /** Text */
+            text: string;
+            /** Attachment Ids */
+            attachment_ids?: string[];
+        };
+        /** MessageOut */
+        MessageOut: {
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            author: components["schemas"]["AuthorOut"];
+            /** Text */
+            text: string;
+            /** Attachments */
+            attachments: components["schemas"]["AttachmentOut"][];
+            /**
+             * Posted At
+             * Format: date-time
+             */
+            posted_at: string;
+        };
         /** MeterOut */
         MeterOut: {
             /** Meter Number */
@@ -1765,6 +2103,21 @@ export interface components {
             email: string;
             /** Status */
             status: string;
+        };
+        /** Page[CaseSummaryOut] */
+        Page_CaseSummaryOut_: {
+            /** Items */
+            items: components["schemas"]["CaseSummaryOut"][];
+            /**
+             * Next Cursor
+             * @description the cursor of the older rows after these; null on the last page
+             */
+            next_cursor: string | null;
+            /**
+             * Prev Cursor
+             * @description the cursor of the newer rows before these; null on the first page
+             */
+            prev_cursor: string | null;
         };
         /** Page[InvoiceOut] */
         Page_InvoiceOut_: {
@@ -2118,6 +2471,20 @@ export interface components {
             /** Service Points */
             service_points: components["schemas"]["ServicePointMatchOut"][];
         };
+        /** QuestionIn */
+        QuestionIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "question";
+            /** Subject */
+            subject: string;
+            /** Description */
+            description: string;
+            /** Attachment Ids */
+            attachment_ids?: string[];
+        };
         /** ReadingOut */
         ReadingOut: {
             /**
@@ -2222,6 +2589,22 @@ export interface components {
             /** Address Matches */
             address_matches: boolean;
         };
+        /** StatusChangeOut */
+        StatusChangeOut: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "submitted" | "registered" | "in-progress" | "answered" | "closed" | "rejected";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            by: components["schemas"]["AuthorOut"];
+            /** Reason */
+            reason: string | null;
+        };
         /**
          * TermsOut
          * @description One version of the regulations, in `language` (Polish where the asked one has no text).
@@ -2263,6 +2646,20 @@ export interface components {
             refresh_token?: string;
             /** Must Change Password */
             must_change_password: boolean;
+        };
+        /** WaterQualityIn */
+        WaterQualityIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "water-quality";
+            /** Service Point Id */
+            service_point_id: string;
+            /** Description */
+            description: string;
+            /** Attachment Ids */
+            attachment_ids?: string[];
         };
     };
     responses: never;
@@ -5486,6 +5883,532 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_attachments: {
+        parameters: {
+            query: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+                filename: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Content too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_attachments_attachment_id: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path: {
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_cases: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+                /** @description how many rows at most */
+                limit?: number;
+                /** @description `next_cursor` (older rows) or `prev_cursor` (newer rows) of a page of the same list, as received; leave it out for the newest rows */
+                cursor?: string | null;
+                kind?: ("failure" | "water-quality" | "data-change" | "billing-complaint" | "question") | null;
+                status?: ("submitted" | "registered" | "in-progress" | "answered" | "closed" | "rejected") | null;
+                /** @description submitted on or after this day */
+                since?: string | null;
+                /** @description submitted on or before this day */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CaseSummaryOut_"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_cases: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header: {
+                /** @description A new random key for each new request: the same key with the same body gives the same answer, with another body 409 */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaseIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    get_cases_number: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path: {
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+        };
+    };
+    post_cases_number_messages: {
+        parameters: {
+            query?: {
+                /** @description the customer whose account to show: a manager's granted customer (may be left out while the manager holds exactly one grant); a customer may leave it out or name themself */
+                customer?: string | null;
+            };
+            header?: never;
+            path: {
+                number: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemOut"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

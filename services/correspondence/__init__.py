@@ -1,0 +1,2 @@
+"""Correspondence: cases (failure reports, water-quality and billing complaints, data-change
+requests, questions), their messages and attachments, and the back office's answers."""
