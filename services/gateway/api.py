@@ -126,16 +126,27 @@ def forwarding_handler(route: Route) -> Handler:
 # The dashboard's calls, one per service, at once; and which member of whose answer each part of
 # DashboardOut is. The services render their answers from the same models, so the gateway only
 # composes them: validating and serialising them again cost a sixth of the dashboard's throughput.
-DASHBOARD_CALLS = {"billing": f"/summary?invoices={DASHBOARD_INVOICES}", "metering": "/meters"}
+DASHBOARD_CALLS = {
+    "billing": f"/summary?invoices={DASHBOARD_INVOICES}",
+    "metering": "/meters",
+    "correspondence": "/cases-summary",
+}
 DASHBOARD_POLICY = account("customer", partial="filtered")
 # Answers of a service that are the whole dashboard's: the token refused, the customer not the
 # caller's, the customer not named by a manager who holds several grants.
 REFUSALS = (401, 404, 422)
-DASHBOARD_PARTS = {
+# Whose 404 or 422 speaks for the whole dashboard. Every service decides the caller's customer
+# from the same grants (shared/scopes.py), so billing's and metering's answer is everyone's; a
+# 404 from correspondence (issue 13) only leaves its part unavailable, as does a correspondence
+# that does not serve the route (yet).
+SCOPE_SERVICES = ("billing", "metering")
+# Each part: the service, and the member of its answer (None: the whole answer).
+DASHBOARD_PARTS: dict[str, tuple[str, str | None]] = {
     "balance": ("billing", "balance"),
     "latest_invoices": ("billing", "latest_invoices"),
     "meters": ("metering", "items"),
     "contracts": ("billing", "contracts"),
+    "open_cases": ("correspondence", None),
 }
 assert DASHBOARD_PARTS.keys() == DashboardOut.model_fields.keys(), "every part has its source"
 _AVAILABLE = Part(available=True).model_dump(mode="json")
@@ -149,14 +160,14 @@ def compose_dashboard(answers: dict[str, Any]) -> dict[str, Any]:
         if isinstance(answer, str):
             parts[name] = Part.missing(answer).model_dump(mode="json")
         else:
-            parts[name] = {**_AVAILABLE, "data": answer[member]}
+            parts[name] = {**_AVAILABLE, "data": answer if member is None else answer[member]}
     return parts
 
 
 async def dashboard(request: web.Request) -> web.Response:
-    """Balance, latest invoices, meters with their latest reading and contracts: one call to
-    billing and one to metering, at once; a service that fails leaves only its parts
-    unavailable."""
+    """Balance, latest invoices, meters with their latest reading, contracts and open cases: one
+    call to billing, one to metering and one to correspondence, at once; a service that fails
+    leaves only its parts unavailable."""
     authorize(request, DASHBOARD_POLICY)
     upstreams = request.app[UPSTREAMS]
     headers = {"Authorization": request.headers["Authorization"]}
@@ -171,7 +182,7 @@ async def dashboard(request: web.Request) -> web.Response:
             )
         except Problem as problem:
             return problem.detail or problem.title
-        if result.status in REFUSALS:
+        if result.status == 401 or (result.status in REFUSALS and service in SCOPE_SERVICES):
             return result
         if result.status != 200:
             return f"{service} answered {result.status}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from services.identity import domain, grants, notices, repository
+from services.identity import case_notices, domain, grants, notices, repository
 from shared.envelope import Envelope
-from shared.events import billing, erp, notifications, payments
+from shared.events import billing, correspondence, erp, notifications, payments
 from shared.events import identity as events
 from shared.logs import get_logger
 from shared.messaging.consumer import Many, PermanentError, Subscription, latest
@@ -161,4 +161,6 @@ SUBSCRIPTIONS = (
         },
         types_commute=True,
     ),
+    # Issue 13: the "case updated" email (case_notices.py).
+    Subscription("cases", {correspondence.CaseChanged: case_notices.case_changed}),
 )

@@ -47,6 +47,10 @@ class Links:
         """The invoice's page in e-BOK: its number is one path segment ('/' quoted)."""
         return f"{self.public_url}/invoices/{quote(invoice_number, safe='')}"
 
+    def case(self, number: str) -> str:
+        """The case's page in e-BOK: its number (KOR/2026/000123) is one path segment."""
+        return f"{self.public_url}/cases/{quote(number, safe='')}"
+
 
 @dataclass(frozen=True)
 class Email:
@@ -149,6 +153,18 @@ def _booking(e: identity.BookingReceiptRequested, links: Links) -> dict[str, Any
         "currency": "PLN",
         "invoice_number": e.invoice_number or "",
         "invoice_url": links.invoice(e.invoice_number) if e.invoice_number else "",
+        "login_url": links.login_url,
+    }
+
+
+def _case(e: identity.CaseUpdateRequested, links: Links) -> dict[str, Any]:
+    """The templates word the status themselves; an absent reply or reason is empty."""
+    return {
+        "number": e.number,
+        "status": e.status,
+        "reply": e.reply or "",
+        "reason": e.reason or "",
+        "case_url": links.case(e.number),
         "login_url": links.login_url,
     }
 
@@ -265,6 +281,13 @@ EMAILS: dict[type[Request], Email] = {
         sensitive=False,
         context=_booking,
         reference=lambda e: e.booking_id,
+    ),
+    # Issue 13: to the account that wrote the case (identity's case_notices.py).
+    identity.CaseUpdateRequested: Email(
+        "case-updated",
+        sensitive=False,
+        context=_case,
+        reference=lambda e: e.number,
     ),
 }
 

@@ -6,6 +6,7 @@ from typing import Generic, TypeVar
 
 from shared.api.billing import BalanceOut, ContractOut, InvoiceOut
 from shared.api.common import Out
+from shared.api.correspondence import CasesSummaryOut
 from shared.api.metering import MeterOut
 
 T = TypeVar("T")
@@ -26,3 +27,4 @@ class DashboardOut(Out):
     latest_invoices: Part[list[InvoiceOut]]
     meters: Part[list[MeterOut]]
     contracts: Part[list[ContractOut]]
+    open_cases: Part[CasesSummaryOut]

@@ -65,22 +65,45 @@ METERS = {
 }
 
 
+CASES = {
+    "open": 1,
+    "latest_open": [
+        {
+            "number": "KOR/2026/000123",
+            "kind": "failure",
+            "status": "registered",
+            "title": "Wodna 1, 00-001 Warszawa",
+            "service_point_id": "SP1",
+            "invoice_number": None,
+            "submitted_by": {"role": "customer", "login": "e123456789", "name": None},
+            "submitted_at": "2026-11-25T09:00:00Z",
+            "updated_at": "2026-11-25T10:00:00Z",
+        }
+    ],
+}
+EVERY_PART = {"balance", "latest_invoices", "meters", "contracts", "open_cases"}
+
+
 @pytest.mark.parametrize(
-    ("billing", "metering", "available"),
+    ("billing", "metering", "correspondence", "available"),
     [
-        (SUMMARY, METERS, {"balance", "latest_invoices", "meters", "contracts"}),
-        ("billing answered 500", METERS, {"meters"}),
+        (SUMMARY, METERS, CASES, EVERY_PART),
+        ("billing answered 500", METERS, CASES, {"meters", "open_cases"}),
         (
             SUMMARY,
             "The metering service is not answering",
-            {"balance", "latest_invoices", "contracts"},
+            CASES,
+            {"balance", "latest_invoices", "contracts", "open_cases"},
         ),
+        (SUMMARY, METERS, "correspondence answered 404", EVERY_PART - {"open_cases"}),
     ],
 )
 def test_the_composed_dashboard_is_a_dashboard(
-    billing: object, metering: object, available: set[str]
+    billing: object, metering: object, correspondence: object, available: set[str]
 ) -> None:
-    body = compose_dashboard({"billing": billing, "metering": metering})
+    body = compose_dashboard(
+        {"billing": billing, "metering": metering, "correspondence": correspondence}
+    )
 
     board = DashboardOut.model_validate_json(orjson.dumps(body))
 
@@ -92,3 +115,9 @@ def test_the_composed_dashboard_is_a_dashboard(
         assert board.meters.data is not None and board.meters.data[0].meter_number == "M1"
     else:
         assert board.meters.error == metering
+    if "open_cases" in available:
+        # The whole of correspondence's answer is the part.
+        assert board.open_cases.data is not None and board.open_cases.data.open == 1
+        assert board.open_cases.data.latest_open[0].number == "KOR/2026/000123"
+    else:
+        assert board.open_cases.error == correspondence

@@ -26,6 +26,8 @@ PDF = b"%PDF-1.4\n% a document\n%%EOF\n"
 CONFIRMATION_URL = "https://e.example/e-invoice/confirm#token=C0NF1RM"
 INVOICE = "FV/2026/11/000123"
 INVOICE_URL = "https://e.example/invoices/FV%2F2026%2F11%2F000123"
+CASE = "KOR/2026/000123"
+CASE_URL = "https://e.example/cases/KOR%2F2026%2F000123"
 
 
 def _account(model: type[identity.AccountEmail], language: str, **extra: Any) -> Event:
@@ -117,6 +119,17 @@ SAMPLES: dict[type[Event], tuple[Callable[[str], Event], tuple[str, ...]]] = {
         ),
         ("10.00 PLN", "2026-11-25", "B-77", INVOICE, INVOICE_URL),
     ),
+    identity.CaseUpdateRequested: (
+        lambda lang: _account(
+            identity.CaseUpdateRequested,
+            lang,
+            customer_id="C-1001",
+            number=CASE,
+            status="answered",
+            reply="Awaria usunięta 26.11.\nProsimy o <informację>, jeśli wróci.",
+        ),
+        (CASE, CASE_URL, "Awaria usunięta 26.11."),
+    ),
 }
 NAMES = sorted(
     {p.name.removesuffix(".subject.txt") for p in (TEMPLATES / "pl").glob("*.subject.txt")}
@@ -155,6 +168,7 @@ SUBJECTS = {
         "payment-booked": "Otrzymaliśmy wpłatę: 10.00 PLN",
         "e-invoice-confirmation": "Potwierdź adres e-faktury",
         "e-invoice-address-changed": "Zmieniono adres e-faktury",
+        "case-updated": f"Sprawa {CASE}: odpowiedź",
     },
     "en": {
         "e-invoice": f"Your e-invoice {INVOICE}",
@@ -163,6 +177,7 @@ SUBJECTS = {
         "payment-booked": "Payment received: 10.00 PLN",
         "e-invoice-confirmation": "Confirm your e-invoice address",
         "e-invoice-address-changed": "Your e-invoice address has changed",
+        "case-updated": f"Case {CASE}: reply",
     },
 }
 
@@ -225,3 +240,74 @@ def test_an_attachment_that_is_not_a_pdf_is_refused_for_good(pdf: str, reason: s
     event = build("pl").model_copy(update={"pdf": pdf})
     with pytest.raises(PermanentError, match=reason):
         EMAILS[billing.EInvoiceIssued].attachments(event)
+
+
+# The "case updated" email words each status the back office may set, in every language.
+CASE_WORDS = {
+    "pl": {
+        "registered": ("Sprawa {n}: zarejestrowana", "nowy status: zarejestrowana"),
+        "in-progress": ("Sprawa {n}: w realizacji", "nowy status: w realizacji"),
+        "answered": ("Sprawa {n}: odpowiedź", "nowy status: udzielono odpowiedzi"),
+        "closed": ("Sprawa {n}: zamknięta", "nowy status: zamknięta"),
+        "rejected": ("Sprawa {n}: odrzucona", "nowy status: odrzucona"),
+    },
+    "en": {
+        "registered": ("Case {n}: registered", "new status: registered"),
+        "in-progress": ("Case {n}: in progress", "new status: in progress"),
+        "answered": ("Case {n}: reply", "new status: answered"),
+        "closed": ("Case {n}: closed", "new status: closed"),
+        "rejected": ("Case {n}: rejected", "new status: rejected"),
+    },
+    "uk": {
+        "registered": ("Звернення {n}: зареєстровано", "новий статус: зареєстровано"),
+        "in-progress": ("Звернення {n}: в роботі", "новий статус: в роботі"),
+        "answered": ("Звернення {n}: відповідь", "новий статус: надано відповідь"),
+        "closed": ("Звернення {n}: закрито", "новий статус: закрито"),
+        "rejected": ("Звернення {n}: відхилено", "новий статус: відхилено"),
+    },
+    "ru": {
+        "registered": ("Обращение {n}: зарегистрировано", "новый статус: зарегистрировано"),
+        "in-progress": ("Обращение {n}: в работе", "новый статус: в работе"),
+        "answered": ("Обращение {n}: ответ", "новый статус: дан ответ"),
+        "closed": ("Обращение {n}: закрыто", "новый статус: закрыто"),
+        "rejected": ("Обращение {n}: отклонено", "новый статус: отклонено"),
+    },
+}
+CASE_LABELS = {  # the reply's and the reason's headings
+    "pl": ("Odpowiedź:", "Powód odrzucenia:"),
+    "en": ("Our reply:", "Reason for rejection:"),
+    "uk": ("Відповідь:", "Причина відхилення:"),
+    "ru": ("Ответ:", "Причина отклонения:"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("status", ["registered", "in-progress", "answered", "closed", "rejected"])
+def test_the_case_email_words_the_status(language: str, status: str) -> None:
+    build, _ = SAMPLES[identity.CaseUpdateRequested]
+    email = EMAILS[identity.CaseUpdateRequested]
+    event = build(language).model_copy(update={"status": status, "reply": None})
+    rendered = Renderer().render(email.template, language, email.context(event, LINKS))
+    subject, says = CASE_WORDS[language][status]
+    assert rendered.subject == subject.format(n=CASE)
+    assert says in rendered.text
+    assert f"<strong>{says.split(': ')[1]}</strong>" in rendered.html
+    # Neither a reply nor a reason was given: no heading for them.
+    for label in CASE_LABELS[language]:
+        assert label not in rendered.text + rendered.html
+    assert CASE_URL in rendered.text and f'href="{CASE_URL}"' in rendered.html
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_rejected_case_gives_the_reason_and_the_reply_escaped(language: str) -> None:
+    build, _ = SAMPLES[identity.CaseUpdateRequested]
+    email = EMAILS[identity.CaseUpdateRequested]
+    event = build(language).model_copy(
+        update={"status": "rejected", "reason": "Adres <spoza> obszaru działania"}
+    )
+    rendered = Renderer().render(email.template, language, email.context(event, LINKS))
+    reply, reason = CASE_LABELS[language]
+    assert f"{reason} Adres <spoza> obszaru działania" in rendered.text
+    assert f"{reason} Adres &lt;spoza&gt; obszaru działania" in rendered.html
+    assert reply in rendered.text and "Prosimy o <informację>" in rendered.text
+    assert "Prosimy o &lt;informację&gt;" in rendered.html

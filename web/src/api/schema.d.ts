@@ -1088,6 +1088,16 @@ export interface components {
             updated_at: string;
         };
         /**
+         * CasesSummaryOut
+         * @description For the dashboard: how many cases are open, and the latest of them.
+         */
+        CasesSummaryOut: {
+            /** Open */
+            open: number;
+            /** Latest Open */
+            latest_open: components["schemas"]["CaseSummaryOut"][];
+        };
+        /**
          * ChallengeOut
          * @description A proof-of-work challenge (ALTCHA-style): find `number` ≤ `maxnumber` such that
          *     SHA-256(`salt` + decimal `number`) is `challenge` (hex), then ask for a CAPTCHA with it.
@@ -1191,6 +1201,7 @@ export interface components {
             latest_invoices: components["schemas"]["Part_list_InvoiceOut__"];
             meters: components["schemas"]["Part_list_MeterOut__"];
             contracts: components["schemas"]["Part_list_ContractOut__"];
+            open_cases: components["schemas"]["Part_CasesSummaryOut_"];
         };
         /** DataChangeIn */
         DataChangeIn: {
@@ -2237,6 +2248,18 @@ export interface components {
             available: boolean;
             /** @default null */
             data: components["schemas"]["BalanceOut"] | null;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+        };
+        /** Part[CasesSummaryOut] */
+        Part_CasesSummaryOut_: {
+            /** Available */
+            available: boolean;
+            /** @default null */
+            data: components["schemas"]["CasesSummaryOut"] | null;
             /**
              * Error
              * @default null
