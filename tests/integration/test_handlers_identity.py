@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from services.identity.handlers import SUBSCRIPTIONS
-from shared.events import Event, billing, erp, notifications, payments
+from shared.events import Event, billing, correspondence, erp, notifications, payments
 from shared.events import identity as events
 from shared.messaging.consumer import PermanentError
 from tests.integration.test_identity_notices import utility_today
@@ -227,6 +227,26 @@ async def _payment_booked(identity: ServiceHandlers) -> Event:
     )
 
 
+def case_changed(
+    customer_id: str, account_id: uuid.UUID, status: str = "answered", **extra: str
+) -> correspondence.CaseChanged:
+    return correspondence.CaseChanged(
+        case_id=uuid.uuid4(),
+        number=f"KOR/2026/{secrets.randbelow(10**6):06d}",
+        customer_id=customer_id,
+        kind="failure",
+        status=status,  # type: ignore[arg-type]
+        submitted_by_account_id=account_id,
+        changed_at=datetime(2026, 11, 26, 10, 30, tzinfo=UTC),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def _case_changed(identity: ServiceHandlers) -> Event:
+    account_id = await new_account(identity, "active")
+    return case_changed(await customer_of(identity, account_id), account_id, reply="Naprawione.")
+
+
 CASES: dict[str, Case] = {
     billing.CustomerChanged.TYPE: _customer,
     billing.ContractChanged.TYPE: _contract,
@@ -238,6 +258,7 @@ CASES: dict[str, Case] = {
     payments.PaymentCompleted.TYPE: _payment_completed,
     billing.InvoiceDueSoon.TYPE: _invoice_due_soon,
     billing.PaymentBooked.TYPE: _payment_booked,
+    correspondence.CaseChanged.TYPE: _case_changed,
 }
 HANDLED = [model.TYPE for subscription in SUBSCRIPTIONS for model in subscription.handlers]
 PROJECTION = [
