@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.correspondence import api
 from services.correspondence.handlers import SUBSCRIPTIONS
 from shared.events.correspondence import CaseMessagePosted, CaseSubmitted
 from shared.runtime import service_app
@@ -17,7 +18,7 @@ def build_app(settings: Settings) -> web.Application:
         settings,
         SERVICE,
         subscriptions=SUBSCRIPTIONS,
-        routes=[],
+        routes=[api.routes],
         # Every new case and every customer message waits there for the back office.
         outbound={"cases": [CaseSubmitted], "case-messages": [CaseMessagePosted]},
     )
