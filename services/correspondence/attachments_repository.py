@@ -11,8 +11,11 @@ import asyncpg
 from services.correspondence.attachments import UNATTACHED_TTL
 from shared.api.correspondence import MAX_ATTACHMENTS
 from shared.http.problems import Problem
+from shared.tx import Database
 
 PURGE_BATCH = 100
+# How often the purge looks (an upload lives a day: a quarter of an hour late is nothing).
+PURGE_POLL_SECONDS = 900.0
 
 
 def _refused(code: str, detail: str, message: str) -> Problem:
@@ -152,13 +155,25 @@ async def find(conn: asyncpg.Connection, attachment_id: uuid.UUID) -> asyncpg.Re
     )
 
 
-async def case_place(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
-    """Whose case it is and what it is about: what a manager's partial grant is checked
-    against (the cases table is the cases' capability's)."""
-    return await conn.fetchrow(
-        "SELECT customer_id, service_point_id, invoice_number FROM cases WHERE case_id = $1",
+async def case_visible(
+    conn: asyncpg.Connection, case_id: uuid.UUID, customer_id: str, points: list[str] | None
+) -> bool:
+    """The customer's case is within the caller's part (`points`: a partial grant's service
+    points, None: the whole customer), as the cases' own reads decide it: a case on one of the
+    points, or on an invoice of one of their contracts."""
+    found = await conn.fetchval(
+        """SELECT 1 FROM cases c
+            WHERE c.case_id = $1 AND c.customer_id = $2
+              AND ($3::text[] IS NULL
+                   OR c.service_point_id = ANY($3::text[])
+                   OR (c.invoice_number IS NOT NULL AND c.contract_number IN (
+                       SELECT contract_number FROM service_points
+                        WHERE service_point_id = ANY($3::text[]) AND customer_id = $2)))""",
         case_id,
+        customer_id,
+        points,
     )
+    return found is not None
 
 
 async def chunk(conn: asyncpg.Connection, attachment_id: uuid.UUID, seq: int) -> bytes | None:
@@ -185,3 +200,15 @@ async def purge_unattached(conn: asyncpg.Connection) -> int:
         PURGE_BATCH,
     )
     return len(deleted)
+
+
+class UnattachedPurge:
+    """The background loop's step: a batch of expired uploads deleted at a time."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def step(self) -> bool:
+        """True when a full batch went: more may be waiting."""
+        async with self.db.transaction() as tx:
+            return await purge_unattached(tx.conn) == PURGE_BATCH

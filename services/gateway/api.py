@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import quote
 
 import orjson
@@ -21,6 +21,7 @@ from shared.api import billing, correspondence, identity, metering, payments
 from shared.api.dashboard import DashboardOut, Part
 from shared.api.paging import Page
 from shared.api.selector import CustomerSelector
+from shared.events.correspondence import AttachmentType
 from shared.http.problems import PROBLEM_CONTENT_TYPE, Problem, json_response
 from shared.policy import (
     ANONYMOUS,
@@ -35,6 +36,7 @@ from shared.runtime import authenticate
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 DASHBOARD_INVOICES = 5
+ATTACHMENT_TYPES: tuple[str, ...] = get_args(AttachmentType)
 
 # How a route takes part in a browser's cookie session (services/gateway/browser_session.py):
 # "issues" answers a token pair, "refreshes" also reads the refresh token from the cookie, "ends"
@@ -59,6 +61,13 @@ class Route:
     browser_session: BrowserSession | None = None
     # Takes a required Idempotency-Key header (the same key and body: the same answer).
     idempotent: bool = False
+    # Its request body and its answer (a file) are piped through a chunk at a time, never read
+    # whole (services/gateway/upstream.py, Upstreams.stream).
+    stream: bool = False
+    # The request body is a file of one of these media types (instead of a `body` model).
+    body_types: tuple[str, ...] = ()
+    # The answer is a file of one of these media types (instead of `content_type`).
+    response_types: tuple[str, ...] = ()
     handler: Handler | None = field(default=None, compare=False)
 
 
@@ -118,6 +127,8 @@ def forwarding_handler(route: Route) -> Handler:
         path = upstream_path.format(
             **{k: path_segment(k, v) for k, v in request.match_info.items()}
         )
+        if route.stream:
+            return await request.app[UPSTREAMS].stream(route.service, path, request)
         return await request.app[UPSTREAMS].forward(route.service, path, request)
 
     return handler
@@ -684,6 +695,8 @@ ROUTES: tuple[Route, ...] = (
         response=correspondence.AttachmentOut,
         status=201,
         errors=(404, 413, 415, 422),
+        stream=True,
+        body_types=ATTACHMENT_TYPES,
     ),
     Route(
         "GET",
@@ -692,8 +705,9 @@ ROUTES: tuple[Route, ...] = (
         account("case", partial="filtered"),
         "correspondence",
         query=CustomerSelector,
-        content_type="application/octet-stream",
         errors=(400, 404),
+        stream=True,
+        response_types=ATTACHMENT_TYPES,
     ),
     Route(
         "POST",

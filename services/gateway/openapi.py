@@ -151,8 +151,23 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], dict]) -> d
             "required": route.browser_session not in ("refreshes", "ends"),
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
+    elif route.body_types:
+        # A file, sent as it is (not a form): its own media type, its name in the query.
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in route.body_types
+            },
+        }
     if route.status == 204:
         ok: dict[str, Any] = {"description": "Done"}
+    elif route.response_types:
+        ok = {
+            "description": "OK",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in route.response_types
+            },
+        }
     elif route.content_type != "application/json":
         ok = {
             "description": "OK",

@@ -35,6 +35,13 @@ FORWARDED_RESPONSE_HEADERS = (
     "Allow",
     "Content-Disposition",
 )
+# And, for a streamed answer (a file), what says how to take it.
+STREAMED_RESPONSE_HEADERS = ("X-Content-Type-Options", "Cache-Control")
+STREAM_CHUNK_BYTES = 64 * 1024
+# A streamed call is not bounded as a whole (a 10 MB upload from a slow client takes its time):
+# only by a connection that will not open, or a silence this long from the service (aiohttp's
+# read timeout also runs while the body is still being sent, so it must outlast a slow upload).
+STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,58 @@ class Upstreams:
         return web.Response(
             status=result.status, body=_public_problem(result, request.path), headers=result.headers
         )
+
+    async def stream(self, service: str, path: str, request: web.Request) -> web.StreamResponse:
+        """As `forward`, but the request's body is piped to the service and the answer back a
+        chunk at a time (a file of up to 10 MB, both ways): neither is ever whole in the
+        gateway's memory. Problem documents are small: those alone are read whole, to name the
+        public path."""
+        headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(k))}
+        headers[CLIENT_IP_HEADER] = client_ip(request)
+        if request.content_length is not None:
+            # The service refuses a declared size over its limit before reading a byte.
+            headers["Content-Length"] = str(request.content_length)
+        sent = {**headers, CORRELATION_HEADER: get_correlation_id(), **self.internal}
+        response: web.StreamResponse | None = None
+        try:
+            async with self.session.request(
+                request.method,
+                self.urls[service] + path,
+                data=request.content if request.body_exists else None,
+                headers=sent,
+                params=dict(request.query),
+                timeout=STREAM_TIMEOUT,
+            ) as resp:
+                kept = {
+                    k: v
+                    for k in (*FORWARDED_RESPONSE_HEADERS, *STREAMED_RESPONSE_HEADERS)
+                    if (v := resp.headers.get(k)) is not None
+                }
+                if kept.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE):
+                    result = UpstreamResponse(resp.status, await resp.read(), kept)
+                    return web.Response(
+                        status=resp.status, body=_public_problem(result, request.path), headers=kept
+                    )
+                response = web.StreamResponse(status=resp.status, headers=kept)
+                if resp.content_length is not None:
+                    response.content_length = resp.content_length
+                await response.prepare(request)
+                async for chunk in resp.content.iter_chunked(STREAM_CHUNK_BYTES):
+                    await response.write(chunk)
+                await response.write_eof()
+                return response
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
+            if response is not None:
+                # The answer has begun: the client sees it cut short, not a problem document.
+                raise ConnectionResetError(f"{service} stopped sending") from None
+            raise Problem(
+                503,
+                "Service unavailable",
+                f"The {service} service is not answering; try again shortly",
+                code="service-unavailable",
+                headers={"Retry-After": "5"},
+            ) from None
 
 
 def _public_problem(result: UpstreamResponse, public_path: str) -> bytes:
