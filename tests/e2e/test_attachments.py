@@ -17,6 +17,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest_asyncio
 
@@ -92,20 +93,19 @@ async def stored(stack: Stack) -> tuple[int, int]:
 
 
 async def new_case(stack: Stack, token: str, attachment_ids: list[str]) -> dict:
-    status, case = await stack.api.request(
-        "POST",
-        "/api/v1/cases",
-        token=token,
-        json={
-            "kind": "question",
-            "subject": "Attachments",
-            "description": "Files for you",
-            "attachment_ids": attachment_ids,
-        },
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert status == 201, case
-    return case  # type: ignore[return-value]
+    body = {
+        "kind": "question",
+        "subject": "Attachments",
+        "description": "Files for you",
+        "attachment_ids": attachment_ids,
+    }
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+    async with stack.api.session.post(
+        f"{stack.api.base_url}/api/v1/cases", json=body, headers=headers
+    ) as resp:
+        case = await resp.json(content_type=None)
+        assert resp.status == 201, case
+        return case  # type: ignore[no-any-return]
 
 
 async def test_pdf_jpeg_and_png_come_back_byte_for_byte(stack: Stack, token: str) -> None:
@@ -221,7 +221,7 @@ async def test_a_sixth_attachment_on_a_case_is_refused(stack: Stack, token: str)
     assert len(case["attachments"]) == 5
     status, problem = await stack.api.request(
         "POST",
-        f"/api/v1/cases/{case['number']}/messages",
+        f"/api/v1/cases/{quote(case['number'], safe='')}/messages",
         token=token,
         json={"text": "One more", "attachment_ids": ids[5:]},
     )
