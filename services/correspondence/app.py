@@ -15,7 +15,7 @@ SERVICE = "correspondence"
 
 
 def build_app(settings: Settings) -> web.Application:
-    return service_app(
+    app = service_app(
         settings,
         SERVICE,
         subscriptions=SUBSCRIPTIONS,
@@ -32,3 +32,5 @@ def build_app(settings: Settings) -> web.Application:
             )
         ],
     )
+    app[attachments_api.UPLOAD_SLOTS] = attachments_api.UploadSlots(settings.db_pool_max)
+    return app

@@ -3,8 +3,11 @@ never whole in memory) and its download, streamed the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 from aiohttp import StreamReader, web
@@ -28,6 +31,36 @@ from shared.scopes import Scope, account_scope
 
 routes = web.RouteTableDef()
 POLICY = account("case", partial="filtered")
+# An upload holds a pooled connection (its transaction) while the file arrives: a client that
+# stops sending for this long is answered 408 and its transaction rolled back.
+UPLOAD_STALL_SECONDS = 30.0
+
+
+class UploadSlots:
+    """How many uploads may be under way at once in this instance: half the database pool, so
+    that slow uploads cannot take every connection from the other requests (503 beyond)."""
+
+    def __init__(self, db_pool_max: int) -> None:
+        self.free = max(1, db_pool_max // 2)
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        if self.free <= 0:
+            raise Problem(
+                503,
+                "Too many uploads",
+                "Too many files are being uploaded at the moment; try again shortly",
+                code="uploads-busy",
+                headers={"Retry-After": "5"},
+            )
+        self.free -= 1
+        try:
+            yield
+        finally:
+            self.free += 1
+
+
+UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 
 
 def not_found() -> Problem:
@@ -47,7 +80,16 @@ async def read_chunk(content: StreamReader, size: int = CHUNK_BYTES) -> bytes:
     parts: list[bytes] = []
     wanted = size
     while wanted:
-        part = await content.read(wanted)
+        try:
+            async with asyncio.timeout(UPLOAD_STALL_SECONDS):
+                part = await content.read(wanted)
+        except TimeoutError:
+            raise Problem(
+                408,
+                "Request timeout",
+                f"The upload stopped for {UPLOAD_STALL_SECONDS:.0f} seconds",
+                code="upload-stalled",
+            ) from None
         if not part:
             break
         parts.append(part)
@@ -57,9 +99,7 @@ async def read_chunk(content: StreamReader, size: int = CHUNK_BYTES) -> bytes:
 
 @routes.post("/attachments")
 async def upload(request: web.Request) -> web.Response:
-    """The file is the body; its type is read from its first bytes, its name from the query.
-    Chunks are written as they arrive, the attachment's row last, all in one transaction: an
-    upload refused or broken half-way leaves nothing."""
+    """The file is the body; its type is read from its first bytes, its name from the query."""
     principal = authenticate(request)
     query = parse_query(request, AttachmentQuery)
     if declared_too_large(request.content_length):
@@ -73,30 +113,40 @@ async def upload(request: web.Request) -> web.Response:
     content_type = sniff(first)
     if content_type is None:
         raise unsupported_type()
-    attachment_id, digest, size, chunk, seq = uuid.uuid4(), hashlib.sha256(), 0, first, 0
-    async with request.app[DB].transaction() as tx:
-        while chunk:
-            size += len(chunk)
-            if size > MAX_ATTACHMENT_BYTES:
-                raise too_large()
-            digest.update(chunk)
-            await repository.add_chunk(tx.conn, attachment_id, seq, chunk)
-            seq += 1
-            # Never more than MAX + 1 bytes are read: the next read stops at the limit's byte.
-            chunk = await read_chunk(
-                request.content, min(CHUNK_BYTES, MAX_ATTACHMENT_BYTES + 1 - size)
+    with request.app[UPLOAD_SLOTS].take():
+        async with request.app[DB].transaction() as tx:
+            attachment_id = uuid.uuid4()
+            size, digest = await store_chunks(tx.conn, request.content, attachment_id, first)
+            row = await repository.add_attachment(
+                tx.conn,
+                attachment_id,
+                customer_id=scope.customer_id,
+                account_id=uploader,
+                filename=query.filename,
+                content_type=content_type,
+                size=size,
+                sha256=digest,
             )
-        row = await repository.add_attachment(
-            tx.conn,
-            attachment_id,
-            customer_id=scope.customer_id,
-            account_id=uploader,
-            filename=query.filename,
-            content_type=content_type,
-            size=size,
-            sha256=digest.hexdigest(),
-        )
     return json_response(AttachmentOut.model_validate(dict(row)), status=201)
+
+
+async def store_chunks(
+    conn: asyncpg.Connection, content: StreamReader, attachment_id: uuid.UUID, first: bytes
+) -> tuple[int, str]:
+    """The body written as chunks as it arrives (`first` read already), inside the caller's
+    transaction, the attachment's row to follow: refused or broken half-way, nothing is left.
+    Returns its size and SHA-256."""
+    digest, size, chunk, seq = hashlib.sha256(), 0, first, 0
+    while chunk:
+        size += len(chunk)
+        if size > MAX_ATTACHMENT_BYTES:
+            raise too_large()
+        digest.update(chunk)
+        await repository.add_chunk(conn, attachment_id, seq, chunk)
+        seq += 1
+        # Never more than the limit and one byte are read: the last read ends at that byte.
+        chunk = await read_chunk(content, min(CHUNK_BYTES, MAX_ATTACHMENT_BYTES + 1 - size))
+    return size, digest.hexdigest()
 
 
 async def may_see(

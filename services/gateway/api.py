@@ -694,7 +694,7 @@ ROUTES: tuple[Route, ...] = (
         query=correspondence.AttachmentQuery,
         response=correspondence.AttachmentOut,
         status=201,
-        errors=(404, 413, 415, 422),
+        errors=(404, 408, 413, 415, 422),
         stream=True,
         body_types=ATTACHMENT_TYPES,
     ),

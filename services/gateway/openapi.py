@@ -37,6 +37,7 @@ ERROR_TEXT = {
     401: "Not authenticated",
     403: "Forbidden",
     404: "Not found",
+    408: "Request timeout",
     409: "Conflict",
     410: "Gone",
     413: "Content too large",

@@ -1,16 +1,24 @@
 """An attachment's type is read from its first bytes, never from its name or declared type; its
-name goes into Content-Disposition without a way out of the header."""
+name goes into Content-Disposition without a way out of the header; uploads cannot take every
+database connection, nor hold one while the client sends nothing."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from unittest import mock
 
+import pytest
+from aiohttp import StreamReader
+
+from services.correspondence import attachments_api
 from services.correspondence.attachments import (
     content_disposition,
     declared_too_large,
     sniff,
 )
+from services.correspondence.attachments_api import UploadSlots
 from shared.api.correspondence import MAX_ATTACHMENT_BYTES
+from shared.http.problems import Problem
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
@@ -65,3 +73,26 @@ def test_a_non_ascii_name_keeps_its_utf8_form() -> None:
     header = content_disposition("zdjęcie awarii.jpg")
     assert "filename*=UTF-8''zdj%C4%99cie%20awarii.jpg" in header
     assert 'filename="zdj_cie awarii.jpg"' in header
+
+
+def test_uploads_beyond_half_the_pool_are_answered_503_not_queued() -> None:
+    slots = UploadSlots(db_pool_max=4)
+    with slots.take(), slots.take():
+        with pytest.raises(Problem) as busy:
+            with slots.take():
+                pass
+        assert busy.value.status == 503 and busy.value.code == "uploads-busy"
+    with slots.take():  # given back, whatever happened in them
+        pass
+    assert slots.free == 2
+
+
+async def test_a_client_that_stops_sending_is_answered_408(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(attachments_api, "UPLOAD_STALL_SECONDS", 0.05)
+    content = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
+    content.feed_data(b"%PDF-1.4")  # and then nothing more, and no end
+    with pytest.raises(Problem) as stalled:
+        await attachments_api.read_chunk(content)
+    assert stalled.value.status == 408
