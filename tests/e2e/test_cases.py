@@ -582,3 +582,41 @@ async def test_numbers_have_no_gaps_under_concurrent_creation(
     assert seqs == list(range(seqs[0], seqs[0] + 30))
     after = await created(stack, second.token, question("Po"))
     assert int(NUMBER.fullmatch(after["number"]).group(2)) == seqs[-1] + 1  # type: ignore[union-attr]
+
+
+async def test_a_full_manager_writes_any_kind_named_as_the_manager(
+    stack: Stack, second: Customer
+) -> None:
+    customer_id = second.account.customer.customer_id
+    own_question = await created(stack, second.token, question("Pytanie klienta"))
+    manager_id, manager_login, token = await manager_granted_by_erp(
+        stack, second.account.customer, "full"
+    )
+    db = await stack.platform.db("correspondence")
+    try:
+        await wait_until(
+            lambda: db.fetchval(
+                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
+                      AND customer_id = $2 AND NOT revoked""",
+                manager_id,
+                customer_id,
+            ),
+            what="correspondence to learn the grant",
+        )
+    finally:
+        await db.close()
+    q = f"?customer={customer_id}"
+    change = await created(
+        stack,
+        token,
+        {"kind": "data-change", "changes": [{"field": "name", "requested": "Nowa Nazwa"}]},
+        query=q,
+    )
+    assert change["submitted_by"] == {"role": "manager", "login": manager_login, "name": None}
+    assert change["title"] == "name"
+    listed = await get(stack, token, f"{CASES}{q}&limit=100")
+    numbers = [c["number"] for c in listed["items"]]
+    assert {own_question["number"], change["number"]} <= set(numbers)
+    assert (await get(stack, token, case_path(own_question["number"], q)))["number"] == (
+        own_question["number"]
+    )
