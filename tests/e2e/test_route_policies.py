@@ -57,6 +57,8 @@ ROLE_OF = {
     "manager-b": "manager",
     "operator": "operator",
 }
+# Queries that pass validation, so that an answer is about the caller, not the query.
+QUERIES = {("POST", "/api/v1/attachments"): "filename=scan.pdf"}
 # Bodies that pass validation, so that an answer is about the caller, not the body.
 BODIES = {
     ("POST", "/api/v1/meters/{meter_number}/readings"): lambda: {
@@ -73,6 +75,8 @@ class World:
     other_contract_meter: str  # A's meter on a contract the partial manager has no grant over
     other_contract_invoice: str
     tokens: dict[str, str | None]
+    case: str = ""  # A's case on the granted service point
+    other_contract_case: str = ""  # A's case on the contract the partial manager has no grant over
 
 
 async def publish_grant(stack: Stack, manager: str, customer: str, points: list[str]) -> None:
@@ -98,7 +102,8 @@ async def publish_grant(stack: Stack, manager: str, customer: str, points: list[
 
 
 async def second_contract(stack: Stack, customer: str, today: date) -> tuple[str, str]:
-    """A second contract of `customer` with its own service point, meter and invoice."""
+    """A second contract of `customer` with its own service point (SP-<suffix>-9), meter and
+    invoice."""
     suffix = secrets.token_hex(4)
     meter, invoice = f"M-{suffix}-9", f"FV/9/{suffix}"
     await stack.erp.publish(
@@ -166,7 +171,26 @@ async def world(stack: Stack) -> World:
             return status == 200
 
         await wait_until(granted, what=f"the grant of {role} to reach the services")
-    return World(a, b, meter, invoice, tokens)
+    other_point = "SP-" + meter.removeprefix("M-")
+    cases = [
+        await failure_case(stack, tokens["customer-a"], point)
+        for point in (first_service_point(a), other_point)
+    ]
+    return World(a, b, meter, invoice, tokens, *cases)
+
+
+async def failure_case(stack: Stack, token: str | None, service_point: str) -> str:
+    """A's failure report at `service_point` (once correspondence knows the point): its number."""
+
+    async def created() -> str | None:
+        async with stack.api.session.post(
+            stack.api.base_url + "/api/v1/cases",
+            json={"kind": "failure", "service_point_id": service_point, "description": "Leak"},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(8)},
+        ) as resp:
+            return (await resp.json())["number"] if resp.status == 201 else None
+
+    return await wait_until(created, what=f"a case at {service_point}")  # type: ignore[return-value]
 
 
 def first_service_point(household: Household) -> str:
@@ -174,12 +198,15 @@ def first_service_point(household: Household) -> str:
     return f"SP-{household.customer.customer_id.removeprefix('C-')}-1"
 
 
-def objects(world: World, *, other: bool = False) -> dict[str, str]:
+def objects(world: World, route: Route, *, other: bool = False) -> dict[str, str]:
     """Path parameters naming A's objects: on the granted service point, or (`other`) on the
-    contract the partial manager was not granted."""
+    contract the partial manager was not granted. `{number}` is a case's under /cases."""
+    case = route.path.startswith("/api/v1/cases/")
     if other:
-        return {"number": world.other_contract_invoice, "meter_number": world.other_contract_meter}
-    return {"number": world.a.invoices[0], "meter_number": world.a.meters[0]}
+        number = world.other_contract_case if case else world.other_contract_invoice
+        return {"number": number, "meter_number": world.other_contract_meter}
+    number = world.case if case else world.a.invoices[0]
+    return {"number": number, "meter_number": world.a.meters[0]}
 
 
 def path_of(route: Route, params: dict[str, str]) -> tuple[str, bool]:
@@ -237,7 +264,9 @@ CASES = [
 async def test_route_answers_each_role_as_its_policy_says(
     world: World, stack: Stack, route: Route, role: str, other: bool
 ) -> None:
-    path, unknown = path_of(route, objects(world, other=other))
+    path, unknown = path_of(route, objects(world, route, other=other))
+    if query := QUERIES.get((route.method, route.path)):
+        path += f"?{query}"
     if ROLE_OF.get(role) == "manager" or role == "customer-b":
         separator = "&" if "?" in path else "?"
         path += f"{separator}customer={quote(world.a.customer.customer_id)}"
