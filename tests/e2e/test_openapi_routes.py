@@ -104,6 +104,7 @@ async def test_every_route_answers_as_documented(stack: Stack) -> None:
     await _managers_and_grants(stack, token)
     await _payments(stack, token, household.customer.customer_id)
     await _e_invoice_and_preferences(stack, token)
+    await _correspondence(stack, token, household.customer.customer_id)
     status, _ = await api.request(
         "POST", "/api/v1/auth/logout", json={"refresh_token": renewed["refresh_token"]}
     )
@@ -275,6 +276,54 @@ async def _e_invoice_and_preferences(stack: Stack, token: str) -> None:
         json={"invoice_issued": False, "due_reminder": True, "payment_received": True},
     )
     assert status == 200 and body["invoice_issued"] is False, body
+
+
+async def _correspondence(stack: Stack, token: str, customer_id: str) -> None:
+    """A photo uploaded, a failure report with it, the list, the case, a message, the photo."""
+    api = stack.api
+    auth = {"Authorization": f"Bearer {token}"}
+    photo = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(2048)
+    async with api.session.post(
+        api.base_url + "/api/v1/attachments?filename=leak.png", data=photo, headers=auth
+    ) as resp:
+        uploaded = await resp.json()
+        api.recorded.append(("POST", resp.url.raw_path, resp.status, resp.content_type, uploaded))
+        assert resp.status == 201, uploaded
+    point = f"SP-{customer_id.removeprefix('C-')}-1"
+    body = {
+        "kind": "failure",
+        "service_point_id": point,
+        "description": "Water leaks under the meter",
+        "attachment_ids": [uploaded["attachment_id"]],
+    }
+
+    async def created() -> dict | None:
+        async with api.session.post(
+            api.base_url + "/api/v1/cases",
+            json=body,
+            headers={**auth, "Idempotency-Key": "walk-" + customer_id},
+        ) as resp:
+            answer = await resp.json()
+            if resp.status != 201:
+                return None  # correspondence learns the service point from billing's event
+            api.recorded.append(("POST", resp.url.raw_path, resp.status, resp.content_type, answer))
+            return answer
+
+    case = await wait_until(created, what="a case at the household's service point")
+    number = quote(case["number"], safe="")  # type: ignore[index]
+    status, page = await api.request("GET", "/api/v1/cases?kind=failure", token=token)
+    assert status == 200 and page["items"], page
+    status, found = await api.request("GET", f"/api/v1/cases/{number}", token=token)
+    assert status == 200 and found["attachments"], found
+    status, message = await api.request(
+        "POST", f"/api/v1/cases/{number}/messages", token=token, json={"text": "Still leaking"}
+    )
+    assert status == 201, message
+    async with api.session.get(
+        api.base_url + f"/api/v1/attachments/{uploaded['attachment_id']}", headers=auth
+    ) as resp:
+        assert resp.status == 200 and await resp.read() == photo
+        api.recorded.append(("GET", resp.url.raw_path, resp.status, resp.content_type, None))
 
 
 async def _payments(stack: Stack, token: str, customer_id: str) -> None:
