@@ -1,4 +1,5 @@
-"""The app's own texts (web/src/i18n/<lang>.ts), so the tests find headings, labels and buttons
+"""The app's own texts (web/src/i18n/<lang>.ts, and the texts loaded with some pages,
+web/src/i18n/<part>/<lang>.ts), so the tests find headings, labels and buttons
 by what a person reads in each language."""
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ _ENTRY = re.compile(r'^\s*("[^"]+")\s*:\s*("(?:[^"\\]|\\.)*")\s*,?\s*$')
 @functools.cache
 def messages(lang: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    for line in (I18N / f"{lang}.ts").read_text().splitlines():
-        if entry := _ENTRY.match(line):
-            found[json.loads(entry.group(1))] = json.loads(entry.group(2))
+    for path in (I18N / f"{lang}.ts", *sorted(I18N.glob(f"*/{lang}.ts"))):
+        for line in path.read_text().splitlines():
+            if entry := _ENTRY.match(line):
+                found[json.loads(entry.group(1))] = json.loads(entry.group(2))
     assert found, f"no messages read from {I18N / lang}.ts"
     return found
 

@@ -41,6 +41,10 @@ const ScopedActionPage = lazy(() => import("./pages/ScopedActionPage"));
 const EInvoicePage = lazy(() => import("./pages/EInvoicePage"));
 const EInvoiceConfirmPage = lazy(() => import("./pages/EInvoiceConfirmPage"));
 const NotificationPreferencesPage = lazy(() => import("./pages/NotificationPreferencesPage"));
+// Correspondence (issue 13).
+const CasesPage = lazy(() => import("./pages/CasesPage"));
+const CasePage = lazy(() => import("./pages/CasePage"));
+const WriteToUsPage = lazy(() => import("./pages/WriteToUsPage"));
 const OperatorRequestsPage = lazy(() => import("./pages/OperatorRequestsPage"));
 const OperatorDecisionPage = lazy(() => import("./pages/OperatorDecisionPage"));
 const OperatorManagersPage = lazy(() => import("./pages/OperatorManagersPage"));
@@ -99,6 +103,9 @@ export function App() {
         <Route path="/managers" element={<Private><ManagersPage /></Private>} />
         <Route path="/e-invoice" element={<Private><EInvoicePage /></Private>} />
         <Route path="/e-invoice/confirm" element={<Page><EInvoiceConfirmPage /></Page>} />
+        <Route path="/cases" element={<Private><CasesPage /></Private>} />
+        <Route path="/cases/new" element={<Private><WriteToUsPage /></Private>} />
+        <Route path="/cases/:number" element={<Private><CasePage /></Private>} />
         <Route path="/customer-data" element={<Private><ScopedActionPage action="customerData" /></Private>} />
         <Route path="/operator/requests" element={<Private><OperatorRequestsPage /></Private>} />
         <Route path="/operator/requests/:reference" element={<Private><OperatorDecisionPage /></Private>} />

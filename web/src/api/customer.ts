@@ -27,6 +27,11 @@ export const ACCOUNT_PATHS = new Set([
   "/api/v1/payments/{payment_id}/cancel",
   "/api/v1/e-invoice",
   "/api/v1/e-invoice/address",
+  "/api/v1/cases",
+  "/api/v1/cases/{number}",
+  "/api/v1/cases/{number}/messages",
+  "/api/v1/attachments",
+  "/api/v1/attachments/{attachment_id}",
 ]);
 
 export type ChosenCustomer = Pick<PortfolioEntry, "customer_id" | "name" | "scope" | "service_points">;

@@ -18,6 +18,7 @@ const SIGNED_IN_NAV: [string, MessageKey][] = [
   ["/contracts", "nav.contracts"],
   ["/meters", "nav.meters"],
   ["/e-invoice", "nav.eInvoice"],
+  ["/cases", "nav.cases"],
   ["/account", "nav.account"],
 ];
 /** A customer's own account also has who manages their properties. */

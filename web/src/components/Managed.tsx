@@ -7,7 +7,7 @@ import { useI18n } from "../i18n/I18nProvider";
 import { useChosenCustomer } from "../lib/account";
 
 /** Account views: the scope note stands on these. */
-const ACCOUNT_VIEWS = /^\/($|invoices|balance|payments|notes|contracts|meters|e-invoice|customer-data)/;
+const ACCOUNT_VIEWS = /^\/($|invoices|balance|payments|notes|contracts|meters|e-invoice|customer-data|cases)/;
 
 export function customerLabel(customer: Pick<PortfolioEntry, "customer_id" | "name">): string {
   return customer.name ? `${customer.name} (${customer.customer_id})` : customer.customer_id;

@@ -712,4 +712,15 @@ export const en: Messages = {
   "notifications.saving": "Saving…",
   "notifications.saved": "Your notification settings have been saved.",
   "notifications.back": "Back to the account",
+
+  // Correspondence (issue 13).
+  "nav.cases": "Write to us",
+  "problem.attachment-too-large": "The file is larger than 10 MB.",
+  "problem.unsupported-attachment-type": "We accept PDF, JPEG and PNG files only — this file is none of them (we check its content, not its name).",
+  "problem.too-many-attachments": "A case can hold at most 5 files (its messages' files included).",
+  "problem.attachment-unknown": "One of the files is unknown or has expired (a file must be used within a day). Remove it and add it again.",
+  "problem.case-closed": "This case is closed or rejected and takes no more messages. Write a new one.",
+  "problem.empty-attachment": "The file is empty.",
+  "problem.uploads-busy": "Too many files are being sent right now.",
+  "problem.upload-stalled": "Sending the file stopped. Check your connection and add the file again.",
 };

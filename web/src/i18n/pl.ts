@@ -711,6 +711,17 @@ export const pl = {
   "notifications.saving": "Zapisywanie…",
   "notifications.saved": "Ustawienia powiadomień zostały zapisane.",
   "notifications.back": "Wróć do konta",
+
+  // Correspondence (issue 13).
+  "nav.cases": "Korespondencja",
+  "problem.attachment-too-large": "Plik jest większy niż 10 MB.",
+  "problem.unsupported-attachment-type": "Przyjmujemy tylko pliki PDF, JPEG i PNG — ten plik nim nie jest (sprawdzamy zawartość, nie nazwę).",
+  "problem.too-many-attachments": "Do jednego zgłoszenia można dołączyć najwyżej 5 plików (razem z plikami w wiadomościach).",
+  "problem.attachment-unknown": "Nie znamy jednego z dołączonych plików albo wygasł (plik trzeba dołączyć w ciągu doby). Usuń go i dodaj ponownie.",
+  "problem.case-closed": "To zgłoszenie jest zamknięte albo odrzucone — nie przyjmuje już wiadomości. Napisz nowe zgłoszenie.",
+  "problem.empty-attachment": "Plik jest pusty.",
+  "problem.uploads-busy": "Właśnie wysyłanych jest zbyt wiele plików.",
+  "problem.upload-stalled": "Wysyłanie pliku zatrzymało się. Sprawdź połączenie i dodaj plik ponownie.",
 };
 
 export type MessageKey = keyof typeof pl;

@@ -712,4 +712,15 @@ export const ru: Messages = {
   "notifications.saving": "Сохранение…",
   "notifications.saved": "Настройки уведомлений сохранены.",
   "notifications.back": "Вернуться к учётной записи",
+
+  // Correspondence (issue 13).
+  "nav.cases": "Написать нам",
+  "problem.attachment-too-large": "Файл больше 10 МБ.",
+  "problem.unsupported-attachment-type": "Мы принимаем только файлы PDF, JPEG и PNG — этот файл не из них (мы проверяем содержимое, а не имя).",
+  "problem.too-many-attachments": "К одному обращению можно приложить не более 5 файлов (вместе с файлами в сообщениях).",
+  "problem.attachment-unknown": "Один из файлов неизвестен или устарел (файл нужно приложить в течение суток). Удалите его и добавьте снова.",
+  "problem.case-closed": "Это обращение закрыто или отклонено — сообщения больше не принимаются. Напишите новое обращение.",
+  "problem.empty-attachment": "Файл пуст.",
+  "problem.uploads-busy": "Сейчас отправляется слишком много файлов.",
+  "problem.upload-stalled": "Отправка файла остановилась. Проверьте соединение и добавьте файл снова.",
 };

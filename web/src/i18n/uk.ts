@@ -712,4 +712,15 @@ export const uk: Messages = {
   "notifications.saving": "Збереження…",
   "notifications.saved": "Налаштування сповіщень збережено.",
   "notifications.back": "Повернутися до облікового запису",
+
+  // Correspondence (issue 13).
+  "nav.cases": "Написати нам",
+  "problem.attachment-too-large": "Файл більший за 10 МБ.",
+  "problem.unsupported-attachment-type": "Ми приймаємо лише файли PDF, JPEG і PNG — цей файл не з них (ми перевіряємо вміст, а не назву).",
+  "problem.too-many-attachments": "До одного звернення можна додати щонайбільше 5 файлів (разом із файлами в повідомленнях).",
+  "problem.attachment-unknown": "Один із файлів невідомий або прострочений (файл треба додати протягом доби). Видаліть його й додайте знову.",
+  "problem.case-closed": "Це звернення закрите або відхилене — повідомлення більше не приймаються. Напишіть нове звернення.",
+  "problem.empty-attachment": "Файл порожній.",
+  "problem.uploads-busy": "Зараз надсилається забагато файлів.",
+  "problem.upload-stalled": "Надсилання файлу зупинилося. Перевірте з'єднання й додайте файл знову.",
 };

@@ -48,6 +48,33 @@ describe("dashboard", () => {
     expect(screen.queryAllByTestId("meter-card")).toHaveLength(0);
   });
 
+  it("shows the open cases, linking to each", async () => {
+    const open = {
+      number: "KOR/2026/000007",
+      kind: "failure",
+      status: "registered",
+      title: "Lipowa 7",
+      service_point_id: "SP-1",
+      invoice_number: null,
+      submitted_by: { role: "customer", login: "jan", name: "Jan Kowalski" },
+      submitted_at: "2026-11-26T08:00:00Z",
+      updated_at: "2026-11-26T09:00:00Z",
+    };
+    fakeFetch(() =>
+      json({
+        balance: { available: true, data: balance },
+        latest_invoices: { available: true, data: [] },
+        meters: { available: true, data: [] },
+        contracts: { available: true, data: [] },
+        open_cases: { available: true, data: { open: 2, latest_open: [open] } },
+      }),
+    );
+    renderAt("/", "/", <DashboardPage />, "en");
+    expect((await screen.findByTestId("open-cases-count")).textContent).toBe("Open cases: 2");
+    expect(screen.getByRole("link", { name: "KOR/2026/000007: Lipowa 7" }).getAttribute("href")).toBe("/cases/KOR%2F2026%2F000007");
+    expect(screen.getByTestId("open-cases").textContent).toContain("registered");
+  });
+
   it("shows progress, then a failure with a way to try again", async () => {
     fakeFetch(() => json({ type: "https://e-bok.example/problems/service-unavailable", title: "Service unavailable", status: 503 }, 503));
     renderAt("/", "/", <DashboardPage />, "en");

@@ -5,7 +5,10 @@ import { api } from "../api/client";
 import { PageHeading } from "../components/PageHeading";
 import { Failed, Loading, Unavailable } from "../components/Status";
 import { ContractCard, InvoiceTable, MeterCard } from "../components/Views";
+import { CaseStatusBadge } from "../components/Cases";
+import { useCasesI18n } from "../i18n/correspondence";
 import { useI18n } from "../i18n/I18nProvider";
+import { casePath, type OpenCases } from "../lib/cases";
 import { call, useLoad } from "../lib/load";
 import { payPath } from "../lib/payments";
 
@@ -30,6 +33,42 @@ function ListPart<T>({
     <section className={className}>
       <h2 id={id}>{heading}</h2>
       {part.available && part.data ? part.data.length ? children(part.data) : <p>{empty}</p> : <Unavailable />}
+    </section>
+  );
+}
+
+/** The open cases (issue 13): how many, and the latest of them. */
+function OpenCasesPart({ part }: { part: OpenCases | undefined }) {
+  const { t, number, dateTime } = useCasesI18n();
+  // A gateway older than the part (the app is served before the API is updated) leaves it out.
+  if (!part) return null;
+  const data = part.available ? part.data : null;
+  return (
+    <section className="card open-cases-card" aria-labelledby="dash-cases" data-testid="open-cases">
+      <h2 id="dash-cases">{t("dashboard.openCases")}</h2>
+      {data ? (
+        <>
+          <p className="figure" data-testid="open-cases-count">
+            {data.open ? t("dashboard.openCasesCount", { count: number(data.open) }) : t("dashboard.noOpenCases")}
+          </p>
+          {data.latest_open.length ? (
+            <ul className="case-links">
+              {data.latest_open.map((item) => (
+                <li key={item.number}>
+                  <Link to={casePath(item.number)}>{t("dashboard.caseLink", { number: item.number, title: item.title })}</Link>{" "}
+                  <CaseStatusBadge status={item.status} /> <span className="muted">{dateTime(item.updated_at)}</span>
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </>
+      ) : (
+        <Unavailable />
+      )}
+      <p className="actions">
+        <Link to="/cases/new">{t("writeToUs.title")}</Link>
+        <Link to="/cases">{t("dashboard.allCases")}</Link>
+      </p>
     </section>
   );
 }
@@ -85,6 +124,8 @@ export default function DashboardPage() {
               <Unavailable />
             )}
           </section>
+
+          <OpenCasesPart part={state.data.open_cases} />
 
           <ListPart
             className="card wide"
