@@ -114,10 +114,11 @@ export default function CasesPage() {
         tableClassName="wide-table"
         columns={[
           { header: t("case.number"), cell: (item) => <Link to={casePath(item.number)}>{item.number}</Link> },
+          // The status next to the number: seen on a phone before the table scrolls sideways.
+          { header: t("cases.status"), cell: (item) => <CaseStatusBadge status={item.status} /> },
           { header: t("cases.kind"), cell: (item) => t(`case.kind.${item.kind}`) },
           { header: t("case.titleColumn"), cell: (item) => <span className="break-anywhere">{item.title}</span> },
           { header: t("case.submittedAt"), cell: (item) => dateTime(item.submitted_at) },
-          { header: t("cases.status"), cell: (item) => <CaseStatusBadge status={item.status} /> },
         ]}
       />
     </div>

@@ -70,7 +70,8 @@ describe("dashboard", () => {
       }),
     );
     renderAt("/", "/", <DashboardPage />, "en");
-    expect((await screen.findByTestId("open-cases-count")).textContent).toBe("Open cases: 2");
+    expect((await screen.findByTestId("open-cases-count")).textContent).toBe("2");
+    expect(screen.getByText("Number of open cases")).toBeTruthy();
     expect(screen.getByRole("link", { name: "KOR/2026/000007: Lipowa 7" }).getAttribute("href")).toBe("/cases/KOR%2F2026%2F000007");
     expect(screen.getByTestId("open-cases").textContent).toContain("registered");
   });

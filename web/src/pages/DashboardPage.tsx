@@ -48,9 +48,18 @@ function OpenCasesPart({ part }: { part: OpenCases | undefined }) {
       <h2 id="dash-cases">{t("dashboard.openCases")}</h2>
       {data ? (
         <>
-          <p className="figure" data-testid="open-cases-count">
-            {data.open ? t("dashboard.openCasesCount", { count: number(data.open) }) : t("dashboard.noOpenCases")}
-          </p>
+          {data.open ? (
+            <dl className="figures">
+              <div>
+                <dt>{t("dashboard.openCasesCount")}</dt>
+                <dd className="figure" data-testid="open-cases-count">
+                  {number(data.open)}
+                </dd>
+              </div>
+            </dl>
+          ) : (
+            <p data-testid="open-cases-count">{t("dashboard.noOpenCases")}</p>
+          )}
           {data.latest_open.length ? (
             <ul className="case-links">
               {data.latest_open.map((item) => (

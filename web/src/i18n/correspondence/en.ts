@@ -58,7 +58,7 @@ export const en: CorrespondenceMessages = {
   "cases.empty": "You have no cases yet. Write to us when you need anything.",
   "cases.emptyFiltered": "No case matches the filters.",
   "dashboard.openCases": "Open cases",
-  "dashboard.openCasesCount": "Open cases: {count}",
+  "dashboard.openCasesCount": "Number of open cases",
   "dashboard.noOpenCases": "You have no open cases.",
   "dashboard.caseLink": "{number}: {title}",
   "dashboard.allCases": "All cases",

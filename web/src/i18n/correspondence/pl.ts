@@ -57,7 +57,7 @@ export const pl = {
   "cases.empty": "Nie masz jeszcze żadnych spraw. Napisz do nas, gdy czegoś potrzebujesz.",
   "cases.emptyFiltered": "Żadna sprawa nie pasuje do filtrów.",
   "dashboard.openCases": "Otwarte sprawy",
-  "dashboard.openCasesCount": "Otwarte sprawy: {count}",
+  "dashboard.openCasesCount": "Liczba otwartych spraw",
   "dashboard.noOpenCases": "Nie masz otwartych spraw.",
   "dashboard.caseLink": "{number}: {title}",
   "dashboard.allCases": "Wszystkie sprawy",

@@ -58,7 +58,7 @@ export const ru: CorrespondenceMessages = {
   "cases.empty": "У вас пока нет обращений. Напишите нам, когда вам что-то нужно.",
   "cases.emptyFiltered": "Ни одно обращение не подходит под фильтры.",
   "dashboard.openCases": "Открытые обращения",
-  "dashboard.openCasesCount": "Открытые обращения: {count}",
+  "dashboard.openCasesCount": "Количество открытых обращений",
   "dashboard.noOpenCases": "У вас нет открытых обращений.",
   "dashboard.caseLink": "{number}: {title}",
   "dashboard.allCases": "Все обращения",

@@ -58,7 +58,7 @@ export const uk: CorrespondenceMessages = {
   "cases.empty": "У вас ще немає звернень. Напишіть нам, коли вам щось потрібно.",
   "cases.emptyFiltered": "Жодне звернення не відповідає фільтрам.",
   "dashboard.openCases": "Відкриті звернення",
-  "dashboard.openCasesCount": "Відкриті звернення: {count}",
+  "dashboard.openCasesCount": "Кількість відкритих звернень",
   "dashboard.noOpenCases": "У вас немає відкритих звернень.",
   "dashboard.caseLink": "{number}: {title}",
   "dashboard.allCases": "Усі звернення",
