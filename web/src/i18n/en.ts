@@ -714,7 +714,7 @@ export const en: Messages = {
   "notifications.back": "Back to the account",
 
   // Correspondence (issue 13).
-  "nav.cases": "Write to us",
+  "nav.cases": "Your cases",
   "problem.attachment-too-large": "The file is larger than 10 MB.",
   "problem.unsupported-attachment-type": "We accept PDF, JPEG and PNG files only — this file is none of them (we check its content, not its name).",
   "problem.too-many-attachments": "A case can hold at most 5 files (its messages' files included).",

@@ -714,7 +714,7 @@ export const ru: Messages = {
   "notifications.back": "Вернуться к учётной записи",
 
   // Correspondence (issue 13).
-  "nav.cases": "Написать нам",
+  "nav.cases": "Переписка",
   "problem.attachment-too-large": "Файл больше 10 МБ.",
   "problem.unsupported-attachment-type": "Мы принимаем только файлы PDF, JPEG и PNG — этот файл не из них (мы проверяем содержимое, а не имя).",
   "problem.too-many-attachments": "К одному обращению можно приложить не более 5 файлов (вместе с файлами в сообщениях).",

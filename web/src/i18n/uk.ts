@@ -714,7 +714,7 @@ export const uk: Messages = {
   "notifications.back": "Повернутися до облікового запису",
 
   // Correspondence (issue 13).
-  "nav.cases": "Написати нам",
+  "nav.cases": "Листування",
   "problem.attachment-too-large": "Файл більший за 10 МБ.",
   "problem.unsupported-attachment-type": "Ми приймаємо лише файли PDF, JPEG і PNG — цей файл не з них (ми перевіряємо вміст, а не назву).",
   "problem.too-many-attachments": "До одного звернення можна додати щонайбільше 5 файлів (разом із файлами в повідомленнях).",

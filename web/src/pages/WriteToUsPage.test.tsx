@@ -1,6 +1,9 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
+import { acceptTokens, resetSessionForTests } from "../api/session";
+import type { Tokens } from "../api/types";
+import { resetAccountForTests } from "../lib/account";
 import { fileRefusal } from "../lib/cases";
 import { fakeFetch, json, renderAt, type Call } from "../test/helpers";
 import WriteToUsPage from "./WriteToUsPage";
@@ -86,6 +89,8 @@ function api(create: (call: Call) => Response | Promise<Response>) {
 const posts = (calls: Call[]) => calls.filter((c) => c.method === "POST");
 
 afterEach(() => {
+  resetAccountForTests();
+  resetSessionForTests();
   vi.unstubAllGlobals();
 });
 
@@ -189,6 +194,21 @@ describe("write to us", () => {
       comment: null,
       attachment_ids: [],
     });
+  });
+
+  it("does not offer a partial manager the data-change request, and says why", async () => {
+    fakeFetch((call) => {
+      if (call.path === "/api/v1/me") return json({ account_id: "a", login: "zarzadca", email: "z@example.com", phone: null, language: "pl", role: "manager", customer_id: null, status: "active", must_change_password: false, activated_at: null });
+      if (call.path === "/api/v1/portfolio") {
+        return json({ items: [{ customer_id: "C-1", name: "Wspólnota Lipowa", scope: "partial", service_points: ["SP-1"] }], next_cursor: null, prev_cursor: null });
+      }
+      return json({ title: "unexpected" }, 500);
+    });
+    acceptTokens({ access_token: "token", must_change_password: false } as Tokens);
+    renderAt("/cases/new", "/cases/new", <WriteToUsPage />);
+    expect((await screen.findByTestId("partial-data-change")).textContent).toMatch(/Wniosku o zmianę danych klienta nie możesz złożyć/);
+    expect(screen.getAllByRole("radio")).toHaveLength(4);
+    expect(screen.queryByLabelText(/^Wniosek o zmianę danych/)).toBeNull();
   });
 
   it("judges a file by its type, else its name", () => {

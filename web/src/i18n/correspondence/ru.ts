@@ -45,7 +45,7 @@ export const ru: CorrespondenceMessages = {
   "case.messageMissing": "Введите текст сообщения.",
   "case.messageSent": "Сообщение отправлено.",
   "case.sendMessage": "Отправить сообщение",
-  "cases.title": "Ваши обращения",
+  "cases.title": "Переписка",
   "cases.intro": "Сообщения, жалобы, заявления и вопросы, отправленные из e-BOK, начиная с новых, с их статусом и ответами.",
   "cases.filters": "Фильтры обращений",
   "cases.kind": "Тип",

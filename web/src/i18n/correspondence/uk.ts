@@ -45,7 +45,7 @@ export const uk: CorrespondenceMessages = {
   "case.messageMissing": "Введіть текст повідомлення.",
   "case.messageSent": "Повідомлення надіслано.",
   "case.sendMessage": "Надіслати повідомлення",
-  "cases.title": "Ваші звернення",
+  "cases.title": "Листування",
   "cases.intro": "Повідомлення, скарги, заяви та питання, надіслані з e-BOK, від найновіших, з їхнім станом і відповідями.",
   "cases.filters": "Фільтри звернень",
   "cases.kind": "Тип",
