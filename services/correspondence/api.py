@@ -39,7 +39,6 @@ from shared.api.correspondence import (
     WaterQualityIn,
 )
 from shared.api.paging import Page, Position, read_page
-from shared.api.payments import IDEMPOTENCY_KEY_PATTERN
 from shared.api.selector import CustomerSelector
 from shared.auth import Principal
 from shared.events.correspondence import (
@@ -50,6 +49,7 @@ from shared.events.correspondence import (
     CaseSubmitted,
     DataChange,
 )
+from shared.http.idempotency import field_problem, idempotency_key
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.policy import account
 from shared.runtime import DB, SETTINGS, authenticate
@@ -60,40 +60,8 @@ from shared.tx import Tx
 routes = web.RouteTableDef()
 POLICY = account("case", partial="filtered")
 DASHBOARD_OPEN_CASES = 3
-_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _NUMBER = re.compile(CASE_NUMBER_PATTERN)
 AnyCase = FailureIn | WaterQualityIn | DataChangeRequestIn | BillingComplaintIn | QuestionIn
-
-
-def _field_problem(status: int, title: str, field: str, message: str, code: str) -> Problem:
-    return Problem(
-        status,
-        title,
-        f"{field}: {message}",
-        code=code,
-        errors=[{"field": field, "message": message, "code": code}],
-    )
-
-
-def _idempotency_key(request: web.Request) -> str:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        raise _field_problem(
-            400,
-            "Idempotency key required",
-            "Idempotency-Key",
-            "send a new random key (8-100 letters, digits, _ . : -) with each new case",
-            "missing",
-        )
-    if not _KEY.fullmatch(key):
-        raise _field_problem(
-            400,
-            "Invalid idempotency key",
-            "Idempotency-Key",
-            "8-100 letters, digits and _ . : - only",
-            "invalid",
-        )
-    return key
 
 
 def _not_found() -> Problem:
@@ -221,7 +189,7 @@ async def _place(tx: Tx, scope: Scope, service_point_id: str) -> tuple[str, dict
     422 naming the field (another customer's point and one outside a partial grant alike)."""
     row = await repository.service_point(tx.conn, scope.customer_id, service_point_id)
     if row is None or (scope.partial and service_point_id not in scope.service_point_ids):
-        raise _field_problem(
+        raise field_problem(
             422,
             "Validation failed",
             "service_point_id",
@@ -249,7 +217,7 @@ async def _facts(tx: Tx, scope: Scope, body: AnyCase) -> Facts:
             )
             contract = contract if contract in granted else None
         if contract is None:
-            raise _field_problem(
+            raise field_problem(
                 422,
                 "Validation failed",
                 "invoice_number",
@@ -264,7 +232,7 @@ async def _facts(tx: Tx, scope: Scope, body: AnyCase) -> Facts:
     if body.service_point_id is None:  # a failure at a free address
         assert isinstance(body, FailureIn) and body.location is not None
         if scope.partial:
-            raise _field_problem(
+            raise field_problem(
                 422,
                 "Validation failed",
                 "service_point_id",
@@ -326,7 +294,7 @@ async def create_case(request: web.Request) -> web.Response:
     """A new case, numbered and submitted, told to the back office once. The same
     Idempotency-Key and body again answer the same case (201); another body with that key 409."""
     principal = authenticate(request)
-    key = _idempotency_key(request)
+    key = idempotency_key(request, "case")
     parse_query(request, CustomerSelector)
     db = request.app[DB]
     # Whose account before the body: another customer's is 404 whatever the body says.

@@ -26,7 +26,7 @@ from services.gateway.browser_session import (
     SESSION_HEADER_VALUE,
 )
 from shared.api.common import ProblemOut
-from shared.api.payments import IDEMPOTENCY_KEY_PATTERN
+from shared.http.idempotency import IDEMPOTENCY_KEY_PATTERN
 from shared.settings import ROOT
 
 WEB_DOCUMENT = ROOT / "web" / "src" / "api" / "openapi.json"

@@ -4,7 +4,6 @@ provider's notifications. Every account query is limited to the caller's scope
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -22,13 +21,13 @@ from services.payments.providers.base import (
 )
 from shared.api.paging import Page, read_page
 from shared.api.payments import (
-    IDEMPOTENCY_KEY_PATTERN,
     NotificationAcceptedOut,
     OnlinePaymentIn,
     OnlinePaymentOut,
     OnlinePaymentQuery,
 )
 from shared.api.selector import CustomerSelector
+from shared.http.idempotency import field_problem, idempotency_key
 from shared.http.internal import client_ip
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.logs import get_logger
@@ -43,38 +42,6 @@ log = get_logger(__name__)
 routes = web.RouteTableDef()
 POLICY = account("payment", partial="filtered")
 NOTIFICATION_PATH = "/api/v1/payments/notifications/{provider}"
-_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
-
-
-def _field_problem(status: int, title: str, field: str, message: str, code: str) -> Problem:
-    return Problem(
-        status,
-        title,
-        f"{field}: {message}",
-        code=code,
-        errors=[{"field": field, "message": message, "code": code}],
-    )
-
-
-def _idempotency_key(request: web.Request) -> str:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        raise _field_problem(
-            400,
-            "Idempotency key required",
-            "Idempotency-Key",
-            "send a new random key (8-100 letters, digits, _ . : -) with each new payment",
-            "missing",
-        )
-    if not _KEY.fullmatch(key):
-        raise _field_problem(
-            400,
-            "Invalid idempotency key",
-            "Idempotency-Key",
-            "8-100 letters, digits and _ . : - only",
-            "invalid",
-        )
-    return key
 
 
 def _out(row: Mapping[str, Any]) -> OnlinePaymentOut:
@@ -107,7 +74,9 @@ def _account_id(principal_id: str) -> uuid.UUID:
 @routes.post("/payments")
 async def start_payment(request: web.Request) -> web.Response:
     principal = authenticate(request)
-    key = _idempotency_key(request)  # a required header: 400 without it, whoever is asked about
+    key = idempotency_key(
+        request, "payment"
+    )  # a required header: 400 without it, whoever is asked about
     parse_query(request, CustomerSelector)
     # Whose account before the body: another customer's is 404 whatever the body says.
     async with request.app[DB].connection() as tx:
@@ -115,7 +84,7 @@ async def start_payment(request: web.Request) -> web.Response:
     body = await parse_body(request, OnlinePaymentIn)
     settings = request.app[SETTINGS]
     if not domain.same_origin(body.return_url, settings.public_url):
-        raise _field_problem(
+        raise field_problem(
             422,
             "Validation failed",
             "return_url",
@@ -135,7 +104,7 @@ async def start_payment(request: web.Request) -> web.Response:
         try:
             shares = domain.plan(found, numbers, body.amount, body.confirm_overpayment)
         except domain.Refused as refused:
-            raise _field_problem(
+            raise field_problem(
                 422, "Validation failed", refused.field, refused.message, refused.code
             ) from None
         payment_id = uuid.uuid4()

@@ -16,7 +16,6 @@ from shared.events.common import Amount, Identifier
 
 PaymentStatus = Literal["created", "pending", "paid", "failed", "cancelled", "expired"]
 PaymentMethod = Literal["card", "pay-by-link", "blik"]
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{8,100}$"
 
 
 class OnlinePaymentIn(BaseModel):
