@@ -414,18 +414,14 @@ async def open_cases(
     contracts: list[str] | None,
     latest: int,
 ) -> tuple[int, list[asyncpg.Record]]:
-    """How many of the customer's cases (the caller's part) are open, and the latest of them."""
+    """How many of the customer's cases (the caller's part) are open, and the latest of them:
+    one statement (the count is the window over every open case, taken before the LIMIT; so
+    `latest` is at least 1)."""
+    if latest < 1:
+        raise ValueError("latest must be at least 1: the count comes with the rows")
     visible = _visible(2, 3)
-    count = await conn.fetchval(
-        f"""SELECT count(*) FROM cases c
-             WHERE c.customer_id = $1 {visible}
-               AND c.status NOT IN ('closed', 'rejected')""",
-        customer_id,
-        points,
-        contracts,
-    )
     rows = await conn.fetch(
-        f"""SELECT {CASE_COLUMNS} FROM cases c
+        f"""SELECT {CASE_COLUMNS}, count(*) OVER () AS open_count FROM cases c
              WHERE c.customer_id = $1 {visible}
                AND c.status NOT IN ('closed', 'rejected')
              ORDER BY c.submitted_at DESC, c.number DESC LIMIT $4""",
@@ -434,4 +430,4 @@ async def open_cases(
         contracts,
         latest,
     )
-    return count, rows
+    return (rows[0]["open_count"] if rows else 0), rows

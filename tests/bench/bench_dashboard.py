@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.bench_dashboard [--clients 50] [--seconds 15]
 
-Starts billing, metering and the gateway as processes in a namespace of their own, loads the demo
+Starts billing, metering, correspondence (the open cases) and the gateway as processes in a namespace of their own, loads the demo
 data through the integration exchange, then drives GET /api/v1/me/dashboard with N concurrent
 keep-alive clients. The baseline (tests/bench/baseline_app.py) is one aiohttp app calling two
 aiohttp apps that each run one asyncpg query, driven the same way in the same run.
@@ -22,7 +22,7 @@ from shared.settings import ROOT, Settings
 from tests.bench.support import bench_environment, load, spawn, stop, wait_ready
 from tests.support.platform import Platform
 
-PORTS = {"gateway": 18080, "billing": 18102, "metering": 18104}
+PORTS = {"gateway": 18080, "billing": 18102, "metering": 18104, "correspondence": 18106}
 BASELINE = {"front": 18200, "back1": 18201, "back2": 18202}
 LOGS = ROOT / "var" / "bench"
 
@@ -47,6 +47,7 @@ async def main(clients: int, seconds: float) -> None:
         gateway_ops_port="18180",  # beside a `make run` platform's 8180
         billing_port=str(PORTS["billing"]),
         metering_port=str(PORTS["metering"]),
+        correspondence_port=str(PORTS["correspondence"]),
         identity_url="http://127.0.0.1:9",  # not called by the dashboard
     )
     procs = [spawn(f"services.{name}", env, LOGS / f"{name}.log") for name in PORTS]
