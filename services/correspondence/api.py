@@ -75,20 +75,8 @@ def _account_id(principal: Principal) -> uuid.UUID:
         raise Problem(403, "Forbidden", "This account cannot write", code="forbidden") from None
 
 
-@dataclass(frozen=True)
-class Part:
-    """What of the customer the caller sees: None for the whole customer, else a partial grant's
-    service points and the contracts they are on."""
-
-    points: list[str] | None
-    contracts: list[str] | None
-
-
-async def _part(tx: Tx, scope: Scope) -> Part:
-    if not scope.partial:
-        return Part(None, None)
-    points = list(scope.service_point_ids)
-    return Part(points, await repository.granted_contracts(tx.conn, scope.customer_id, points))
+async def _part(tx: Tx, scope: Scope) -> repository.Part:
+    return await repository.part_of(tx.conn, scope)
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp import StreamReader, web
 
 from services.correspondence import attachments_repository as repository
+from services.correspondence import repository as cases
 from services.correspondence.attachments import (
     CHUNK_BYTES,
     content_disposition,
@@ -157,8 +158,8 @@ async def may_see(
         return False
     if row["case_id"] is None:
         return bool(row["uploaded_by_account_id"] == account_id)
-    points = list(scope.service_point_ids) if scope.partial else None
-    return await repository.case_visible(conn, row["case_id"], scope.customer_id, points)
+    part = await cases.part_of(conn, scope)
+    return await cases.case_in_part(conn, row["case_id"], scope.customer_id, part)
 
 
 def parse_id(request: web.Request) -> uuid.UUID:

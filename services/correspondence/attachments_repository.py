@@ -155,27 +155,6 @@ async def find(conn: asyncpg.Connection, attachment_id: uuid.UUID) -> asyncpg.Re
     )
 
 
-async def case_visible(
-    conn: asyncpg.Connection, case_id: uuid.UUID, customer_id: str, points: list[str] | None
-) -> bool:
-    """The customer's case is within the caller's part (`points`: a partial grant's service
-    points, None: the whole customer), as the cases' own reads decide it: a case on one of the
-    points, or on an invoice of one of their contracts."""
-    found = await conn.fetchval(
-        """SELECT 1 FROM cases c
-            WHERE c.case_id = $1 AND c.customer_id = $2
-              AND ($3::text[] IS NULL
-                   OR c.service_point_id = ANY($3::text[])
-                   OR (c.invoice_number IS NOT NULL AND c.contract_number IN (
-                       SELECT contract_number FROM service_points
-                        WHERE service_point_id = ANY($3::text[]) AND customer_id = $2)))""",
-        case_id,
-        customer_id,
-        points,
-    )
-    return found is not None
-
-
 async def chunk(conn: asyncpg.Connection, attachment_id: uuid.UUID, seq: int) -> bytes | None:
     data: bytes | None = await conn.fetchval(
         "SELECT data FROM attachment_chunks WHERE attachment_id = $1 AND seq = $2",

@@ -13,6 +13,7 @@ import orjson
 from services.correspondence import domain
 from shared.api.paging import Position
 from shared.events import billing
+from shared.scopes import Scope
 
 # --- projections of billing's events -------------------------------------------------------
 
@@ -231,6 +232,36 @@ CASE_COLUMNS = """c.case_id, c.number, c.customer_id, c.kind, c.status, c.title,
        c.contract_number, c.changes::text AS changes, c.submitted_by_role,
        c.submitted_by_account_id, c.submitted_by_login, c.submitted_at, c.updated_at,
        c.backoffice_updated_at"""
+
+
+@dataclass(frozen=True)
+class Part:
+    """What of the customer the caller sees: None for the whole customer, else a partial grant's
+    service points and the contracts they are on."""
+
+    points: list[str] | None
+    contracts: list[str] | None
+
+
+async def part_of(conn: asyncpg.Connection, scope: Scope) -> Part:
+    if not scope.partial:
+        return Part(None, None)
+    points = list(scope.service_point_ids)
+    return Part(points, await granted_contracts(conn, scope.customer_id, points))
+
+
+async def case_in_part(
+    conn: asyncpg.Connection, case_id: uuid.UUID, customer_id: str, part: Part
+) -> bool:
+    """The customer's case is within the caller's part (the same rule as every read of cases)."""
+    found = await conn.fetchval(
+        f"SELECT 1 FROM cases c WHERE c.case_id = $1 AND c.customer_id = $4 {_visible(2, 3)}",
+        case_id,
+        part.points,
+        part.contracts,
+        customer_id,
+    )
+    return found is not None
 
 
 def _visible(points: int, contracts: int) -> str:

@@ -2,11 +2,12 @@
 
     .venv/bin/python -m tests.bench.bench_dashboard [--clients 50] [--seconds 15]
 
-Starts billing, metering, correspondence (the open cases) and the gateway as processes in a namespace of their own, loads the demo
-data through the integration exchange, then drives GET /api/v1/me/dashboard with N concurrent
-keep-alive clients. The baseline (tests/bench/baseline_app.py) is one aiohttp app calling two
-aiohttp apps that each run one asyncpg query, driven the same way in the same run.
-Prints the figures; removes its databases and queues afterwards.
+Starts billing, metering, correspondence (the open cases) and the gateway as processes in a
+namespace of their own, loads the demo data through the integration exchange, then drives
+GET /api/v1/me/dashboard with N concurrent keep-alive clients. The baseline
+(tests/bench/baseline_app.py) is one aiohttp app calling two aiohttp apps that each run one
+asyncpg query, driven the same way in the same run. Prints the figures; removes its databases
+and queues afterwards.
 """
 
 from __future__ import annotations
