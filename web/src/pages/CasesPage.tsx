@@ -3,6 +3,7 @@ import { Link, useSearchParams } from "react-router";
 
 import { api } from "../api/client";
 import { CaseStatusBadge } from "../components/Cases";
+import { DateFilter, FilterActions, SelectFilter } from "../components/Filters";
 import { PageHeading } from "../components/PageHeading";
 import { PagedTable } from "../components/PagedTable";
 import { useCasesI18n } from "../i18n/correspondence";
@@ -49,46 +50,25 @@ export default function CasesPage() {
         </Link>
       </p>
       <form className="filters" onSubmit={apply} aria-label={t("cases.filters")}>
-        <div className="field">
-          <label htmlFor="filter-kind">{t("cases.kind")}</label>
-          <select id="filter-kind" value={draft.kind} onChange={(event) => setDraft({ ...draft, kind: event.target.value })}>
-            <option value="">{t("cases.kindAll")}</option>
-            {KINDS.map((value) => (
-              <option key={value} value={value}>
-                {t(`case.kind.${value}`)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="filter-status">{t("cases.status")}</label>
-          <select id="filter-status" value={draft.status} onChange={(event) => setDraft({ ...draft, status: event.target.value })}>
-            <option value="">{t("cases.statusAll")}</option>
-            {STATUSES.map((value) => (
-              <option key={value} value={value}>
-                {t(`case.status.${value}`)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="filter-since">{t("cases.since")}</label>
-          <input id="filter-since" type="date" value={draft.since} onChange={(event) => setDraft({ ...draft, since: event.target.value })} />
-        </div>
-        <div className="field">
-          <label htmlFor="filter-until">{t("cases.until")}</label>
-          <input id="filter-until" type="date" value={draft.until} onChange={(event) => setDraft({ ...draft, until: event.target.value })} />
-        </div>
-        <div className="filter-actions">
-          <button type="submit" className="button">
-            {t("invoices.apply")}
-          </button>
-          {filtered ? (
-            <button type="button" className="button button-secondary" onClick={() => setParams(new URLSearchParams())}>
-              {t("invoices.clear")}
-            </button>
-          ) : null}
-        </div>
+        <SelectFilter
+          id="filter-kind"
+          label={t("cases.kind")}
+          value={draft.kind}
+          onChange={(kind) => setDraft({ ...draft, kind })}
+          allLabel={t("cases.kindAll")}
+          options={KINDS.map((value) => ({ value, label: t(`case.kind.${value}`) }))}
+        />
+        <SelectFilter
+          id="filter-status"
+          label={t("cases.status")}
+          value={draft.status}
+          onChange={(status) => setDraft({ ...draft, status })}
+          allLabel={t("cases.statusAll")}
+          options={STATUSES.map((value) => ({ value, label: t(`case.status.${value}`) }))}
+        />
+        <DateFilter id="filter-since" label={t("cases.since")} value={draft.since} onChange={(since) => setDraft({ ...draft, since })} />
+        <DateFilter id="filter-until" label={t("cases.until")} value={draft.until} onChange={(until) => setDraft({ ...draft, until })} />
+        <FilterActions filtered={filtered} onClear={() => setParams(new URLSearchParams())} />
       </form>
       <PagedTable
         caption={t("cases.caption")}

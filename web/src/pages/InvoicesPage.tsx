@@ -3,6 +3,7 @@ import { useSearchParams } from "react-router";
 
 import { api } from "../api/client";
 import type { InvoiceStatus } from "../api/types";
+import { DateFilter, FilterActions, SelectFilter } from "../components/Filters";
 import { ListFailed, Pager } from "../components/Pager";
 import { PageHeading } from "../components/PageHeading";
 import { Loading } from "../components/Status";
@@ -66,35 +67,17 @@ export default function InvoicesPage() {
     <div>
       <PageHeading>{t("invoices.title")}</PageHeading>
       <form className="filters" onSubmit={apply} aria-label={t("invoices.filters")}>
-        <div className="field">
-          <label htmlFor="filter-status">{t("invoice.status")}</label>
-          <select id="filter-status" value={draft.status} onChange={(event) => setDraft({ ...draft, status: event.target.value })}>
-            <option value="">{t("invoices.statusAll")}</option>
-            {STATUSES.map((value) => (
-              <option key={value} value={value}>
-                {t(`invoice.status.${value}`)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="filter-from">{t("invoices.from")}</label>
-          <input id="filter-from" type="date" value={draft.from} onChange={(event) => setDraft({ ...draft, from: event.target.value })} />
-        </div>
-        <div className="field">
-          <label htmlFor="filter-to">{t("invoices.to")}</label>
-          <input id="filter-to" type="date" value={draft.to} onChange={(event) => setDraft({ ...draft, to: event.target.value })} />
-        </div>
-        <div className="filter-actions">
-          <button type="submit" className="button">
-            {t("invoices.apply")}
-          </button>
-          {filtered ? (
-            <button type="button" className="button button-secondary" onClick={() => setParams(new URLSearchParams())}>
-              {t("invoices.clear")}
-            </button>
-          ) : null}
-        </div>
+        <SelectFilter
+          id="filter-status"
+          label={t("invoice.status")}
+          value={draft.status}
+          onChange={(status) => setDraft({ ...draft, status })}
+          allLabel={t("invoices.statusAll")}
+          options={STATUSES.map((value) => ({ value, label: t(`invoice.status.${value}`) }))}
+        />
+        <DateFilter id="filter-from" label={t("invoices.from")} value={draft.from} onChange={(from) => setDraft({ ...draft, from })} />
+        <DateFilter id="filter-to" label={t("invoices.to")} value={draft.to} onChange={(to) => setDraft({ ...draft, to })} />
+        <FilterActions filtered={filtered} onClear={() => setParams(new URLSearchParams())} />
       </form>
       {state.status === "loading" ? <Loading /> : null}
       {state.status === "error" ? <ListFailed failure={state.failure} onRetry={reload} onNewest={() => go(null)} /> : null}
