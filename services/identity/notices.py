@@ -8,20 +8,23 @@ and bookings come with the ERP feed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import TypeVar
 
 import asyncpg
 
 from services.identity import domain, repository
 from shared.envelope import Envelope
-from shared.events import billing
+from shared.events import Event, billing
 from shared.events import identity as events
 from shared.logs import get_logger
 from shared.messaging.consumer import latest
 from shared.tx import Tx
 
 log = get_logger(__name__)
+# A fact of billing's about one customer (a reminder, a booking).
+F = TypeVar("F", billing.InvoiceDueSoon, billing.PaymentBooked)
 
 # "Payment received" is news for a few weeks: an older booking that reaches e-BOK only now (the
 # ERP sending its history again) is shown in the account, not emailed.
@@ -67,32 +70,45 @@ async def ask_for_invoice_notices(
         )
 
 
-async def invoices_due_soon(tx: Tx, items: list[tuple[Envelope, billing.InvoiceDueSoon]]) -> None:
-    """The reminder, once per invoice: billing's fact published again (a new message id) finds
-    the reminder recorded in account_notices."""
-    reminders = latest(items, lambda r: r.invoice_number)
-    accounts = await _accounts_wanting(tx, (r.customer_id for r in reminders), "invoice-reminder")
-    wanted = [r for r in reminders if r.customer_id in accounts]
+async def _ask_once(
+    tx: Tx,
+    notice: str,
+    facts: list[F],
+    key: Callable[[F], str],
+    request: Callable[[F, asyncpg.Record], Event],
+) -> None:
+    """Ask for `notice`'s email for each fact whose customer's own account wants it, once per
+    fact (`key`): billing's fact published again (a new message id) finds it recorded in
+    account_notices."""
+    accounts = await _accounts_wanting(tx, (f.customer_id for f in facts), notice)
+    wanted = [f for f in facts if f.customer_id in accounts]
     if not wanted:
         return
-    asked = await repository.record_account_notices(
-        tx.conn, "invoice-reminder", [r.invoice_number for r in wanted]
-    )
-    for r in wanted:
-        if r.invoice_number not in asked:
-            log.info("reminder asked for already", invoice_number=r.invoice_number)
+    asked = await repository.record_account_notices(tx.conn, notice, [key(f) for f in wanted])
+    for f in wanted:
+        if key(f) not in asked:
+            log.info("notice asked for already", notice=notice, reference=key(f))
             continue
-        await tx.publish(
-            domain.account_email(
-                events.InvoiceReminderRequested,
-                accounts[r.customer_id],
-                customer_id=r.customer_id,
-                invoice_number=r.invoice_number,
-                due_on=r.due_on,
-                gross=r.gross,
-                amount_due=r.amount_due,
-            )
-        )
+        await tx.publish(request(f, accounts[f.customer_id]))
+
+
+async def invoices_due_soon(tx: Tx, items: list[tuple[Envelope, billing.InvoiceDueSoon]]) -> None:
+    """The reminder, once per invoice."""
+    await _ask_once(
+        tx,
+        "invoice-reminder",
+        latest(items, lambda r: r.invoice_number),
+        lambda r: r.invoice_number,
+        lambda r, account: domain.account_email(
+            events.InvoiceReminderRequested,
+            account,
+            customer_id=r.customer_id,
+            invoice_number=r.invoice_number,
+            due_on=r.due_on,
+            gross=r.gross,
+            amount_due=r.amount_due,
+        ),
+    )
 
 
 async def payments_booked(tx: Tx, items: list[tuple[Envelope, billing.PaymentBooked]]) -> None:
@@ -106,25 +122,18 @@ async def payments_booked(tx: Tx, items: list[tuple[Envelope, billing.PaymentBoo
         for b in latest(items, lambda b: b.booking_id)
         if b.reference is None and b.booked_on >= oldest
     ]
-    accounts = await _accounts_wanting(tx, (b.customer_id for b in bookings), "booking-receipt")
-    wanted = [b for b in bookings if b.customer_id in accounts]
-    if not wanted:
-        return
-    asked = await repository.record_account_notices(
-        tx.conn, "booking-receipt", [b.booking_id for b in wanted]
+    await _ask_once(
+        tx,
+        "booking-receipt",
+        bookings,
+        lambda b: b.booking_id,
+        lambda b, account: domain.account_email(
+            events.BookingReceiptRequested,
+            account,
+            customer_id=b.customer_id,
+            booking_id=b.booking_id,
+            booked_on=b.booked_on,
+            amount=b.amount,
+            invoice_number=b.invoice_number,
+        ),
     )
-    for b in wanted:
-        if b.booking_id not in asked:
-            log.info("booking receipt asked for already", booking_id=b.booking_id)
-            continue
-        await tx.publish(
-            domain.account_email(
-                events.BookingReceiptRequested,
-                accounts[b.customer_id],
-                customer_id=b.customer_id,
-                booking_id=b.booking_id,
-                booked_on=b.booked_on,
-                amount=b.amount,
-                invoice_number=b.invoice_number,
-            )
-        )
