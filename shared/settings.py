@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The shortest EBOK_INTERNAL_TOKEN accepted: `secrets.token_urlsafe(32)` gives 43 characters.
 INTERNAL_TOKEN_MIN_LENGTH = 32
 
-# EBOK_<NAME>_PORT (where the service listens) and EBOK_<NAME>_URL (where the others find it;
-# unset = http://127.0.0.1:<port>) for every registered service, so a new service needs no edit
+# EBOK_<NAME>_PORT (where the service listens) and EBOK_<NAME>_URL (where the others find it:
+# one URL or several separated by commas, one per instance; unset = http://127.0.0.1:<port>) for
+# every registered service, so a new service needs no edit
 # here.
 _ServiceAddresses = create_model(
     "_ServiceAddresses",
@@ -78,6 +79,10 @@ class Settings(_ServiceAddresses):
     gateway_ops_port: int = Field(8180, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     upstream_timeout_seconds: float = 10.0
+    # A connection to an upstream instance that does not open within this goes to the next
+    # instance (EBOK_<NAME>_URL may list several), and the instance is set aside this long.
+    upstream_connect_timeout_seconds: float = Field(2.0, gt=0)
+    upstream_set_aside_seconds: float = Field(5.0, ge=0)
     # Proxies in front of the gateway whose X-Forwarded-For it believes: IPs or CIDRs, as a JSON
     # list or separated by commas. Empty: the client is the TCP peer, whatever headers say.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
@@ -108,6 +113,9 @@ class Settings(_ServiceAddresses):
     outbox_retention_days: int = Field(7, ge=1)
     retention_poll_seconds: float = 300.0
     broker_connect_timeout_seconds: float = 60.0
+    # How often each process samples the operations gauges (shared/ops_metrics.py: outbox,
+    # queue and dead-letter depths, the email queue): one SQL per probe, passive declares.
+    metrics_sample_seconds: float = Field(15.0, gt=0)
 
     # Security
     jwt_private_key_file: Path = ROOT / "var" / "keys" / "jwt-private.pem"
@@ -328,7 +336,13 @@ class Settings(_ServiceAddresses):
         return port
 
     def service_url(self, service: str) -> str:
+        """Where `service` is found: the first of its EBOK_<NAME>_URL (which may list several
+        instances, see service_urls), or this machine at its port."""
+        return self.service_urls(service)[0]
+
+    def service_urls(self, service: str) -> list[str]:
+        """Every instance of `service`: EBOK_<NAME>_URL may list several URLs separated by
+        commas (the gateway balances over them); unset, this machine at its port."""
         explicit: str | None = getattr(self, f"{service}_url")
-        if explicit:
-            return explicit.rstrip("/")
-        return f"http://127.0.0.1:{self.service_port(service)}"
+        urls = [part.strip().rstrip("/") for part in (explicit or "").split(",") if part.strip()]
+        return urls or [f"http://127.0.0.1:{self.service_port(service)}"]

@@ -38,29 +38,29 @@ log = get_logger(__name__)
 async def _upstreams(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     session = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=settings.upstream_timeout_seconds),
+        # A connection that does not open soon goes to another instance (Upstreams.call).
+        timeout=aiohttp.ClientTimeout(
+            total=settings.upstream_timeout_seconds,
+            sock_connect=settings.upstream_connect_timeout_seconds,
+        ),
         connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
     )
     token = settings.internal_token
     app[UPSTREAMS] = Upstreams(
         session,
-        {name: settings.service_url(name) for name in GATEWAY_UPSTREAMS},
+        {name: settings.service_urls(name) for name in GATEWAY_UPSTREAMS},
         token.get_secret_value() if token is not None else None,
+        set_aside_seconds=settings.upstream_set_aside_seconds,
     )
     yield
     await session.close()
 
 
 async def _upstreams_ready(app: web.Application) -> bool:
-    async def live(name: str) -> bool:
-        try:
-            result = await app[UPSTREAMS].call(name, "GET", "/health/live")
-        except Exception:
-            return False
-        return result.status == 200
-
-    results = await asyncio.gather(*(live(name) for name in GATEWAY_UPSTREAMS))
-    return all(results)
+    """Ready while every upstream has at least one instance that answers /health/live."""
+    upstreams = app[UPSTREAMS]
+    counts = await asyncio.gather(*(upstreams.live_instances(n) for n in GATEWAY_UPSTREAMS))
+    return all(counts)
 
 
 async def _operations(app: web.Application) -> AsyncIterator[None]:

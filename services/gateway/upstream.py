@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
+from services.gateway.balancing import NOT_SENT, Balancer, Instance
 from services.gateway.client_address import client_address
 from shared.api.common import ProblemOut
 from shared.http.internal import CLIENT_IP_HEADER, INTERNAL_TOKEN_HEADER
@@ -42,6 +44,10 @@ STREAM_CHUNK_BYTES = 64 * 1024
 # only by a connection that will not open, or a silence this long from the service (aiohttp's
 # read timeout also runs while the body is still being sent, so it must outlast a slow upload).
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=300)
+# The readiness check asks every instance of every upstream: a silent one must not hold it.
+LIVENESS_TIMEOUT = aiohttp.ClientTimeout(total=2)
+# Calls that change nothing: asked again of another instance when one goes away mid-call.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -52,16 +58,48 @@ class UpstreamResponse:
 
 
 class Upstreams:
+    """The services' instances, each service's taken in turn (services/gateway/balancing.py)."""
+
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        urls: dict[str, str],
+        urls: dict[str, list[str]],
         internal_token: str | None = None,
+        set_aside_seconds: float = 5.0,
     ) -> None:
         self.session = session
-        self.urls = urls
+        self.balancers = {
+            service: Balancer(instances, set_aside_seconds) for service, instances in urls.items()
+        }
         # On every call: the services believe the client address we pass only with it.
         self.internal = {INTERNAL_TOKEN_HEADER: internal_token} if internal_token else {}
+
+    def _set_aside(self, service: str, instance: Instance, exc: BaseException) -> None:
+        self.balancers[service].set_aside(instance)
+        log.warning(
+            "upstream instance set aside", service=service, url=instance.url, error=repr(exc)
+        )
+
+    async def live_instances(self, service: str) -> int:
+        """How many of `service`'s instances answer /health/live; those that do not are set
+        aside, those that do are taken again at once."""
+        balancer = self.balancers[service]
+
+        async def live(instance: Instance) -> bool:
+            try:
+                async with self.session.get(
+                    instance.url + "/health/live", timeout=LIVENESS_TIMEOUT
+                ) as resp:
+                    alive = resp.status == 200
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                self._set_aside(service, instance, exc)
+                return False
+            if alive:
+                balancer.restore(instance)
+            return alive
+
+        results = await asyncio.gather(*(live(i) for i in balancer.instances))
+        return sum(results)
 
     async def call(
         self,
@@ -73,28 +111,32 @@ class Upstreams:
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> UpstreamResponse:
-        url = self.urls[service] + path
         sent = {**(headers or {}), CORRELATION_HEADER: get_correlation_id(), **self.internal}
-        try:
-            async with self.session.request(
-                method, url, data=body, headers=sent, params=params
-            ) as resp:
-                payload = await resp.read()
-                kept = {
-                    k: v
-                    for k in FORWARDED_RESPONSE_HEADERS
-                    if (v := resp.headers.get(k)) is not None
-                }
-                return UpstreamResponse(resp.status, payload, kept)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
-            raise Problem(
-                503,
-                "Service unavailable",
-                f"The {service} service is not answering; try again shortly",
-                code="service-unavailable",
-                headers={"Retry-After": "5"},
-            ) from None
+        for instance in self.balancers[service].order():
+            try:
+                async with self.session.request(
+                    method, instance.url + path, data=body, headers=sent, params=params
+                ) as resp:
+                    payload = await resp.read()
+                    kept = {
+                        k: v
+                        for k in FORWARDED_RESPONSE_HEADERS
+                        if (v := resp.headers.get(k)) is not None
+                    }
+                    return UpstreamResponse(resp.status, payload, kept)
+            except NOT_SENT as exc:
+                self._set_aside(service, instance, exc)
+            except aiohttp.ServerDisconnectedError as exc:
+                # The instance went away before answering: a call that changes nothing may be
+                # asked of another; any other may have been applied, and is not repeated.
+                self._set_aside(service, instance, exc)
+                if method not in SAFE_METHODS:
+                    raise _unavailable(service) from None
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
+                raise _unavailable(service) from None
+        log.warning("no upstream instance answered", service=service, path=path)
+        raise _unavailable(service)
 
     async def forward(
         self, service: str, path: str, request: web.Request, *, json_body: bytes | None = None
@@ -126,11 +168,29 @@ class Upstreams:
             # The service refuses a declared size over its limit before reading a byte.
             headers["Content-Length"] = str(request.content_length)
         sent = {**headers, CORRELATION_HEADER: get_correlation_id(), **self.internal}
+        for instance in self.balancers[service].order():
+            try:
+                return await self._stream_to(instance, path, request, sent)
+            except NOT_SENT as exc:
+                # No connection opened: not a byte of the body was read, another may take it.
+                self._set_aside(service, instance, exc)
+            except _AnswerCut:
+                log.warning("upstream stopped sending", service=service, path=path)
+                raise ConnectionResetError(f"{service} stopped sending") from None
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
+                raise _unavailable(service) from None
+        log.warning("no upstream instance answered", service=service, path=path)
+        raise _unavailable(service)
+
+    async def _stream_to(
+        self, instance: Instance, path: str, request: web.Request, sent: dict[str, str]
+    ) -> web.StreamResponse:
         response: web.StreamResponse | None = None
         try:
             async with self.session.request(
                 request.method,
-                self.urls[service] + path,
+                instance.url + path,
                 data=request.content if request.body_exists else None,
                 headers=sent,
                 params=dict(request.query),
@@ -154,18 +214,25 @@ class Upstreams:
                     await response.write(chunk)
                 await response.write_eof()
                 return response
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("upstream unavailable", service=service, path=path, error=repr(exc))
+        except (TimeoutError, aiohttp.ClientError):
             if response is not None:
                 # The answer has begun: the client sees it cut short, not a problem document.
-                raise ConnectionResetError(f"{service} stopped sending") from None
-            raise Problem(
-                503,
-                "Service unavailable",
-                f"The {service} service is not answering; try again shortly",
-                code="service-unavailable",
-                headers={"Retry-After": "5"},
-            ) from None
+                raise _AnswerCut from None
+            raise
+
+
+class _AnswerCut(Exception):
+    """A streamed answer stopped after it had begun."""
+
+
+def _unavailable(service: str) -> Problem:
+    return Problem(
+        503,
+        "Service unavailable",
+        f"The {service} service is not answering; try again shortly",
+        code="service-unavailable",
+        headers={"Retry-After": "5"},
+    )
 
 
 def _public_problem(result: UpstreamResponse, public_path: str) -> bytes:
