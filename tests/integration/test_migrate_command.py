@@ -4,6 +4,7 @@ superuser (CREATEDB CREATEROLE: what deploy/k8s gives CloudNativePG's managed ro
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -40,7 +41,8 @@ async def test_the_command_applies_every_migration_once(
         "EBOK_LOG_FORMAT": "json",
     }
     try:
-        done = subprocess.run(
+        done = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "deploy.migrate", "metering"],
             cwd=ROOT,
             env=env,
