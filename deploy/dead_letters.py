@@ -108,6 +108,7 @@ class Letter:
     dead_lettered_at: datetime | None
     size: int
     envelopes: int  # more than one: a packed message dead-lettered whole
+    deliveries: int | None  # quorum queues: how often it was taken and returned (x-delivery-count)
     headers: dict[str, Any]
     properties: dict[str, Any]
     body: bytes
@@ -133,6 +134,7 @@ class Letter:
             dead_lettered_at=_when(headers.get(DEAD_LETTERED_AT_HEADER)),
             size=len(message.body),
             envelopes=_envelope_count(message, headers),
+            deliveries=_count(headers.get("x-delivery-count")),
             headers=headers,
             properties={
                 "content_type": message.content_type,
@@ -150,6 +152,10 @@ def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return None if value is None else str(value)
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _when(value: object) -> datetime | None:

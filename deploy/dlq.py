@@ -112,6 +112,7 @@ def letter_summary(letter: Letter, now: datetime) -> dict[str, Any]:
         "age_seconds": int(a.total_seconds()) if (a := letter.age(now)) is not None else None,
         "size": letter.size,
         "envelopes": letter.envelopes,
+        "deliveries": letter.deliveries,
     }
 
 
@@ -124,6 +125,8 @@ def print_letters(queue: DeadLetterQueue, letters: list[Letter], as_json: bool) 
     for x in letters:
         when = x.dead_lettered_at.strftime("%Y-%m-%d %H:%M:%S") if x.dead_lettered_at else "?"
         packed = f" ({x.envelopes} envelopes)" if x.envelopes > 1 else ""
+        if x.deliveries:
+            packed += f" (taken {x.deliveries}x)"
         print(
             f"  {x.id}  {when} ({age_text(x.age(now))} ago)  {x.routing_key or '-'}  "
             f"{x.size} B{packed}\n    reason: {x.reason[:300]}"
