@@ -19,6 +19,10 @@ GATEWAY_OPS_PORT: int = Settings.model_fields["gateway_ops_port"].default
 # What compose says when the caller has not set it (${VAR:?message}).
 UNSET_MESSAGE = "set EBOK_INTERNAL_TOKEN to a random secret of 32+ characters"
 MAILBOX_HTTP_PORT = 8090
+# Exact versions (the suite runs against PostgreSQL 15 and RabbitMQ 3.10; nothing it uses
+# changed since).
+POSTGRES_IMAGE = "postgres:16.10-alpine"
+RABBITMQ_IMAGE = "rabbitmq:3.13.7-management-alpine"
 # Settings only one service reads, given to its container alone (secrets among them).
 SERVICE_ENVIRONMENT: dict[str, dict[str, str]] = {
     "payments": {
@@ -36,8 +40,15 @@ def _quoted(value: str) -> str:
     return json.dumps(value)
 
 
+def _healthcheck(*args: str) -> str:
+    """A compose healthcheck running deploy/healthcheck.py with `args` in the container."""
+    test = ", ".join(_quoted(a) for a in ["CMD", "python", "-m", "deploy.healthcheck", *args])
+    return f"    healthcheck: {{ <<: *health, test: [{test}] }}"
+
+
 def render() -> str:
     public = next(s for s in SERVICES if s.public)
+    internal = [s for s in SERVICES if not s.public]
     ports = {s.name: s.port for s in SERVICES}
     environment = {
         # Production unless the caller asks for development (see the header).
@@ -53,13 +64,19 @@ def render() -> str:
         "EBOK_TRUSTED_PROXIES": "${EBOK_TRUSTED_PROXIES:-}",
         "EBOK_DATABASE_URL": "postgresql://postgres:ebok@postgres:5432/postgres",
         "EBOK_AMQP_URL": "amqp://guest:guest@rabbitmq:5672/",
-        "EBOK_SMTP_HOST": "mailbox",
-        "EBOK_SMTP_PORT": str(SMTP_PORT),
-        # The bundled development mailbox speaks plain SMTP; a real relay: set both.
+        # The bundled development mailbox, which speaks plain SMTP; a real relay: set all three.
+        "EBOK_SMTP_HOST": "${EBOK_SMTP_HOST:-mailbox}",
+        "EBOK_SMTP_PORT": "${EBOK_SMTP_PORT:-" + str(SMTP_PORT) + "}",
         "EBOK_SMTP_SECURITY": "${EBOK_SMTP_SECURITY:-none}",
         "EBOK_PUBLIC_URL": f"http://localhost:{public.port}",
+        # One instance each by default (compose's DNS name of the service); with
+        # `--scale <name>=N`, the instances' names separated by commas (the gateway balances).
         **{
-            f"EBOK_{name.upper()}_URL": f"http://{name}:{ports[name]}" for name in GATEWAY_UPSTREAMS
+            f"EBOK_{name.upper()}_URL": "${EBOK_"
+            + name.upper()
+            + f"_URL:-http://{name}:{ports[name]}"
+            + "}"
+            for name in GATEWAY_UPSTREAMS
         },
         "EBOK_JWT_PRIVATE_KEY_FILE": "/keys/jwt-private.pem",
         "EBOK_JWT_PUBLIC_KEY_FILE": "/keys/jwt-public.pem",
@@ -71,19 +88,35 @@ def render() -> str:
         "# edit those, not this file.",
         "# The whole platform in containers (for a machine with Docker):",
         "#   EBOK_INTERNAL_TOKEN=$(openssl rand -base64 32) \\",
-        "#     docker compose -f deploy/compose.yaml up --build",
+        "#     docker compose -f deploy/compose.yaml up --build --wait",
         "# It runs with EBOK_ENV=production; for a demo whose CAPTCHA also takes a fixed answer:",
         "#   EBOK_ENV=development EBOK_CAPTCHA_TEST_ANSWER=DEMO1 \\",
         "#     EBOK_INTERNAL_TOKEN=$(openssl rand -base64 32) \\",
-        "#     docker compose -f deploy/compose.yaml up --build",
-        f"# The {public.name} answers on http://localhost:{public.port}/api/v1,"
-        f" the mailbox on http://localhost:{MAILBOX_HTTP_PORT}/.",
+        "#     docker compose -f deploy/compose.yaml up --build --wait",
+        f"# The {public.name} answers on http://localhost:{public.port}/api/v1"
+        f" (and the web app on /), the mailbox on http://localhost:{MAILBOX_HTTP_PORT}/.",
         f"# Its /health/ready and /metrics answer on port {GATEWAY_OPS_PORT}, not published:",
         "# for tools on the compose network.",
-        "x-service: &service",
+        "# Every container of the platform runs the one image (deploy/Dockerfile), as user 10001.",
+        "name: ebok",
+        "",
+        "x-image: &image",
+        "  image: ${EBOK_IMAGE:-ebok:dev}",
         "  build: { context: .., dockerfile: deploy/Dockerfile }",
+        "",
+        # Readiness, not mere liveness: a service is healthy once its database (migrated) and
+        # broker answer; the gateway once each of its upstreams answers.
+        "x-health: &health",
+        "  interval: 10s",
+        "  timeout: 3s",
+        "  retries: 3",
+        "  start_period: 120s",
+        "  start_interval: 2s",
+        "",
+        "x-service: &service",
+        "  <<: *image",
         "  restart: unless-stopped",
-        "  depends_on:",
+        "  depends_on: &needs",
         "    postgres: { condition: service_healthy }",
         "    rabbitmq: { condition: service_healthy }",
         "    keys: { condition: service_completed_successfully }",
@@ -93,39 +126,46 @@ def render() -> str:
         "",
         "services:",
         "  postgres:",
-        "    image: postgres:16-alpine",
+        f"    image: {POSTGRES_IMAGE}",
+        "    restart: unless-stopped",
         "    environment: { POSTGRES_PASSWORD: ebok }",
         "    volumes: [pgdata:/var/lib/postgresql/data]",
         '    healthcheck: { test: ["CMD", "pg_isready", "-U", "postgres"],'
-        " interval: 5s, retries: 20 }",
+        " interval: 5s, timeout: 3s, retries: 20 }",
         "  rabbitmq:",
-        "    image: rabbitmq:3.13-management",
+        f"    image: {RABBITMQ_IMAGE}",
+        # Its data directory is named after the node, the node after the host: a fixed name
+        # keeps the queues (and the messages in them) when the container is recreated.
+        "    hostname: rabbitmq",
+        "    restart: unless-stopped",
+        "    volumes: [rabbitmq:/var/lib/rabbitmq]",
         '    healthcheck: { test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"],'
-        " interval: 5s, retries: 30 }",
+        " interval: 5s, timeout: 5s, retries: 30 }",
+        # Runs once and exits: the services wait for it to have succeeded (no health to check).
         "  keys:",
-        "    build: { context: .., dockerfile: deploy/Dockerfile }",
-        "    user: root",
-        '    command: ["sh", "-c", "python -m deploy.keys && chmod 444 /keys/*"]',
+        "    <<: *image",
+        '    command: ["python", "-m", "deploy.keys"]',
         "    environment:",
         "      EBOK_JWT_PRIVATE_KEY_FILE: /keys/jwt-private.pem",
         "      EBOK_JWT_PUBLIC_KEY_FILE: /keys/jwt-public.pem",
         "      EBOK_SEALING_KEY_FILE: /keys/sealing.key",
         "    volumes: [keys:/keys]",
-        # The image's health check probes a service's HTTP port; these two have none.
+        '    restart: "no"',
         "    healthcheck: { disable: true }",
         "  mailbox:",
-        "    build: { context: .., dockerfile: deploy/Dockerfile }",
+        "    <<: *image",
+        "    restart: unless-stopped",
         '    command: ["python", "-m", "deploy.mailbox", "--host", "0.0.0.0",'
         f' "--smtp-port", "{SMTP_PORT}", "--http-port", "{MAILBOX_HTTP_PORT}"]',
         f'    ports: ["{MAILBOX_HTTP_PORT}:{MAILBOX_HTTP_PORT}"]',
-        "    healthcheck: { disable: true }",
+        _healthcheck("--port", str(MAILBOX_HTTP_PORT), "--smtp-port", str(SMTP_PORT)),
     ]
     for service in SERVICES:
         lines += [
             f"  {service.name}:",
             "    <<: *service",
             f'    command: ["python", "-m", "{service.module}"]',
-            # The Dockerfile's HEALTHCHECK reads the port from EBOK_HEALTH_PORT.
+            # The image's own HEALTHCHECK reads the port from EBOK_HEALTH_PORT.
             "    environment: { <<: *env, "
             + ", ".join(
                 f"{key}: {_quoted(value)}"
@@ -137,8 +177,21 @@ def render() -> str:
             + " }",
         ]
         if service.public:
-            lines.append(f'    ports: ["{service.port}:{service.port}"]')
-    lines += ["", "volumes:", "  pgdata:", "  keys:"]
+            # It needs neither database nor broker; it opens once every service is ready.
+            lines += [
+                "    depends_on:",
+                "      keys: { condition: service_completed_successfully }",
+                *(f"      {s.name}: {{ condition: service_healthy }}" for s in internal),
+                f'    ports: ["{service.port}:{service.port}"]',
+                _healthcheck("--port", str(GATEWAY_OPS_PORT), "--path", "/health/ready"),
+            ]
+        else:
+            if service.name == "notifications":
+                lines += [
+                    "    depends_on: { <<: *needs, mailbox: { condition: service_healthy } }",
+                ]
+            lines.append(_healthcheck("--port", str(service.port), "--path", "/health/ready"))
+    lines += ["", "volumes:", "  pgdata:", "  rabbitmq:", "  keys:"]
     return "\n".join(lines) + "\n"
 
 

@@ -154,7 +154,12 @@ def mailbox_web_app(store: MailStore) -> web.Application:
             ]
         )
 
+    async def live(_request: web.Request) -> web.Response:
+        # For the container's health check (python -m deploy.healthcheck): the process answers.
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
+    app.router.add_get("/health/live", live)
     app.router.add_get("/", index)
     app.router.add_get("/messages/{index}", show)
     app.router.add_get("/messages.json", as_json)

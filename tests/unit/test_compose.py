@@ -36,7 +36,9 @@ def test_compose_runs_every_service_reachable_and_health_checked() -> None:
         assert env["EBOK_HEALTH_PORT"] == str(service.port)
         for upstream in GATEWAY_UPSTREAMS:
             port = next(s.port for s in SERVICES if s.name == upstream)
-            assert env[f"EBOK_{upstream.upper()}_URL"] == f"http://{upstream}:{port}"
+            # One instance by default; a list of instances when the caller sets it (--scale).
+            variable = f"EBOK_{upstream.upper()}_URL"
+            assert env[variable] == f"${{{variable}:-http://{upstream}:{port}}}"
         published = [f"{service.port}:{service.port}"] if service.public else None
         assert defined.get("ports") == published
 
