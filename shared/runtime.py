@@ -25,6 +25,7 @@ from shared.messaging.consumer import Consumer, Subscription
 from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
 from shared.messaging.topology import Names, declare_outbound_queue
 from shared.metrics import metrics_handler
+from shared.ops_metrics import Probe, Sampler
 from shared.retention import Purger
 from shared.settings import Settings
 from shared.tx import Database
@@ -139,6 +140,30 @@ def revocation_loader() -> Context:
     )
 
 
+def ops_sampler(probes: Sequence[Probe] = ()) -> Context:
+    """The operations gauges (shared/ops_metrics.py), sampled every EBOK_METRICS_SAMPLE_SECONDS:
+    outbox, `probes`, and the service's queues with their delay and dead-letter queues."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        sampler = Sampler(
+            app[POOL],
+            app[BROKER],
+            app[SERVICE],
+            consumer_queues=app[CONSUMER_QUEUES],
+            outbound_queues=app[OUTBOUND_QUEUES],
+            retry_levels=len(app[SETTINGS].retry_delays_ms),
+            probes=probes,
+        )
+        loop = background_loop(
+            "ops-sampler", lambda _app: sampler.sample, None, lambda s: s.metrics_sample_seconds
+        )
+        async for _ in loop(app):
+            yield
+        await sampler.close()
+
+    return ctx
+
+
 def consumers(subscriptions: Sequence[Subscription]) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         started: list[Consumer] = []
@@ -221,11 +246,13 @@ def service_app(
     routes: Sequence[web.RouteTableDef] = (),
     outbound: Mapping[str, Sequence[type[Event]]] | None = None,
     extra_contexts: Sequence[Context] = (),
+    probes: Sequence[Probe] = (),
 ) -> web.Application:
     """A service with its database (app[DB], migrated from `services/<service>/migrations`),
     broker, outbox relay, the consumers of its handler table (`subscriptions`), its HTTP
     `routes` (with app[VERIFIER] for their access tokens), the queues that keep its `outbound`
-    facts for outside systems ({fact: [events]}) and health checks."""
+    facts for outside systems ({fact: [events]}), health checks and the operations gauges
+    (with its own `probes`)."""
     app = new_app(settings)
     app[SERVICE] = service
     # Known before it starts, so that tooling can find (and tests remove) what it declares.
@@ -250,6 +277,7 @@ def service_app(
             outbound_queues(outbound or {}),
             *extra_contexts,
             consumers(subscriptions),
+            ops_sampler(probes),
         ]
     )
     add_health_routes(app, {"database": database_ready, "broker": broker_ready})

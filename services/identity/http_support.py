@@ -11,6 +11,7 @@ from shared.auth import TokenSigner
 from shared.http import internal
 from shared.http.problems import Problem
 from shared.logs import get_logger
+from shared.metrics import rate_limited
 from shared.runtime import SETTINGS
 
 log = get_logger(__name__)
@@ -41,6 +42,7 @@ def too_many(detail: str, retry_after: int) -> Problem:
 
 async def limit(conn: asyncpg.Connection, key: str, limit: int, window: int, detail: str) -> None:
     if await repository.rate_limit_hit(conn, key, window) > limit:
+        rate_limited("identity", key)
         raise too_many(detail, window)
 
 

@@ -35,6 +35,7 @@ from shared.api.identity import (
 )
 from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body, parse_query
+from shared.metrics import rate_limited
 from shared.runtime import DB, SETTINGS
 from shared.sealing import sealer
 from shared.settings import Settings
@@ -246,6 +247,7 @@ async def _limit_mismatches(
                 invoice_number=invoice_number,
                 client_ip=client_ip(request),
             )
+            rate_limited("identity", key)
             raise too_many(
                 "Too many failed attempts with this invoice; try again later or contact the "
                 "Customer Service Office",

@@ -20,6 +20,7 @@ from shared.api.identity import (
 from shared.auth import Principal
 from shared.events import identity as events
 from shared.http.problems import Problem, json_response, parse_body, problem_response
+from shared.metrics import LOGIN_FAILURES, rate_limited
 from shared.runtime import DB, SETTINGS, authenticate
 from shared.sealing import sealer
 from shared.tx import Tx
@@ -98,6 +99,7 @@ async def _reserve_attempt(
         if hits > most:
             await _give_back(conn, reserved)
             log.warning("security: rate limit reached", limit=key.split(":", 1)[0], key=key)
+            rate_limited("identity", key)
             raise too_many(detail, window)
     return reserved
 
@@ -146,6 +148,7 @@ async def login(request: web.Request) -> web.Response:
             client_ip=client_ip(request),
             login_exists=account is not None,
         )
+        LOGIN_FAILURES.inc()
         raise _invalid_credentials()
     async with request.app[DB].connection() as tx:
         await _give_back(tx.conn, reserved)

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.notifications.delivery import Mailer
 from services.notifications.handlers import SUBSCRIPTIONS
+from services.notifications.queue_gauges import EMAIL_QUEUE
 from services.notifications.repository import NOTIFY_CHANNEL
 from shared.runtime import DB, background_loop, service_app
 from shared.settings import Settings
@@ -26,4 +27,5 @@ def build_app(settings: Settings) -> web.Application:
                 lambda s: s.email_poll_seconds,
             )
         ],
+        probes=[EMAIL_QUEUE],
     )

@@ -31,7 +31,7 @@ from shared.http.idempotency import field_problem, idempotency_key
 from shared.http.internal import client_ip
 from shared.http.problems import Problem, json_response, parse_body, parse_query
 from shared.logs import get_logger
-from shared.metrics import PAYMENT_NOTIFICATIONS, PAYMENTS
+from shared.metrics import PAYMENT_NOTIFICATIONS, PAYMENTS, rate_limited
 from shared.policy import account
 from shared.runtime import DB, SETTINGS, authenticate
 from shared.scopes import Scope, account_scope
@@ -324,6 +324,7 @@ async def _limit_notifications(db: Database, settings: Settings, source: str, na
         hits = await repository.rate_limit_hit(tx.conn, f"notification:{source}", window)
     if hits > most:
         PAYMENT_NOTIFICATIONS.labels(name, "rate-limited").inc()
+        rate_limited("payments", "notification")
         if hits == most + 1:  # once per address and window
             log.warning("payment notifications rate-limited", source=source)
         raise Problem(

@@ -22,7 +22,7 @@ from shared.messaging.packing import (
     pack,
     runs,
 )
-from shared.metrics import OUTBOX_PUBLISHED
+from shared.metrics import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
 
@@ -136,6 +136,7 @@ class OutboxRelay:
                     published,
                 )
             for group, err in failed:
+                OUTBOX_PUBLISH_FAILURES.labels(self.broker.service).inc(len(group))
                 delay = _retry_delay_seconds(group[0]["attempts"])
                 log.warning(
                     "outbox publish failed, will retry",
