@@ -74,6 +74,11 @@ def get_correlation_id() -> str:
     return value
 
 
+def current_correlation_id() -> str | None:
+    """The correlation id of this task, if it has one (none is made)."""
+    return _correlation_id.get()
+
+
 def set_correlation_id(value: str | None) -> str:
     value = value or new_correlation_id()
     _correlation_id.set(value)

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from shared import grants, sessions
+from shared import grants, sessions, tracing
 from shared.api.common import HealthOut
 from shared.auth import Principal, TokenVerifier
 from shared.db import SHARED_MIGRATIONS, Notifier, app_dsn, create_pool, migrate, run_loop
@@ -255,6 +255,7 @@ def service_app(
     (with its own `probes`)."""
     app = new_app(settings)
     app[SERVICE] = service
+    tracing.instrument(app, settings, service)  # nothing unless EBOK_OTLP_ENDPOINT is set
     # Known before it starts, so that tooling can find (and tests remove) what it declares.
     names = Names(settings.namespace)
     app[OUTBOUND_QUEUES] = [names.queue("backoffice", fact) for fact in outbound or {}]

@@ -113,6 +113,16 @@ class Settings(_ServiceAddresses):
     outbox_retention_days: int = Field(7, ge=1)
     retention_poll_seconds: float = 300.0
     broker_connect_timeout_seconds: float = 60.0
+
+    # Tracing (shared/tracing.py): unset, nothing is traced and nothing is installed. Set, the
+    # OTLP/HTTP endpoint of a collector (Jaeger, Tempo, an OpenTelemetry Collector), e.g.
+    # http://otel-collector:4318 (spans go to its /v1/traces).
+    otlp_endpoint: str | None = None
+    # Headers for the collector (e.g. its credentials), as `name=value` separated by commas.
+    otlp_headers: SecretStr | None = None
+    # The share of traces started in e-BOK that are kept; a call that comes with a trace keeps
+    # its caller's decision.
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
     # How often each process samples the operations gauges (shared/ops_metrics.py: outbox,
     # queue and dead-letter depths, the email queue): one SQL per probe, passive declares.
     metrics_sample_seconds: float = Field(15.0, gt=0)
@@ -224,7 +234,14 @@ class Settings(_ServiceAddresses):
             return json.loads(text)
         return [part.strip() for part in text.split(",") if part.strip()]
 
-    @field_validator("captcha_test_answer", "internal_token", "backoffice_token", mode="before")
+    @field_validator(
+        "captcha_test_answer",
+        "internal_token",
+        "backoffice_token",
+        "otlp_endpoint",
+        "otlp_headers",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -20,6 +20,7 @@ from services.gateway.api import (
 from services.gateway.openapi import build_openapi
 from services.gateway.upstream import Upstreams
 from services.gateway.web_app import add_web_app_routes, security_headers
+from shared import tracing
 from shared.auth import TokenVerifier
 from shared.http.problems import json_response
 from shared.logs import get_logger
@@ -44,6 +45,7 @@ async def _upstreams(app: web.Application) -> AsyncIterator[None]:
             sock_connect=settings.upstream_connect_timeout_seconds,
         ),
         connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+        trace_configs=tracing.client_trace_configs(app),
     )
     token = settings.internal_token
     app[UPSTREAMS] = Upstreams(
@@ -100,6 +102,7 @@ def _handler(route: Route) -> Handler:
 
 def build_app(settings: Settings) -> web.Application:
     app = new_app(settings)
+    tracing.instrument(app, settings, SERVICE)  # nothing unless EBOK_OTLP_ENDPOINT is set
     app[VERIFIER] = TokenVerifier(settings)
     app.cleanup_ctx.append(_upstreams)
     app.cleanup_ctx.append(_operations)  # after _upstreams: its readiness asks them

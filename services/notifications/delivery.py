@@ -17,8 +17,10 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
+from opentelemetry.trace import SpanKind
 
 from services.notifications import repository
+from shared import tracing
 from shared.events.notifications import EmailDelivery, EmailFailed, EmailSent
 from shared.logs import get_logger, set_correlation_id
 from shared.metrics import EMAILS
@@ -108,7 +110,20 @@ class Mailer:
         set_correlation_id(row["correlation_id"])
         attachments = await repository.attachments_of(tx.conn, row["id"])
         try:
-            await aiosmtplib.send(build_message(self.settings, row, attachments), **self._smtp)
+            with tracing.span(
+                self.db.service,
+                "smtp send",
+                parent=row["traceparent"],
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "server.address": self.settings.smtp_host,
+                    "server.port": self.settings.smtp_port,
+                    "ebok.email.id": str(row["id"]),
+                    "ebok.email.template": row["template"],
+                    "ebok.email.attempt": row["attempts"] + 1,
+                },
+            ):
+                await aiosmtplib.send(build_message(self.settings, row, attachments), **self._smtp)
         except (aiosmtplib.SMTPException, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             delay = self._retry_delay(row["attempts"])

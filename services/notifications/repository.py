@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.notifications.rendering import RenderedEmail
+from shared import tracing
 from shared.envelope import Envelope
 
 NOTIFY_CHANNEL = "ebok_emails"
@@ -38,8 +39,8 @@ async def queue_email(
     email_id = await conn.fetchval(
         """INSERT INTO emails (id, source_event_id, source_event_type, template, language,
                                recipient, subject, text_body, html_body, sensitive, reference_id,
-                               correlation_id)
-           VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                               correlation_id, traceparent)
+           VALUES ($1, $2, $12, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13)
            ON CONFLICT (source_event_id) DO NOTHING
            RETURNING id""",
         uuid.uuid4(),
@@ -54,6 +55,7 @@ async def queue_email(
         reference_id,
         source.correlation_id,
         source.type,
+        tracing.current_traceparent(),  # its delivery continues the trace (None: tracing off)
     )
     if email_id is None:
         return  # queued already

@@ -27,6 +27,7 @@ import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import ValidationError
 
+from shared import tracing
 from shared.envelope import Envelope
 from shared.events.common import Event, ExchangeName
 from shared.logs import get_logger, set_correlation_id
@@ -56,6 +57,9 @@ class Many:
     order they arrived. Its effect must be that of handling them one by one in that order."""
 
     handle: Callable[[Tx, list[tuple[Envelope, Any]]], Awaitable[None]]
+    # The handler of one message, when this takes them one by one (`handle_each`): traced, each
+    # message is handled in a span of its own (shared/tracing.py).
+    each: Handler | None = None
 
 
 K = TypeVar("K")
@@ -81,7 +85,7 @@ def handle_each(handler: Handler) -> Many:
             set_correlation_id(envelope.correlation_id)
             await handler(tx, envelope, payload)
 
-    return Many(each)
+    return Many(each, handler)
 
 
 ATTEMPT_HEADER = "x-ebok-attempt"
@@ -724,9 +728,26 @@ async def handle(db: Database, queue: str, messages: list[tuple[Envelope, Route]
             run.append((envelope, route.payload))
             if n + 1 == len(todo) or todo[n + 1][1].handler is not route.handler:
                 set_correlation_id(run[0][0].correlation_id)
-                await route.handler.handle(tx, run)
+                await _run_handler(db.service, queue, tx, route.handler, run)
                 run = []
         return outcomes
+
+
+async def _run_handler(
+    service: str, queue: str, tx: Tx, handler: Many, run: list[tuple[Envelope, Any]]
+) -> None:
+    """`handler` on `run`; traced, in a consumer span per message (one for the run, when the
+    handler takes them all at once) that continues the trace the message brought."""
+    if tracing.tracer(service) is None:
+        await handler.handle(tx, run)
+    elif handler.each is not None:
+        for envelope, payload in run:
+            set_correlation_id(envelope.correlation_id)
+            with tracing.consuming(service, queue, [envelope]):
+                await handler.each(tx, envelope, payload)
+    else:
+        with tracing.consuming(service, queue, [envelope for envelope, _ in run]):
+            await handler.handle(tx, run)
 
 
 async def deliver(db: Database, queue: str, subscription: Subscription, body: bytes) -> str:

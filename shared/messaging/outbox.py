@@ -11,6 +11,7 @@ from typing import Literal
 import aio_pika
 import asyncpg
 
+from shared import tracing
 from shared.envelope import Envelope, new_envelope
 from shared.events.common import Event, ExchangeName
 from shared.logs import get_logger
@@ -160,20 +161,25 @@ class OutboxRelay:
         return len(rows) == BATCH_SIZE and bool(published)
 
     async def _publish_group(self, rows: list[asyncpg.Record]) -> None:
-        if len(rows) == 1:
-            await self._publish(rows[0]["exchange"], rows[0]["routing_key"], _message(rows[0]))
-            return
         first = rows[0]
-        message = aio_pika.Message(
-            body=pack([row["body"] for row in rows]),
-            message_id=str(first["message_id"]),
-            type=first["routing_key"],
-            app_id=self.broker.service,
-            content_type=ENVELOPES_CONTENT_TYPE,
-            headers={ENVELOPES_HEADER: len(rows)},
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
-        await self._publish(first["exchange"], first["routing_key"], message)
+        exchange, routing_key = first["exchange"], first["routing_key"]
+        # Traced, each envelope goes out under a publish span of its own (shared/tracing.py).
+        with tracing.publishing(
+            self.broker.service, [row["body"] for row in rows], exchange, routing_key
+        ) as bodies:
+            if len(rows) == 1:
+                await self._publish(exchange, routing_key, _message(first, bodies[0]))
+                return
+            message = aio_pika.Message(
+                body=pack(bodies),
+                message_id=str(first["message_id"]),
+                type=routing_key,
+                app_id=self.broker.service,
+                content_type=ENVELOPES_CONTENT_TYPE,
+                headers={ENVELOPES_HEADER: len(rows)},
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            )
+            await self._publish(exchange, routing_key, message)
 
     async def _publish(self, exchange: str, routing_key: str, message: aio_pika.Message) -> None:
         try:
@@ -190,8 +196,7 @@ def _packing_key(row: asyncpg.Record) -> tuple[str, str] | None:
     return (row["exchange"], row["routing_key"])
 
 
-def _message(row: asyncpg.Record) -> aio_pika.Message:
-    envelope_json = row["body"]
+def _message(row: asyncpg.Record, envelope_json: str) -> aio_pika.Message:
     envelope = Envelope.model_validate_json(envelope_json)
     message = envelope_message(envelope, body=envelope_json.encode())
     if row["headers"]:
