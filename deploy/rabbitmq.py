@@ -47,14 +47,17 @@ def _alternatives(names: list[str]) -> str:
 
 def service_permissions(namespace: str, service: str) -> Permissions:
     """A service declares the exchanges and its own queues (and its outbound ones), publishes
-    to the exchanges and, for retries, to the default exchange, and consumes its own queues."""
+    to the exchanges and, for retries, to the default exchange, and consumes its own queues. It
+    declares the journal stream and binds it like its queues (shared/messaging/journal.py), but
+    does not read it: only the operator's replay does."""
     ns = re.escape(namespace)
     exchanges = [f"{ns}\\.{name}" for name in EXCHANGES]
     own = [f"{ns}\\.{re.escape(service)}\\..+"]
     outbound = [f"{ns}\\.backoffice\\.{re.escape(fact)}" for fact in OUTBOUND.get(service, ())]
+    journal = [f"{ns}\\.journal"]
     return Permissions(
-        configure=_alternatives(exchanges + own + outbound),
-        write=_alternatives(["amq\\.default", *exchanges, *own, *outbound]),
+        configure=_alternatives(exchanges + own + outbound + journal),
+        write=_alternatives(["amq\\.default", *exchanges, *own, *outbound, *journal]),
         read=_alternatives(exchanges + own),
     )
 

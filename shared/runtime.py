@@ -22,6 +22,7 @@ from shared.http.problems import json_response, problem_middleware
 from shared.logs import get_logger
 from shared.messaging.broker import Broker
 from shared.messaging.consumer import Consumer, Subscription
+from shared.messaging.journal import declare_journal
 from shared.messaging.outbox import NOTIFY_CHANNEL, OutboxRelay
 from shared.messaging.topology import Names, declare_outbound_queue
 from shared.metrics import metrics_handler
@@ -41,6 +42,9 @@ CONSUMERS = web.AppKey("consumers", list)
 # outside systems to read its facts from.
 CONSUMER_QUEUES = web.AppKey("consumer_queues", list)
 OUTBOUND_QUEUES = web.AppKey("outbound_queues", list)
+# Each consumer queue's name → its bindings (exchange, routing key): what the journal keeps for
+# it and what a replay gives it again (deploy/replay.py).
+CONSUMER_BINDINGS = web.AppKey("consumer_bindings", dict)
 SERVICE = web.AppKey("service", str)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 
@@ -166,6 +170,10 @@ def ops_sampler(probes: Sequence[Probe] = ()) -> Context:
 
 def consumers(subscriptions: Sequence[Subscription]) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if settings.journal:  # before the consumers: journaled from the queues' first message on
+            bindings = [b for s in subscriptions for b in s.bindings]
+            await declare_journal(app[BROKER], bindings, settings.journal_max_age)
         started: list[Consumer] = []
         for subscription in subscriptions:
             consumer = Consumer(app[DB], app[BROKER], subscription)
@@ -269,6 +277,7 @@ def service_app(
         for table in routes:
             app.add_routes(table)
     app[CONSUMER_QUEUES] = [names.queue(service, s.purpose) for s in subscriptions]
+    app[CONSUMER_BINDINGS] = {names.queue(service, s.purpose): s.bindings for s in subscriptions}
     app.cleanup_ctx.extend(
         [
             database(service, migrations),

@@ -123,6 +123,12 @@ class Settings(_ServiceAddresses):
     # The share of traces started in e-BOK that are kept; a call that comes with a trace keeps
     # its caller's decision.
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    # The journal (shared/messaging/journal.py): a RabbitMQ stream `<ns>.journal` bound like the
+    # consumer queues, keeping every message they take for this long (RabbitMQ's units: Y, M, D,
+    # h, m, s), so `python -m deploy.replay` can give a restored service what it lost. Shorter
+    # than inbox_retention_days: a replayed message the service handled must still be in its inbox.
+    journal: bool = True
+    journal_max_age: str = Field("7D", pattern=r"^[1-9][0-9]*[YMDhms]$")
     # How often each process samples the operations gauges (shared/ops_metrics.py: outbox,
     # queue and dead-letter depths, the email queue): one SQL per probe, passive declares.
     metrics_sample_seconds: float = Field(15.0, gt=0)

@@ -5,6 +5,8 @@
 - `<ns>.dead-letter`  direct exchange; each queue's dead letters go to `<queue>.dlq`
 - `<ns>.<service>.<purpose>`           a consumer's durable queue
 - `<ns>.<service>.<purpose>.retry.<n>` delay queues: after their TTL, back to the main queue
+- `<ns>.journal`      a stream keeping what the consumer queues take, for replay
+                      (shared/messaging/journal.py)
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class Names:
     @property
     def dead_letter_exchange(self) -> str:
         return f"{self.namespace}.dead-letter"
+
+    @property
+    def journal(self) -> str:
+        return f"{self.namespace}.journal"
 
     def queue(self, service: str, purpose: str) -> str:
         return f"{self.namespace}.{service}.{purpose}"

@@ -18,7 +18,10 @@ import pytest_asyncio
 from deploy.rabbitmq import users
 from services.billing.handlers import SUBSCRIPTIONS as BILLING
 from services.identity.handlers import SUBSCRIPTIONS as IDENTITY
+from shared.messaging.broker import Broker as ServiceBroker
+from shared.messaging.journal import declare_journal
 from shared.messaging.topology import Names, declare_consumer_queue, declare_outbound_queue
+from shared.settings import Settings
 from tests.support.infra import Infra
 
 PASSWORD = "permissions-test-" + secrets.token_hex(8)
@@ -69,6 +72,7 @@ async def broker(infra: Infra) -> AsyncIterator[Broker]:
                     for level in range(10):
                         await channel.queue_delete(names.retry_queue(queue, level))
             await channel.queue_delete(names.queue("backoffice", "self-readings"))
+            await channel.queue_delete(names.journal)
             for exchange in ("events", "integration"):
                 await channel.exchange_delete(names.exchange(exchange))
             await channel.exchange_delete(names.dead_letter_exchange)
@@ -107,6 +111,21 @@ async def test_a_service_declares_and_uses_its_own_queues_only(broker: Broker) -
             aio_pika.Message(b"{}"),
             routing_key=names.retry_queue(names.queue("billing", BILLING[0].purpose), 0),
         )
+
+    # The journal: billing declares it and binds it like its queues, but may not read it (the
+    # operator's replay does).
+    service = ServiceBroker(
+        Settings(namespace=broker.namespace, amqp_url=broker.url_of("billing")), "billing"
+    )
+    await service.connect()
+    try:
+        await declare_journal(service, [b for s in BILLING for b in s.bindings], "7D")
+        channel = await service.channel(10)
+        journal = await channel.get_queue(names.journal, ensure=False)
+        with pytest.raises(REFUSED):
+            await journal.consume(ignore, arguments={"x-stream-offset": "first"})
+    finally:
+        await service.close()
 
     # Identity's queues are not billing's to declare or to read.
     connection, channel = await channel_of(broker.url_of("billing"))

@@ -129,14 +129,14 @@ class Platform:
         return consumers, outbound
 
     async def remove_namespace(self) -> None:
-        """Drop the namespace's databases, queues and exchanges."""
+        """Drop the namespace's databases, queues (the journal stream too) and exchanges."""
         consumer_queues, outbound_queues = self.queues()
         for service in DATABASE_SERVICES:
             await drop_database(self.settings, self.settings.database_name(service))
         connection = await aio_pika.connect(self.settings.amqp_url)
         async with connection:
             channel = await connection.channel()
-            for name in outbound_queues:
+            for name in [*outbound_queues, self.names.journal]:
                 await channel.queue_delete(name)
             for queue in consumer_queues:
                 names = [queue, Names.dead_letter_queue(queue)]
