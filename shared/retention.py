@@ -1,7 +1,9 @@
 """Inbox and outbox rows are not kept for good: a handled message's inbox row after
 EBOK_INBOX_RETENTION_DAYS (it only has to outlive every redelivery the broker and the senders
 can still make), a published event's outbox row after EBOK_OUTBOX_RETENTION_DAYS. Deleted in
-small batches, each its own short transaction, so that the purge never holds up the feed."""
+small batches, each its own short transaction, so that the purge never holds up the feed.
+Every instance of a service runs the purge; each batch skips the rows another instance's batch
+holds (SKIP LOCKED), so two instances delete different rows instead of waiting on each other."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ async def purge_batch(pool: asyncpg.Pool, settings: Settings) -> int:
             """DELETE FROM inbox WHERE message_id IN (
                    SELECT message_id FROM inbox
                     WHERE handled_at < now() - make_interval(days => $1)
-                    LIMIT $2)""",
+                    LIMIT $2 FOR UPDATE SKIP LOCKED)""",
             settings.inbox_retention_days,
             BATCH,
         )
@@ -30,7 +32,7 @@ async def purge_batch(pool: asyncpg.Pool, settings: Settings) -> int:
             """DELETE FROM outbox WHERE id IN (
                    SELECT id FROM outbox
                     WHERE published_at < now() - make_interval(days => $1)
-                    LIMIT $2)""",
+                    LIMIT $2 FOR UPDATE SKIP LOCKED)""",
             settings.outbox_retention_days,
             BATCH,
         )

@@ -135,12 +135,18 @@ SUBSCRIPTIONS = (
             erp.NoteIssued: Many(notes_issued),
         },
         types_commute=True,
+        # A correction replaces what came before it (the last of each key wins).
+        in_order=True,
     ),
     # Online payments from the payments service: their own queue, so a feed backlog never
     # delays what the customer sees just after paying.
     Subscription("payments", {payments.PaymentCompleted: Many(online_payments_completed)}),
     # E-invoice consents the ERP sets (paper forms): their own queue, in order, one at a time.
-    Subscription("erp-e-invoice", {erp.EInvoiceChanged: e_invoice_handlers.erp_e_invoice_changed}),
+    Subscription(
+        "erp-e-invoice",
+        {erp.EInvoiceChanged: e_invoice_handlers.erp_e_invoice_changed},
+        in_order=True,
+    ),
     # The language of the customer's own account, for the emails billing asks for.
     Subscription("accounts", {identity.AccountActivated: e_invoice_handlers.account_activated}),
 )

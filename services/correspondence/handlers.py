@@ -105,7 +105,8 @@ SUBSCRIPTIONS = (
             billing.InvoiceIssued: Many(invoices_issued),
         },
         types_commute=True,
+        in_order=True,  # copies of billing's rows: the last of each key wins
     ),
     # The back office's answers (integration exchange): one case at a time, in order.
-    Subscription("backoffice", {BackOfficeCaseUpdated: case_updated}),
+    Subscription("backoffice", {BackOfficeCaseUpdated: case_updated}, in_order=True),
 )

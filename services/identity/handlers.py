@@ -143,6 +143,7 @@ SUBSCRIPTIONS = (
             billing.InvoiceIssued: Many(invoices_issued),
         },
         types_commute=True,
+        in_order=True,  # copies of billing's rows: the last of each key wins
     ),
     Subscription(
         "email-delivery",
@@ -151,6 +152,7 @@ SUBSCRIPTIONS = (
     Subscription(
         "erp-managers",
         {erp.ManagerGranted: erp_manager_granted, erp.ManagerRevoked: erp_manager_revoked},
+        in_order=True,  # a grant and its revocation must not swap
     ),
     Subscription("payments", {payments.PaymentCompleted: payment_completed}),
     Subscription(

@@ -60,7 +60,7 @@ async def batch_recorded(tx: Tx, env: Envelope, batch: reading.ReadingBatchRecor
 
 
 SUBSCRIPTIONS = (
-    Subscription("contracts", {billing.ContractChanged: contract_upserted}),
+    Subscription("contracts", {billing.ContractChanged: contract_upserted}, in_order=True),
     Subscription(
         "readings",
         {reading.ReadingRecorded: reading_recorded, reading.ReadingBatchRecorded: batch_recorded},

@@ -38,5 +38,6 @@ SUBSCRIPTIONS = (
             billing.InvoiceSettled: Many(invoices_settled),
         },
         types_commute=True,
+        in_order=True,  # copies of billing's rows: the last of each key wins
     ),
 )

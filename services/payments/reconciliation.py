@@ -3,7 +3,11 @@ sent to the provider is asked about by its session id, and settled (paid, once),
 provider has no payment for it after EBOK_PAYMENTS_EXPIRE_AFTER_SECONDS) or left for later. So a
 lost notification, or a payer who never comes back, leaves nothing pending forever. A payment the
 payer cancelled is asked about too, for EBOK_PAYMENTS_EXPIRE_AFTER_SECONDS after the cancel: the
-payer may have paid at the provider all the same, and that money is never refused."""
+payer may have paid at the provider all the same, and that money is never refused.
+
+With several instances of payments, one of them reconciles at a time (an advisory lock,
+shared/leader.py): the provider is asked about each payment once per round, not once per
+instance. Settling stays safe either way (settlement locks the payment and pays it once)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.payments import domain, repository, settlement
 from services.payments.providers.base import Provider, ProviderRefused, ProviderUnavailable
+from shared.leader import leading
 from shared.logs import get_logger
 from shared.metrics import PAYMENTS
 from shared.settings import Settings
@@ -19,6 +24,8 @@ from shared.tx import Database
 
 log = get_logger(__name__)
 BATCH = 50
+# Held by the instance whose reconciler is asking the provider (shared/leader.py).
+LEADER_LOCK = "payments-reconciliation"
 
 
 class Reconciler:
@@ -29,16 +36,21 @@ class Reconciler:
         self.expire_after = timedelta(seconds=settings.payments_expire_after_seconds)
 
     async def step(self) -> bool:
-        """One batch; True when there may be more to do at once."""
-        now = datetime.now(UTC)
-        async with self.db.connection() as tx:
-            await repository.delete_old_rate_limits(tx.conn)
-            due = await repository.open_payments(
-                tx.conn, now - self.after, now - self.expire_after, BATCH
-            )
-        for row in due:
-            await self.reconcile(row["payment_id"], row["since"], now)
-        return len(due) == BATCH
+        """One batch, on the instance that leads reconciliation (the others skip the round:
+        each open payment is asked about once, not once per instance); True when there may be
+        more to do at once."""
+        async with leading(self.db.pool, LEADER_LOCK) as leader:
+            if not leader:
+                return False
+            now = datetime.now(UTC)
+            async with self.db.connection() as tx:
+                await repository.delete_old_rate_limits(tx.conn)
+                due = await repository.open_payments(
+                    tx.conn, now - self.after, now - self.expire_after, BATCH
+                )
+            for row in due:
+                await self.reconcile(row["payment_id"], row["since"], now)
+            return len(due) == BATCH
 
     async def reconcile(self, payment_id: uuid.UUID, since: datetime, now: datetime) -> str:
         try:

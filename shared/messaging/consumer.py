@@ -152,11 +152,18 @@ class Subscription:
     order (they touch different rows, and work that needs them all waits for the end of the
     transaction: `Tx.before_commit`). A batch is then handled type by type, in the table's
     order, each type's messages in the order they arrived, so that a `Many` handler takes all
-    the messages of its type in one call."""
+    the messages of its type in one call.
+
+    `in_order`: the handlers' effects depend on the order the messages arrive in (last writer
+    wins, or a final state refuses what comes after it). With several instances of the service
+    the queue then has a single active consumer: one instance takes its messages, the others
+    stand by and the broker hands the queue to one of them when it goes (docs/scaling.md).
+    Without it, every instance consumes the queue at once (competing consumers)."""
 
     purpose: str
     handlers: Mapping[type[Event], Handler | Many]
     types_commute: bool = False
+    in_order: bool = False
 
     def __post_init__(self) -> None:
         many = {
@@ -311,6 +318,7 @@ class Consumer:
             self.subscription.bindings,
             self.settings.retry_delays_ms,
             self.settings.queue_type,
+            single_active=self.subscription.in_order,
         )
         self._batcher.start()
         self._consumer_tag = await self._declared.queue.consume(self._on_message)

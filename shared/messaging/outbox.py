@@ -14,6 +14,7 @@ import asyncpg
 from shared import tracing
 from shared.envelope import Envelope, new_envelope
 from shared.events.common import Event, ExchangeName
+from shared.leader import try_transaction_lock
 from shared.logs import get_logger
 from shared.messaging.broker import PUBLISH_ERRORS, Broker, envelope_message
 from shared.messaging.packing import (
@@ -29,6 +30,8 @@ log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "ebok_outbox"
 BATCH_SIZE = 500
+# The advisory lock of the relay's transaction (shared/leader.py), in each service's database.
+RELAY_LOCK = "ebok-outbox-relay"
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,16 @@ class OutboxRelay:
     async def publish_batch(self) -> bool:
         """Publish what is due; True when a full batch went out (more may be waiting). Runs of
         events of one type on the events exchange go out packed, one message each
-        (`shared.messaging.packing`)."""
+        (`shared.messaging.packing`). One instance of the service publishes at a time (the
+        one whose transaction holds the relay's advisory lock; the others skip the round), so
+        the events go out in the order one relay gives them, however many instances run."""
         if not self.broker.is_connected:
             return False
         async with self.pool.acquire() as conn, conn.transaction():
+            if not await try_transaction_lock(conn, RELAY_LOCK):
+                # Another instance is publishing: the NOTIFY that woke us woke it too, so it takes
+                # what is waiting when its batch is done.
+                return False
             rows = await conn.fetch(
                 """SELECT id, message_id, exchange, routing_key, body, headers, attempts FROM outbox
                    WHERE published_at IS NULL AND next_attempt_at <= now()

@@ -90,7 +90,12 @@ async def declare_consumer_queue(
     bindings: list[tuple[ExchangeName, str]],
     retry_delays_ms: list[int],
     queue_type: str,
+    *,
+    single_active: bool = False,
 ) -> DeclaredQueue:
+    """The queue with its dead-letter and retry queues. `single_active`: the broker delivers to
+    one consumer at a time (RabbitMQ's single active consumer) and hands over to the next when
+    that one goes, so a queue whose order matters keeps it however many instances consume."""
     exchanges = await declare_exchanges(channel, names)
     type_args = {"x-queue-type": queue_type}
     dlq = await channel.declare_queue(
@@ -104,6 +109,7 @@ async def declare_consumer_queue(
             **type_args,
             "x-dead-letter-exchange": names.dead_letter_exchange,
             "x-dead-letter-routing-key": queue_name,
+            **({"x-single-active-consumer": True} if single_active else {}),
         },
     )
     for logical, routing_key in bindings:
