@@ -5,7 +5,10 @@ publish and the acknowledgement loses nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -239,6 +242,54 @@ async def test_show_leaves_sealed_values_sealed_and_hides_secret_fields(
     assert await cli(probe, "show", queue.name, str(uuid.uuid4())) == dlq.NOT_FOUND
 
 
+async def command(probe: Probe, *argv: str) -> tuple[int, str, str]:
+    """`python -m deploy.dlq …` in a process of its own, configured by EBOK_* as in service."""
+    env = {
+        **os.environ,
+        "EBOK_NAMESPACE": probe.settings.namespace,
+        "EBOK_AMQP_URL": probe.settings.amqp_url,
+        "EBOK_DATABASE_URL": probe.settings.database_url,
+        "EBOK_LOG_FORMAT": "console",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deploy.dlq", *argv, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("probe", ["classic"], indirect=True)  # the queue type is no matter here
+async def test_the_command_in_a_process_of_its_own(
+    probe: Probe, broker: AbstractConnection
+) -> None:
+    consumer = await probe.consume("command", Fixable())
+    queue = dead_letter_queue(probe, consumer)
+    message_id = await probe.client.publish(ROUTING_KEY, customer("C-5"))
+    await wait_depth(broker, queue, 1)
+
+    code, out, _ = await command(probe, "list")
+    assert code == 0
+    namespace = probe.settings.namespace
+    assert f"{namespace}.billing.erp.dlq" in out and f"{namespace}.metering.readings.dlq" in out
+    assert "ebok" not in out.replace(probe.settings.namespace, "")
+    code, out, _ = await command(probe, "list", consumer.queue_name)  # as an alert names it
+    assert code == 0
+    assert str(message_id) in out and "C-5 has no contract yet" in out
+
+    code, out, _ = await command(
+        probe, "discard", queue.name, str(message_id), "--operator", "j.kowalska"
+    )
+    assert code == 0, out
+    await wait_depth(broker, queue, 0)
+    [row] = await audit_rows(probe.settings, SERVICE)
+    assert (row["operator"], row["action"]) == ("j.kowalska", "discarded")
+    code, _, err = await command(probe, "list", "billing.nope")
+    assert code == 1 and "no queue" in err
+
+
+@pytest.mark.parametrize("probe", ["classic"], indirect=True)
 async def test_clear_errors(probe: Probe) -> None:
     with pytest.raises(UnknownQueue, match="no queue"):
         await cli(probe, "list", "nosuch.queue")
