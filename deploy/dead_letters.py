@@ -315,6 +315,7 @@ async def settle(
     action: Action,
     record: Record,
     *,
+    operator: str,
     dry_run: bool = False,
     after_publish: AfterPublish | None = None,
 ) -> Outcome:
@@ -354,6 +355,7 @@ async def settle(
             await message.ack()
             log.warning(
                 f"dead letter {action}",
+                operator=operator,
                 queue=queue.name,
                 message_id=letter.message_id,
                 routing_key=letter.routing_key,

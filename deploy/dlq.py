@@ -204,7 +204,9 @@ async def act(
         audit_in(settings, queue.service, operator) as audit,
         connected(settings.amqp_url) as connection,
     ):
-        outcome = await settle(connection, queue, selection, action, audit.record, dry_run=dry_run)
+        outcome = await settle(
+            connection, queue, selection, action, audit.record, operator=operator, dry_run=dry_run
+        )
     print_outcome(queue, outcome)
     return NOT_FOUND if outcome.missing else 0
 

@@ -145,7 +145,11 @@ async def test_listed_replayed_after_the_fix_discarded_and_audited(
 
     handler.fixed = True
     started = datetime.now(UTC)
+    capsys.readouterr()
     assert await cli(probe, "replay", short, str(first), "--operator", "j.kowalska") == 0
+    said = capsys.readouterr().out
+    assert f"replayed 1 message(s) of {queue.name}" in said
+    assert "dead letter replayed" in said and "operator=j.kowalska" in said  # the log line
     await wait_until(lambda: handler.handled == ["C-1"], what="the replayed message handled")
     await wait_depth(broker, queue, 1)
 
@@ -194,7 +198,7 @@ async def test_a_replay_that_dies_between_publish_and_ack_loses_nothing(
         with pytest.raises(Crash):
             await settle(
                 broker, queue, Selection(everything=True), "replayed", audit.record,
-                after_publish=die,
+                operator="j.kowalska", after_publish=die,
             )  # fmt: skip
         # The copy went out (confirmed) and is handled; the dead letter was never acknowledged.
         await wait_until(lambda: handler.handled == ["C-3"], what="the copy handled")
@@ -202,7 +206,10 @@ async def test_a_replay_that_dies_between_publish_and_ack_loses_nothing(
         assert await audit_rows(probe.settings, SERVICE) == []
 
         # Run again: the second copy is a duplicate to the inbox; the dead letter goes.
-        done = await settle(broker, queue, Selection(everything=True), "replayed", audit.record)
+        done = await settle(
+            broker, queue, Selection(everything=True), "replayed", audit.record,
+            operator="j.kowalska",
+        )  # fmt: skip
     assert [x.message_id for x in done.acted] == [str(message_id)]
     await wait_until(
         lambda: outcome(consumer.queue_name, "duplicate") >= 1, what="the second copy deduplicated"
