@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from deploy.dead_letter_audit import audit_in
 from deploy.dead_letters import (
@@ -52,6 +53,7 @@ from deploy.dead_letters import (
     settle,
 )
 from shared.logs import configure_logging
+from shared.messaging.consumer import describe_validation_error
 from shared.sealing import PREFIX as SEALED_PREFIX
 from shared.settings import Settings
 
@@ -215,17 +217,24 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m deploy.dlq", description=__doc__.split("\n\n")[0]
     )
-    root.add_argument("--namespace", help="default: EBOK_NAMESPACE")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--namespace", help="default: EBOK_NAMESPACE")
     commands = root.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="dead-letter queues, or one queue's messages")
+    listing = commands.add_parser(
+        "list", parents=[common], help="dead-letter queues, or one queue's messages"
+    )
     listing.add_argument("queue", nargs="?")
     listing.add_argument("--limit", type=int, help="at most this many messages")
     listing.add_argument("--json", action="store_true", help="one JSON array of messages")
-    show = commands.add_parser("show", help="one message: properties, headers and body")
+    show = commands.add_parser(
+        "show", parents=[common], help="one message: properties, headers and body"
+    )
     show.add_argument("queue")
     show.add_argument("message_id")
     for name in ("replay", "discard"):
-        command = commands.add_parser(name, help=f"{name} the selected messages, audited")
+        command = commands.add_parser(
+            name, parents=[common], help=f"{name} the selected messages, audited"
+        )
         command.add_argument("queue")
         command.add_argument("message_ids", nargs="*", metavar="MESSAGE_ID")
         command.add_argument("--all", action="store_true", help="every message of the queue")
@@ -262,7 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             root.error("select messages: MESSAGE_ID..., --all or --reason-contains")
         if args.message_ids and args.all:
             root.error("either MESSAGE_ID... or --all, not both")
-    settings = Settings(namespace=args.namespace) if args.namespace else Settings()
+    try:
+        settings = Settings(namespace=args.namespace) if args.namespace else Settings()
+    except ValidationError as exc:
+        root.error(f"settings: {describe_validation_error(exc)}")
     configure_logging("dlq", settings.log_level, settings.log_format)
     try:
         return asyncio.run(run(args, settings))
