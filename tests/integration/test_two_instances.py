@@ -16,18 +16,22 @@ from decimal import Decimal
 from pathlib import Path
 
 import aio_pika
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
 
 from deploy.integration_client import IntegrationClient
+from deploy.mailbox import MailStore, start_smtp_server
 from services.billing.reminders import Reminders
 from services.correspondence import repository as correspondence
+from services.identity import proof_of_work
 from services.payments.providers.base import Transaction
 from services.payments.reconciliation import Reconciler
 from shared.db import create_pool
 from shared.events import billing, identity, reading
 from shared.events.common import Address, ServicePoint
+from shared.http.internal import CLIENT_IP_HEADER, INTERNAL_TOKEN_HEADER
 from shared.messaging.outbox import outbox_row, write_outbox
 from shared.retention import BATCH, Purger
 from shared.runtime import DB, VERIFIER
@@ -37,6 +41,7 @@ from tests.support.erp import address
 from tests.support.handlers import ServiceHandlers
 from tests.support.infra import Infra
 from tests.support.platform import BUILDERS, Platform, make_settings, wait_until
+from tests.support.stack import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -433,3 +438,76 @@ async def test_case_numbers_taken_by_two_instances_at_once_are_each_used_once(
 
         a, b = await asyncio.gather(take(dbs[0], 100), take(dbs[1], 100))
         assert sorted(a + b) == list(range(1, 201)), "unique and without gaps"
+
+
+# --- identity's records: a proof of work, a CAPTCHA budget --------------------------------
+
+
+async def test_a_proof_of_work_and_the_captcha_budget_hold_across_instances(
+    infra: Infra, keys: Path
+) -> None:
+    settings = _settings(infra, keys, captchas_per_window=3)
+    token = settings.internal_token
+    assert token is not None
+
+    def as_gateway(client_ip: str) -> dict[str, str]:
+        return {INTERNAL_TOKEN_HEADER: token.get_secret_value(), CLIENT_IP_HEADER: client_ip}
+
+    async with instances(settings, "identity") as (a, b), aiohttp.ClientSession() as http:
+
+        async def proof(at: Instance, headers: dict[str, str]) -> dict[str, object]:
+            async with http.post(f"{at.url}/captcha/challenge", headers=headers) as resp:
+                assert resp.status == 201
+                challenge = await resp.json()
+            number = proof_of_work.solve(proof_of_work.Challenge(**challenge))
+            return {**{k: v for k, v in challenge.items() if k != "maxnumber"}, "number": number}
+
+        async def captcha(at: Instance, body: dict[str, object], headers: dict[str, str]) -> int:
+            async with http.post(f"{at.url}/captcha", json={"proof": body}, headers=headers) as r:
+                return r.status
+
+        one = as_gateway("203.0.113.7")
+        solved = await proof(a, one)
+        assert await captcha(b, solved, one) == 201, (
+            "a challenge from one instance, spent on another"
+        )
+        assert await captcha(a, solved, one) == 400, "spent once, whichever instance is asked"
+
+        other = as_gateway("203.0.113.8")
+        statuses = [await captcha(at, await proof(at, other), other) for at in (a, b, a, b)]
+        assert statuses == [201, 201, 201, 429], "one budget per address, not one per instance"
+
+
+# --- notifications: each email sent once ---------------------------------------------------
+
+
+async def test_two_notifications_instances_send_each_email_once(infra: Infra, keys: Path) -> None:
+    smtp_port = free_port()
+    settings = _settings(infra, keys, smtp_port=smtp_port)
+    mailbox = MailStore()
+    server = await start_smtp_server(mailbox, "127.0.0.1", smtp_port)
+    emails = 60
+    try:
+        async with (
+            instances(settings, "notifications"),
+            IntegrationClient(settings.amqp_url, settings.namespace, "identity", "events") as bus,
+        ):
+            for n in range(emails):
+                activated = identity.AccountActivated(
+                    account_id=uuid.uuid4(),
+                    email=f"two-{n}@example.com",
+                    language="pl",
+                    login=f"two-{n}",
+                )
+                await bus.publish(activated.TYPE, activated)
+            sent = "SELECT count(*) FROM emails WHERE status = 'sent'"
+            await wait_until(
+                _reaches(settings, "notifications", sent, emails), what="every email sent"
+            )
+            # Each is marked sent in the transaction that handed it over: none goes again now.
+            assert sorted(m.rcpt_to[0] for m in mailbox.messages) == sorted(
+                f"two-{n}@example.com" for n in range(emails)
+            ), "each email once"
+    finally:
+        server.close()
+        await server.wait_closed()
