@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from shared.services import GATEWAY_UPSTREAMS, SERVICES
+from shared.services import GATEWAY_UPSTREAMS, SERVICES, Service
 from shared.settings import Settings
 
 COMPOSE_FILE = Path(__file__).resolve().parent / "compose.yaml"
@@ -46,10 +46,35 @@ def _healthcheck(*args: str) -> str:
     return f"    healthcheck: {{ <<: *health, test: [{test}] }}"
 
 
+def upstream_urls() -> dict[str, str]:
+    """Where the gateway finds each upstream: one instance by default (the service's name on
+    the compose network); the caller may list several, separated by commas (after
+    `--scale <name>=N`: http://ebok-<name>-1:<port>,http://ebok-<name>-2:<port>)."""
+    ports = {s.name: s.port for s in SERVICES}
+    return {
+        f"EBOK_{name.upper()}_URL": "${EBOK_"
+        + name.upper()
+        + f"_URL:-http://{name}:{ports[name]}"
+        + "}"
+        for name in GATEWAY_UPSTREAMS
+    }
+
+
+def _own_environment(service: Service) -> dict[str, str]:
+    """What only this service's container is given: its health port, the URLs it needs (the
+    gateway: every upstream's; an upstream: its own, for links it hands out), its secrets."""
+    urls = upstream_urls()
+    own_url = f"EBOK_{service.name.upper()}_URL"
+    return {
+        "EBOK_HEALTH_PORT": str(service.port),
+        **(urls if service.public else {k: v for k, v in urls.items() if k == own_url}),
+        **SERVICE_ENVIRONMENT.get(service.name, {}),
+    }
+
+
 def render() -> str:
     public = next(s for s in SERVICES if s.public)
     internal = [s for s in SERVICES if not s.public]
-    ports = {s.name: s.port for s in SERVICES}
     environment = {
         # Production unless the caller asks for development (see the header).
         "EBOK_ENV": "${EBOK_ENV:-production}",
@@ -69,15 +94,6 @@ def render() -> str:
         "EBOK_SMTP_PORT": "${EBOK_SMTP_PORT:-" + str(SMTP_PORT) + "}",
         "EBOK_SMTP_SECURITY": "${EBOK_SMTP_SECURITY:-none}",
         "EBOK_PUBLIC_URL": f"http://localhost:{public.port}",
-        # One instance each by default (compose's DNS name of the service); with
-        # `--scale <name>=N`, the instances' names separated by commas (the gateway balances).
-        **{
-            f"EBOK_{name.upper()}_URL": "${EBOK_"
-            + name.upper()
-            + f"_URL:-http://{name}:{ports[name]}"
-            + "}"
-            for name in GATEWAY_UPSTREAMS
-        },
         "EBOK_JWT_PRIVATE_KEY_FILE": "/keys/jwt-private.pem",
         "EBOK_JWT_PUBLIC_KEY_FILE": "/keys/jwt-public.pem",
         "EBOK_SEALING_KEY_FILE": "/keys/sealing.key",
@@ -168,11 +184,7 @@ def render() -> str:
             # The image's own HEALTHCHECK reads the port from EBOK_HEALTH_PORT.
             "    environment: { <<: *env, "
             + ", ".join(
-                f"{key}: {_quoted(value)}"
-                for key, value in {
-                    "EBOK_HEALTH_PORT": str(service.port),
-                    **SERVICE_ENVIRONMENT.get(service.name, {}),
-                }.items()
+                f"{key}: {_quoted(value)}" for key, value in _own_environment(service).items()
             )
             + " }",
         ]

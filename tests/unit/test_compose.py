@@ -34,11 +34,16 @@ def test_compose_runs_every_service_reachable_and_health_checked() -> None:
         assert env["EBOK_ENV"] == "${EBOK_ENV:-production}"
         assert env["EBOK_CAPTCHA_TEST_ANSWER"] == "${EBOK_CAPTCHA_TEST_ANSWER:-}"
         assert env["EBOK_HEALTH_PORT"] == str(service.port)
+        # The gateway knows every upstream, an upstream its own URL (for the links it hands
+        # out), nobody else's: scaling one service changes only it and the gateway.
         for upstream in GATEWAY_UPSTREAMS:
-            port = next(s.port for s in SERVICES if s.name == upstream)
-            # One instance by default; a list of instances when the caller sets it (--scale).
             variable = f"EBOK_{upstream.upper()}_URL"
-            assert env[variable] == f"${{{variable}:-http://{upstream}:{port}}}"
+            if service.public or service.name == upstream:
+                port = next(s.port for s in SERVICES if s.name == upstream)
+                # One instance by default; a list of instances when the caller sets it.
+                assert env[variable] == f"${{{variable}:-http://{upstream}:{port}}}"
+            else:
+                assert variable not in env, (service.name, variable)
         published = [f"{service.port}:{service.port}"] if service.public else None
         assert defined.get("ports") == published
 
