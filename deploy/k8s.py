@@ -96,6 +96,15 @@ MIGRATION_RESOURCES = {
 TMP = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108
 MIN_REPLICAS = 2
 MAX_REPLICAS = 6
+# PostgreSQL connections: each instance of a service holds up to EBOK_DB_POOL_MAX in its pool
+# and one LISTEN connection per background loop woken by NOTIFY (outbox relay, revocations,
+# billing's e-invoices, notifications' sender: up to 3; one more kept for a leader's lock).
+# max_connections covers every service at its autoscaler's maximum
+# (tests/unit/test_k8s_manifests.py checks it for the production overlay).
+DB_POOL_MAX = 8
+CONNECTIONS_BESIDES_POOL = 4
+MAX_CONNECTIONS = 600
+RESERVED_CONNECTIONS = 20  # superuser, replication, the operator, an operator's psql
 
 # Which secret files each service mounts (the private key only where tokens are signed; the
 # sealing key only where event secrets are sealed or opened, docs/operations.md "Keys").
@@ -158,7 +167,7 @@ def config_map() -> dict[str, Any]:
         "EBOK_SMTP_HOST": "smtp.example.invalid",
         "EBOK_SMTP_PORT": "587",
         "EBOK_MAIL_FROM": "e-BOK <ebok@example.invalid>",
-        "EBOK_DB_POOL_MAX": "10",
+        "EBOK_DB_POOL_MAX": str(DB_POOL_MAX),
         **{
             setting: f"/keys/{volume}/{filename}"
             for volume, (_, filename, setting) in KEY_SECRETS.items()
@@ -513,7 +522,10 @@ def network_policies() -> list[dict[str, Any]]:
                 # The nodes of the cluster among themselves (epmd, distribution, CLI tools).
                 {
                     "from": [{"podSelector": rabbitmq_pods}],
-                    "ports": _tcp(4369, 5672, 15672, 25672, 35672),
+                    "ports": [
+                        *_tcp(4369, 5672, 15672, 25672),
+                        {"protocol": "TCP", "port": 35672, "endPort": 35682},
+                    ],
                 },
                 # The cluster and topology operators use the management API.
                 {"from": [_from_namespace(RABBITMQ_OPERATOR_NAMESPACE)], "ports": _tcp(15672)},
@@ -610,7 +622,7 @@ def postgres() -> dict[str, Any]:
                 "requests": {"cpu": "500m", "memory": "1Gi"},
                 "limits": {"cpu": "2", "memory": "2Gi"},
             },
-            "postgresql": {"parameters": {"max_connections": "300"}},
+            "postgresql": {"parameters": {"max_connections": str(MAX_CONNECTIONS)}},
             "managed": {
                 "roles": [
                     {

@@ -386,6 +386,27 @@ def test_broker_and_database_are_clustered(built: dict[str, list[Doc]]) -> None:
         assert (role["createdb"], role["createrole"], role["superuser"]) == (True, True, False)
 
 
+def test_the_database_takes_every_instance_at_the_autoscalers_maximum(
+    built: dict[str, list[Doc]],
+) -> None:
+    for overlay, docs in _all(built):
+        pool = int(_of(docs, "ConfigMap")["ebok-config"]["data"]["EBOK_DB_POOL_MAX"])
+        scaled = _of(docs, "ScaledObject")
+        autoscalers = _of(docs, "HorizontalPodAutoscaler")
+        most = 0
+        for service in SERVICES:
+            if not service.owns_database:
+                continue
+            if service.name in scaled:
+                instances = scaled[service.name]["spec"]["maxReplicaCount"]
+            else:
+                instances = autoscalers[service.name]["spec"]["maxReplicas"]
+            # A rolling update adds one pod (maxSurge) whose init container migrates.
+            most += (instances + 1) * (pool + k8s.CONNECTIONS_BESIDES_POOL)
+        parameters = _of(docs, "Cluster")[k8s.POSTGRES]["spec"]["postgresql"]["parameters"]
+        assert most + k8s.RESERVED_CONNECTIONS <= int(parameters["max_connections"]), overlay
+
+
 def test_broker_users_and_permissions_are_deploy_rabbitmq_s(built: dict[str, list[Doc]]) -> None:
     wanted = users(k8s.NAMESPACE)
     for overlay, docs in _all(built):
