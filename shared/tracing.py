@@ -24,6 +24,7 @@ envelopes are what they were. Set, each service has its own TracerProvider (reso
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ TRACER_PROVIDER = web.AppKey("tracer_provider", object)
 CORRELATION_ATTRIBUTE = "ebok.correlation_id"
 INSTRUMENTATION = "ebok"
 _PROPAGATOR = TraceContextTextMapPropagator()
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 _UNTRACED_PATHS = ("/health", "/metrics")
 # The tracers of the services running in this process, by service (one, outside tests).
 _TRACERS: dict[str, trace.Tracer] = {}
@@ -76,10 +78,20 @@ def current_traceparent() -> str | None:
 
 def context_of(traceparent: str | None) -> Context | None:
     """The parent context a `traceparent` names; None (a new trace) for none or a bad one."""
-    if not traceparent:
+    if not traceparent or not _TRACEPARENT.match(traceparent):
         return None
-    context = _PROPAGATOR.extract({"traceparent": traceparent})
-    return context if trace.get_current_span(context).get_span_context().is_valid else None
+    trace_id, span_id = int(traceparent[3:35], 16), int(traceparent[36:52], 16)
+    if not trace_id or not span_id:
+        return None
+    parent = trace.SpanContext(
+        trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(int(traceparent[53:], 16))
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(parent))
+
+
+def sampled(traceparent: str) -> bool:
+    """Whether the trace a `traceparent` names is kept (its sampled flag)."""
+    return bool(int(traceparent[53:55], 16) & 1)
 
 
 # --- Setup ------------------------------------------------------------------------------------
@@ -181,7 +193,6 @@ def client_trace_configs(app: web.Application) -> list[aiohttp.TraceConfig]:
 def server_middleware(service_tracer: trace.Tracer) -> Any:
     from opentelemetry.instrumentation.aiohttp_server import (
         collect_request_attributes,
-        get_default_span_name,
         set_status_code,
     )
 
@@ -189,14 +200,18 @@ def server_middleware(service_tracer: trace.Tracer) -> Any:
     async def traced(request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path.startswith(_UNTRACED_PATHS):
             return await handler(request)
+        resource = request.match_info.route.resource
+        name = request.method if resource is None else f"{request.method} {resource.canonical}"
         with service_tracer.start_as_current_span(
-            get_default_span_name(request),
+            name,
             context=_PROPAGATOR.extract(request.headers),
             kind=SpanKind.SERVER,
-            attributes=collect_request_attributes(request),
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
+            if not span.is_recording():  # sampled out: no attributes to work out
+                return await handler(request)
+            span.set_attributes(collect_request_attributes(request))
             span.set_attribute(CORRELATION_ATTRIBUTE, get_correlation_id())
             try:
                 response = await handler(request)
@@ -231,10 +246,14 @@ def publishing(
     spans: list[trace.Span] = []
     sent: list[str] = []
     for body in bodies:
-        envelope = orjson.loads(body)
-        parent = context_of(envelope.get("traceparent"))
-        if parent is None:
+        if '"traceparent"' not in body:
             sent.append(body)
+            continue
+        envelope = orjson.loads(body)
+        traceparent = envelope.get("traceparent")
+        parent = context_of(traceparent)
+        if parent is None or not sampled(traceparent):
+            sent.append(body)  # its consumer takes the writer's decision not to keep it
             continue
         span = service_tracer.start_span(
             f"publish {routing_key}",

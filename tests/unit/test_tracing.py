@@ -194,3 +194,34 @@ def test_envelope_json_roundtrip_keeps_the_traceparent() -> None:
         "correlation_id",
         "traceparent",
     ]
+
+
+def test_the_relay_publishes_each_envelope_under_its_own_span() -> None:
+    memory = InMemorySpanExporter()
+    settings = Settings(otlp_endpoint="http://127.0.0.1:1")
+    provider = tracing.tracer_provider(settings, "relay", memory)
+    tracing._TRACERS["relay"] = provider.get_tracer(tracing.INSTRUMENTATION)
+    try:
+        kept = f"00-{uuid.uuid4().hex}-{'3' * 16}-01"
+        dropped = f"00-{uuid.uuid4().hex}-{'4' * 16}-00"
+        bodies = [
+            new_envelope("identity.account.activated", Payload(n=n), "identity")
+            .model_copy(update={"traceparent": traceparent})
+            .model_dump_json()
+            for n, traceparent in enumerate([kept, None, dropped, kept])
+        ]
+        with tracing.publishing("relay", bodies, "events", "identity.account.activated") as sent:
+            pass
+        provider.force_flush()
+    finally:
+        del tracing._TRACERS["relay"]
+        provider.shutdown()
+    spans = memory.get_finished_spans()
+    assert [s.kind for s in spans] == [SpanKind.PRODUCER] * 2  # the kept envelopes only
+    assert sent[1] == bodies[1] and sent[2] == bodies[2]  # untraced, and sampled out: as written
+    for body, original, span in zip([sent[0], sent[3]], [bodies[0], bodies[3]], spans, strict=True):
+        assert span.parent is not None and span.parent.span_id == int("3" * 16, 16)
+        assert orjson.loads(body)["traceparent"] == tracing.traceparent_of(span.context)
+        assert f"{span.context.trace_id:032x}" == kept.split("-")[1]
+        # Nothing else of the envelope changed.
+        assert {**orjson.loads(body), "traceparent": kept} == orjson.loads(original)
