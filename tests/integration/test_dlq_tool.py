@@ -13,7 +13,9 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import aiormq
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractConnection
@@ -32,6 +34,7 @@ from deploy.dead_letters import (
     depth,
     settle,
 )
+from deploy.rabbitmq import service_permissions
 from shared.envelope import Envelope
 from shared.events import erp
 from shared.messaging.broker import envelope_message
@@ -315,3 +318,56 @@ async def test_clear_errors(probe: Probe) -> None:
         with pytest.raises(SystemExit) as exit_:
             dlq.main(argv)
         assert exit_.value.code == 2
+
+
+async def rabbitmqctl(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, out.decode()
+
+
+@pytest.mark.parametrize("probe", ["classic"], indirect=True)
+async def test_the_owning_services_broker_user_suffices_and_no_other_does(
+    probe: Probe, broker: AbstractConnection
+) -> None:
+    """Its rights from deploy/rabbitmq.py: read on its own queues (the dead-letter ones too),
+    write on the default exchange; another service's user may not take its dead letters."""
+    handler = Fixable()
+    consumer = await probe.consume("rights", handler)
+    queue = dead_letter_queue(probe, consumer)
+    await probe.client.publish(ROUTING_KEY, customer("C-6"))
+    await wait_depth(broker, queue, 1)
+    handler.fixed = True
+    namespace, password = probe.settings.namespace, uuid.uuid4().hex
+    parts = urlsplit(probe.settings.amqp_url)
+    made = []
+    try:
+        for service in (SERVICE, "billing"):
+            user, rights = f"{namespace}-{service}", service_permissions(namespace, service)
+            await rabbitmqctl("add_user", user, password)
+            made.append(user)
+            await rabbitmqctl(
+                "set_permissions", "-p", "/", user, rights.configure, rights.write, rights.read
+            )
+        netloc = f"{namespace}-billing:{password}@{parts.hostname}:{parts.port or 5672}"
+        async with connected(urlunsplit(parts._replace(netloc=netloc))) as other:
+            with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+                await browse(other, queue)
+        netloc = f"{namespace}-{SERVICE}:{password}@{parts.hostname}:{parts.port or 5672}"
+        async with (
+            connected(urlunsplit(parts._replace(netloc=netloc))) as own,
+            audit_in(probe.settings, SERVICE, "j.kowalska") as audit,
+        ):
+            [letter] = await browse(own, queue)
+            done = await settle(
+                own, queue, Selection(everything=True), "replayed", audit.record,
+                operator="j.kowalska",
+            )  # fmt: skip
+        assert [x.message_id for x in done.acted] == [letter.message_id]
+        await wait_until(lambda: handler.handled == ["C-6"], what="the replay handled")
+        await wait_depth(broker, queue, 0)
+    finally:
+        for user in made:
+            await rabbitmqctl("delete_user", user)
