@@ -323,6 +323,16 @@ def test_dependencies_wait_for_health() -> None:
         else:
             assert needs["postgres"] == needs["rabbitmq"] == "service_healthy"
     assert containers["notifications"]["depends_on"]["mailbox"]["condition"] == "service_healthy"
+    # What compose needs to honour the conditions: a health check to wait for, a job that ends.
+    for name, container in containers.items():
+        for other, need in (container.get("depends_on") or {}).items():
+            target = containers[other]
+            if need["condition"] == "service_healthy":
+                check = target.get("healthcheck", {})
+                assert check.get("test") and not check.get("disable"), (name, other)
+            else:
+                assert need["condition"] == "service_completed_successfully", (name, other)
+                assert target["restart"] == "no", (name, other)
 
 
 # --- deploy/healthcheck.py against real listeners -------------------------------------------
