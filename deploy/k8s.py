@@ -49,24 +49,17 @@ KEDA_NAMESPACE = "keda"
 # the broker, and the back office to fetch attachments from correspondence.
 ACCESS_LABEL = "ebok.example/access"
 
-# The queues each service consumes (`<ns>.<service>.<purpose>`): KEDA scales a service on their
-# depth. tests/unit/test_k8s_manifests.py checks them against what each service declares.
-CONSUMER_QUEUES: dict[str, tuple[str, ...]] = {
-    "billing": ("erp", "payments", "erp-e-invoice", "accounts", "sessions", "grants"),
-    "identity": (
-        "billing-events",
-        "email-delivery",
-        "erp-managers",
-        "payments",
-        "account-notices",
-        "cases",
-        "sessions",
-        "grants",
-    ),
+# The queues KEDA scales each service on: those its instances share (competing consumers).
+# A queue whose order matters (Subscription in_order) has a single active consumer: one more
+# instance would not drain it faster, so it is left out. tests/unit/test_k8s_manifests.py
+# checks these against what each service consumes.
+SCALE_ON_QUEUES: dict[str, tuple[str, ...]] = {
+    "billing": ("payments", "accounts", "sessions", "grants"),
+    "identity": ("email-delivery", "payments", "account-notices", "cases", "sessions", "grants"),
     "notifications": ("email-requests",),
-    "metering": ("contracts", "readings", "sessions", "grants"),
-    "payments": ("billing-events", "sessions", "grants"),
-    "correspondence": ("billing-events", "backoffice", "sessions", "grants"),
+    "metering": ("readings", "sessions", "grants"),
+    "payments": ("sessions", "grants"),
+    "correspondence": ("sessions", "grants"),
 }
 # Messages waiting per instance before KEDA adds one: a consumer holds EBOK_AMQP_PREFETCH (500)
 # and handles a batch of up to 250 in one transaction, so twice the prefetch is a backlog.
@@ -369,7 +362,7 @@ def autoscaler(service: Service) -> list[dict[str, Any]]:
     its queues' depth and on CPU through a KEDA ScaledObject (which makes the HPA itself)."""
     target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.name}
     cpu = {"type": "Utilization", "averageUtilization": 70}
-    queues = CONSUMER_QUEUES.get(service.name, ())
+    queues = SCALE_ON_QUEUES.get(service.name, ())
     if not queues:
         return [
             {

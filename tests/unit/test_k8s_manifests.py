@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import importlib
 import os
 import re
 import subprocess
@@ -27,6 +28,7 @@ import yaml
 
 from deploy import k8s
 from deploy.rabbitmq import users
+from shared import grants, sessions
 from shared.runtime import CONSUMER_QUEUES, add_health_routes, new_app
 from shared.services import SERVICES, Service
 from shared.settings import ROOT, Settings
@@ -452,9 +454,19 @@ def test_health_paths_are_the_ones_services_serve(keys: Path) -> None:
 
 
 def _dockerfile_user() -> int:
-    found = re.search(r"^USER (\d+)", (ROOT / "deploy" / "Dockerfile").read_text(), re.M)
-    assert found, "deploy/Dockerfile runs as a numeric user"
-    return int(found.group(1))
+    """The numeric id of the user the image runs as (`USER 10001` or `USER ebok` made by
+    `useradd --uid 10001 ebok`): the pods run as that id (runAsUser), so the kubelet can check
+    runAsNonRoot either way."""
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    users_made = {
+        name: int(uid) for uid, name in re.findall(r"useradd [^\n]*--uid (\d+)[^\n]* (\w+)\s", text)
+    }
+    found = re.findall(r"^USER (\w+)", text, re.M)
+    assert found, "deploy/Dockerfile names the user it runs as"
+    user = found[-1].split(":")[0]
+    uid = int(user) if user.isdigit() else users_made.get(user)
+    assert uid is not None and uid != 0, f"deploy/Dockerfile's USER {user} has no known uid"
+    return uid
 
 
 def test_every_service_runs_probed_bounded_and_unprivileged(built: dict[str, list[Doc]]) -> None:
@@ -515,17 +527,22 @@ def test_gateway_scales_on_cpu_and_consumers_on_their_queues(
     built: dict[str, list[Doc]], keys: Path
 ) -> None:
     settings = make_settings("postgresql://x/y", "amqp://x", keys, namespace=k8s.NAMESPACE)
+    in_order = {s.purpose: s.in_order for s in (sessions.SUBSCRIPTION, grants.SUBSCRIPTION)}
     for service in SERVICES:
         queues = BUILDERS[service.name](settings).get(CONSUMER_QUEUES, [])
+        if queues:
+            handlers = importlib.import_module(f"{service.module}.handlers")
+            order = {**in_order, **{s.purpose: s.in_order for s in handlers.SUBSCRIPTIONS}}
+            queues = [q for q in queues if not order[q.rsplit(".", 1)[1]]]
         wanted = {
-            f"{k8s.NAMESPACE}.{service.name}.{p}" for p in k8s.CONSUMER_QUEUES.get(service.name, ())
+            f"{k8s.NAMESPACE}.{service.name}.{p}" for p in k8s.SCALE_ON_QUEUES.get(service.name, ())
         }
-        assert set(queues) == wanted, f"deploy/k8s.py CONSUMER_QUEUES[{service.name!r}] is stale"
+        assert set(queues) == wanted, f"deploy/k8s.py SCALE_ON_QUEUES[{service.name!r}] is stale"
     for overlay, docs in _all(built):
         autoscalers = _of(docs, "HorizontalPodAutoscaler")
         scaled = _of(docs, "ScaledObject")
         for service in SERVICES:
-            if service.name not in k8s.CONSUMER_QUEUES:
+            if service.name not in k8s.SCALE_ON_QUEUES:
                 hpa = autoscalers[service.name]["spec"]
                 assert hpa["scaleTargetRef"]["name"] == service.name
                 assert hpa["metrics"][0]["resource"]["name"] == "cpu"
@@ -538,7 +555,7 @@ def test_gateway_scales_on_cpu_and_consumers_on_their_queues(
                 t["metadata"]["queueName"] for t in spec["triggers"] if t["type"] == "rabbitmq"
             }
             assert on_queues == {
-                f"{k8s.NAMESPACE}.{service.name}.{p}" for p in k8s.CONSUMER_QUEUES[service.name]
+                f"{k8s.NAMESPACE}.{service.name}.{p}" for p in k8s.SCALE_ON_QUEUES[service.name]
             }
             assert any(t["type"] == "cpu" for t in spec["triggers"])
             for trigger in spec["triggers"]:
