@@ -263,7 +263,8 @@ def deployment(service: Service) -> dict[str, Any]:
                 "image": IMAGE,
                 "command": ["python", "-m", "deploy.migrate", service.name],
                 "envFrom": env_from,
-                "env": env,
+                # The database's settings; it never speaks to the broker.
+                "env": [e for e in env if "AMQP" not in e["name"]],
                 "resources": MIGRATION_RESOURCES,
                 "securityContext": container_security,
                 "volumeMounts": [TMP],

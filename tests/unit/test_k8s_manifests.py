@@ -505,6 +505,9 @@ def test_every_service_runs_probed_bounded_and_unprivileged(built: dict[str, lis
                 assert [c["command"] for c in init] == [
                     ["python", "-m", "deploy.migrate", service.name]
                 ]
+                env = {e["name"] for e in init[0]["env"]}
+                assert {"EBOK_DATABASE_URL", "EBOK_DATABASE_APP_PASSWORD"} <= env
+                assert not {n for n in env if "AMQP" in n}
             else:
                 assert init == []
             # Zero downtime: a new pod is ready before an old one goes.
