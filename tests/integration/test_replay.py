@@ -12,16 +12,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import aio_pika
+import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
 
 from deploy.integration_client import IntegrationClient
-from deploy.replay import ReplayError, replay
+from deploy.replay import ReplayError, main, replay
 from shared.envelope import new_envelope
 from shared.events import erp
-from shared.messaging.journal import topic_matches
+from shared.messaging.journal import declare_journal, topic_matches
 from shared.messaging.packing import ENVELOPES_CONTENT_TYPE, ENVELOPES_HEADER, pack
+from shared.runtime import BROKER
 from tests.support import erp as erp_feed
 from tests.support.infra import Infra
 from tests.support.platform import Platform, make_settings, wait_until
@@ -231,3 +233,33 @@ def test_topic_patterns_match_as_rabbitmq_does() -> None:
 
 async def _equals(value: object, want: object) -> bool:
     return await value == want  # type: ignore[misc]
+
+
+async def test_a_journal_made_with_another_age_is_kept_and_services_still_start(
+    platform: Platform,
+) -> None:
+    await platform.start("billing")  # made it with 7D
+    await platform.stop_service("billing")
+    await platform.start_service("billing", journal_max_age="1D")
+    broker = platform.apps["billing"][BROKER]
+    await declare_journal(broker, [("integration", "erp.invoice.issued")], "2h")
+    status, _ = await _ready(platform)
+    assert status == 200
+
+
+def test_the_command_wants_a_zone_and_an_operator(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--service", "billing", "--since", "2026-11-26T08:00:00", "--operator", "ops"])
+    assert "give a time zone" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--service", "billing", "--since", "2026-11-26T08:00:00Z", "--operator", "a b"])
+    assert "--operator must match" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--service", "billing", "--since", "2026-11-26T08:00:00Z"])
+    assert "--operator" in capsys.readouterr().err
+
+
+async def _ready(platform: Platform) -> tuple[int, object]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(platform.ops_url("billing") + "/health/ready") as resp:
+            return resp.status, await resp.json()
