@@ -94,6 +94,17 @@ def sampled(traceparent: str) -> bool:
     return bool(int(traceparent[53:55], 16) & 1)
 
 
+def caller_trace_id(request: web.Request) -> str | None:
+    """The id of the trace a caller of a traced app brings (its `traceparent`), as a
+    correlation id; None when the app is not traced or the caller brings none."""
+    if TRACER_PROVIDER not in request.app:
+        return None
+    traceparent = request.headers.get("traceparent")
+    if traceparent is None or context_of(traceparent) is None:
+        return None
+    return traceparent[3:35]
+
+
 # --- Setup ------------------------------------------------------------------------------------
 
 

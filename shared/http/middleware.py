@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from shared import tracing
 from shared.logs import get_logger, set_correlation_id
 from shared.metrics import HTTP_REQUESTS
 
@@ -20,7 +21,8 @@ CORRELATION_HEADER = "X-Correlation-ID"
 async def correlation_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     incoming = request.headers.get(CORRELATION_HEADER, "")
     value = incoming if 0 < len(incoming) <= 200 and incoming.isprintable() else None
-    correlation_id = set_correlation_id(value)
+    # Traced, a caller that brings a trace but no correlation id gets its trace's id as one.
+    correlation_id = set_correlation_id(value or tracing.caller_trace_id(request))
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     started = time.perf_counter()
     response = await handler(request)

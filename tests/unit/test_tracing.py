@@ -162,6 +162,8 @@ async def test_a_request_is_a_server_span_named_by_its_correlation_id(
         caller = f"00-{uuid.uuid4().hex}-{'1' * 16}-01"
         async with session.get(url + "/things/8", headers={"traceparent": caller}) as resp:
             continued = (await resp.json())["traceparent"]
+            # No correlation id of its own: the caller's trace id becomes it.
+            assert resp.headers[CORRELATION_HEADER] == caller.split("-")[1]
         async with session.get(url + "/broken") as resp:
             assert resp.status == 500
         async with session.get(url + "/health/live") as resp:
