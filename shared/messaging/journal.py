@@ -27,8 +27,17 @@ log = get_logger(__name__)
 MARKER_TYPE = "ebok.journal.end-marker"
 
 
-def journal_arguments(max_age: str) -> dict[str, str]:
-    return {"x-queue-type": "stream", "x-max-age": max_age}
+# The age limit removes whole segments, never the one being written: segments of 50 MB (RabbitMQ's
+# default is 500 MB, weeks of e-BOK's traffic) let it take effect within about a day.
+SEGMENT_BYTES = 50_000_000
+
+
+def journal_arguments(max_age: str) -> dict[str, str | int]:
+    return {
+        "x-queue-type": "stream",
+        "x-max-age": max_age,
+        "x-stream-max-segment-size-bytes": SEGMENT_BYTES,
+    }
 
 
 async def declare_journal(
