@@ -195,7 +195,12 @@ def client_trace_configs(app: web.Application) -> list[aiohttp.TraceConfig]:
         return []
     from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 
-    return [create_trace_config(tracer_provider=provider)]  # type: ignore[arg-type]
+    return [
+        create_trace_config(
+            url_filter=lambda url: str(url.with_query(None)),
+            tracer_provider=provider,  # type: ignore[arg-type]
+        )
+    ]
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -222,7 +227,7 @@ def server_middleware(service_tracer: trace.Tracer) -> Any:
         ) as span:
             if not span.is_recording():  # sampled out: no attributes to work out
                 return await handler(request)
-            span.set_attributes(collect_request_attributes(request))
+            span.set_attributes(_without_query(collect_request_attributes(request)))
             span.set_attribute(CORRELATION_ATTRIBUTE, get_correlation_id())
             try:
                 response = await handler(request)
@@ -237,6 +242,16 @@ def server_middleware(service_tracer: trace.Tracer) -> Any:
             return response
 
     return traced
+
+
+def _without_query(attributes: dict[str, Any]) -> dict[str, Any]:
+    """A request's attributes without its query string: it may hold what a span must not keep
+    (a token in a link, a customer's number, a search)."""
+    kept = {k: v for k, v in attributes.items() if k != "url.query"}
+    for key in ("http.target", "http.url", "url.full"):
+        if isinstance(kept.get(key), str):
+            kept[key] = kept[key].partition("?")[0]
+    return kept
 
 
 # --- AMQP -------------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ async def test_a_request_is_a_server_span_named_by_its_correlation_id(
 ) -> None:
     url, finished = traced_app
     async with aiohttp.ClientSession() as session:
-        async with session.get(url + "/things/7") as resp:
+        async with session.get(url + "/things/7?token=s3cret&customer=C-1") as resp:
             correlation_id = resp.headers[CORRELATION_HEADER]
             inside = (await resp.json())["traceparent"]
         caller = f"00-{uuid.uuid4().hex}-{'1' * 16}-01"
@@ -176,6 +176,9 @@ async def test_a_request_is_a_server_span_named_by_its_correlation_id(
     assert f"{first.context.trace_id:032x}" == correlation_id
     assert inside == tracing.traceparent_of(first.context)  # the handler runs inside it
     assert first.attributes["http.route"] == "/things/{id}"
+    # No query string is kept: it may hold a token or a customer's number.
+    assert not [v for v in first.attributes.values() if "s3cret" in str(v) or "C-1" in str(v)]
+    assert first.attributes["http.target"] == "/things/7"
     assert second.parent is not None and second.parent.span_id == int("1" * 16, 16)
     assert continued.split("-")[1] == caller.split("-")[1]  # the caller's trace goes on
     assert broken.status.status_code is StatusCode.ERROR
@@ -227,3 +230,23 @@ def test_the_relay_publishes_each_envelope_under_its_own_span() -> None:
         assert f"{span.context.trace_id:032x}" == kept.split("-")[1]
         # Nothing else of the envelope changed.
         assert {**orjson.loads(body), "traceparent": kept} == orjson.loads(original)
+
+
+async def test_a_call_is_a_client_span_without_its_query(
+    traced_app: tuple[str, Callable[[], list[ReadableSpan]]],
+) -> None:
+    url, finished = traced_app
+    memory = InMemorySpanExporter()
+    provider = tracing.tracer_provider(Settings(otlp_endpoint="http://127.0.0.1:1"), "c", memory)
+    caller = web.Application()
+    caller[tracing.TRACER_PROVIDER] = provider
+    async with aiohttp.ClientSession(trace_configs=tracing.client_trace_configs(caller)) as session:
+        async with session.get(url + "/things/9?token=s3cret") as resp:
+            assert resp.status == 200
+    provider.force_flush()
+    [call] = memory.get_finished_spans()
+    [served] = [s for s in finished() if s.name == "GET /things/{id}"]
+    provider.shutdown()
+    assert call.kind is SpanKind.CLIENT
+    assert served.parent is not None and served.parent.span_id == call.context.span_id
+    assert not [v for v in call.attributes.values() if "s3cret" in str(v)], call.attributes
