@@ -19,6 +19,8 @@ GATEWAY_OPS_PORT: int = Settings.model_fields["gateway_ops_port"].default
 # What compose says when the caller has not set it (${VAR:?message}).
 UNSET_MESSAGE = "set EBOK_INTERNAL_TOKEN to a random secret of 32+ characters"
 MAILBOX_HTTP_PORT = 8090
+# More than the services' own shutdown timeout (shared/runtime.py run_service, 20 s).
+STOP_GRACE_SECONDS = 30
 # Exact versions (the suite runs against PostgreSQL 15 and RabbitMQ 3.10; nothing it uses
 # changed since).
 POSTGRES_IMAGE = "postgres:16.10-alpine"
@@ -119,6 +121,8 @@ def render() -> str:
         "x-image: &image",
         "  image: ${EBOK_IMAGE:-ebok:dev}",
         "  build: { context: .., dockerfile: deploy/Dockerfile }",
+        # A minimal init as PID 1: passes SIGTERM on and reaps what the process leaves behind.
+        "  init: true",
         "",
         # Readiness, not mere liveness: a service is healthy once its database (migrated) and
         # broker answer; the gateway once each of its upstreams answers.
@@ -132,6 +136,9 @@ def render() -> str:
         "x-service: &service",
         "  <<: *image",
         "  restart: unless-stopped",
+        # SIGTERM first: a service lets in-flight requests (up to 20 s) and messages finish
+        # before it stops; Docker's default of 10 s would cut them short with SIGKILL.
+        f"  stop_grace_period: {STOP_GRACE_SECONDS}s",
         "  depends_on: &needs",
         "    postgres: { condition: service_healthy }",
         "    rabbitmq: { condition: service_healthy }",

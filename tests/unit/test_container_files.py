@@ -281,6 +281,9 @@ def test_every_service_runs_from_the_one_image_with_its_command_and_health_check
         port = GATEWAY_OPS_PORT if service.public else service.port
         assert _probe(container) == ["--port", str(port), "--path", "/health/ready"]
         assert container["healthcheck"]["start_period"]
+        # Time to finish in-flight work after SIGTERM (run_service's shutdown_timeout is 20 s).
+        assert int(container["stop_grace_period"].rstrip("s")) > 20
+        assert container["init"] is True
 
 
 def test_every_container_is_health_checked_or_a_job_that_is_waited_for() -> None:
