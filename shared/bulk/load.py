@@ -712,6 +712,13 @@ class _Loader:
         return summary
 
 
+LOAD_LOCK = "ebok-bulk-load"
+
+
+class LoadRunning(Exception):
+    """Another load of the same service holds its lock."""
+
+
 async def run_load(
     settings: Settings,
     service: str,
@@ -728,6 +735,11 @@ async def run_load(
     started = time.monotonic()
     await migrate(settings, service, service_migrations(service))
     conn = await connect_as_owner(settings, service)
+    # One load of a service at a time: two would read the same checkpoints and load every chunk
+    # twice. The lock goes with this connection (closed below, or by the server if we die).
+    if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", LOAD_LOCK):
+        await conn.close()
+        raise LoadRunning(f"another first load of {service} is running; wait for it to end")
     rejects_path = options.rejects or directory / f"rejects-{service}.jsonl"
     summary = Summary(service, rejects_file=rejects_path)
     parser = (
@@ -872,7 +884,10 @@ def run_command(main: Callable[[Settings], Awaitable[tuple[int, str]]]) -> None:
     standard output, the exit status from `main`."""
     settings = Settings()
     configure_logging("bulk-load", settings.log_level, settings.log_format)
-    with contextlib.redirect_stdout(sys.stderr):  # the logs print to sys.stdout of the moment
-        code, text = asyncio.run(main(settings))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # the logs print to sys.stdout of the moment
+            code, text = asyncio.run(main(settings))
+    except LoadRunning as exc:
+        raise SystemExit(f"bulk load: {exc}") from None
     print(text)
     sys.exit(code)

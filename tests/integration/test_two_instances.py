@@ -511,3 +511,25 @@ async def test_two_notifications_instances_send_each_email_once(infra: Infra, ke
     finally:
         server.close()
         await server.wait_closed()
+
+
+# --- the first load: one at a time per service ---------------------------------------------
+
+
+async def test_a_second_first_load_of_a_service_is_refused_while_one_runs(
+    infra: Infra, keys: Path, tmp_path: Path
+) -> None:
+    from services.metering import bulk_load
+    from shared.bulk.load import LOAD_LOCK, LoadRunning, connect_as_owner
+
+    async with ServiceHandlers.open("metering", infra, keys) as metering:
+        settings = metering.settings
+        running = await connect_as_owner(settings, "metering")  # as a load under way holds it
+        try:
+            await running.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", LOAD_LOCK)
+            with pytest.raises(LoadRunning):
+                await bulk_load.load(settings, tmp_path)
+        finally:
+            await running.close()
+        summary = await bulk_load.load(settings, tmp_path)  # once it has ended
+        assert summary.service == "metering"
