@@ -36,7 +36,9 @@ async def ensure_database(settings: Settings, database: str) -> None:
                 # Identifiers cannot be bound as parameters; the name is validated by Settings.
                 await conn.execute(f'CREATE DATABASE "{database}"')
                 log.info("database created", database=database)
-            except asyncpg.DuplicateDatabaseError:
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                # Another instance created it meanwhile (two that start at once: the loser of
+                # the race gets the catalogue's unique violation, not "already exists").
                 pass
     finally:
         await conn.close()
@@ -78,41 +80,37 @@ async def migrate(
     try:
         lock_key = zlib.crc32(f"ebok-roles:{database}".encode())
         await admin.execute("SELECT pg_advisory_lock($1)", lock_key)
-        try:
-            for role, login in ((owner, False), (app, True)):
-                if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-                    try:
-                        await admin.execute(
-                            f'CREATE ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}'
-                        )
-                    except asyncpg.DuplicateObjectError:
-                        pass
-            if password is not None:
-                # A password cannot be a bound parameter of ALTER ROLE: quote it as a literal.
-                literal = await admin.fetchval(
-                    "SELECT quote_literal($1)", password.get_secret_value()
-                )
-                await admin.execute(f'ALTER ROLE "{app}" PASSWORD {literal}')
-            await admin.execute(f'GRANT "{owner}" TO CURRENT_USER')
-            await admin.execute(f'ALTER DATABASE "{database}" OWNER TO "{owner}"')
-            await admin.execute(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
-            await admin.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{app}"')
-            await admin.execute(f'ALTER SCHEMA public OWNER TO "{owner}"')
-            await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            # What older versions created as EBOK_DATABASE_URL's role passes to the owner.
-            for kind, name in await admin.fetch(
-                """SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
-                              ELSE 'TABLE' END, c.relname
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v')
-                      AND pg_get_userbyid(c.relowner) <> $1
-                      AND NOT (c.relkind = 'S' AND EXISTS (
-                          SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'a'))""",
-                owner,
-            ):
-                await admin.execute(f'ALTER {kind} public."{name}" OWNER TO "{owner}"')
-        finally:
-            await admin.execute("SELECT pg_advisory_unlock($1)", lock_key)
+        for role, login in ((owner, False), (app, True)):
+            if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                try:
+                    await admin.execute(f'CREATE ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}')
+                except asyncpg.DuplicateObjectError:
+                    pass
+        if password is not None:
+            # A password cannot be a bound parameter of ALTER ROLE: quote it as a literal.
+            literal = await admin.fetchval("SELECT quote_literal($1)", password.get_secret_value())
+            await admin.execute(f'ALTER ROLE "{app}" PASSWORD {literal}')
+        await admin.execute(f'GRANT "{owner}" TO CURRENT_USER')
+        await admin.execute(f'ALTER DATABASE "{database}" OWNER TO "{owner}"')
+        await admin.execute(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
+        await admin.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{app}"')
+        await admin.execute(f'ALTER SCHEMA public OWNER TO "{owner}"')
+        await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        # What older versions created as EBOK_DATABASE_URL's role passes to the owner.
+        for kind, name in await admin.fetch(
+            """SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                          ELSE 'TABLE' END, c.relname
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v')
+                  AND pg_get_userbyid(c.relowner) <> $1
+                  AND NOT (c.relkind = 'S' AND EXISTS (
+                      SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'a'))""",
+            owner,
+        ):
+            await admin.execute(f'ALTER {kind} public."{name}" OWNER TO "{owner}"')
+        # Still under the lock (to the end: closing the connection releases it on any error):
+        # two instances that start at once would otherwise grant on the same catalogue rows
+        # together ("tuple concurrently updated").
         await admin.execute(f'SET ROLE "{owner}"')
         applied = {
             component: await apply_migrations(admin, component, directory)
@@ -124,6 +122,7 @@ async def migrate(
         )
         await admin.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app}"')
         await admin.execute("RESET ROLE")
+        await admin.execute("SELECT pg_advisory_unlock($1)", lock_key)
     finally:
         await admin.close()
     return applied
