@@ -2,7 +2,7 @@
 `<ns>.metering.readings`, each instance a process of its own.
 
     .venv/bin/python -m tests.bench.bench_readings_scale [--instances 1 2] [--batches 200]
-                                        [--batch-size 5000] [--singles 60000]
+                                [--batch-size 5000] [--singles 60000] [--batch-prefetch 4]
 
 For each instance count and each kind of message the queue is filled while metering is stopped,
 then that many metering processes start at once on one database and namespace; the time runs
@@ -75,7 +75,7 @@ class Run:
     def line(self) -> str:
         per_process = ", ".join(f"{c / self.seconds:.2f}" for c in self.metering_cpu)
         return (
-            f"{self.label:<24} x{self.instances}  {self.readings / self.seconds:9.0f} readings/s "
+            f"{self.label:<40} x{self.instances}  {self.readings / self.seconds:9.0f} readings/s "
             f"({self.messages / self.seconds:7.0f} msg/s, {self.seconds:6.2f} s)  "
             f"CPU cores: metering [{per_process}]  postgres {self.postgres_cpu / self.seconds:.2f}"
             f"  broker {self.broker_cpu / self.seconds:.2f}  (load {self.load:.1f})"
@@ -132,20 +132,29 @@ async def drain(
         stop(procs)
 
 
-async def main(counts: list[int], batches: int, size: int, singles: int) -> None:
+async def main(
+    counts: list[int], batches: int, size: int, singles: int, batch_prefetch: int
+) -> None:
     env, settings = bench_environment(metering_port=str(PORT))
     platform = Platform(settings)
     runs: list[Run] = []
     try:
         await declare_and_stop(env)
-        for label, routing_key, messages, readings in (
+        for label, routing_key, messages, readings, prefetch in (
             (
                 f"{batches} batches x {size}",
                 "reading.batch.recorded",
                 batch_messages(batches, size),
                 batches * size,
+                batch_prefetch,
             ),
-            (f"{singles} single messages", "reading.recorded", single_messages(singles), singles),
+            (
+                f"{singles} single messages",
+                "reading.recorded",
+                single_messages(singles),
+                singles,
+                settings.amqp_prefetch,
+            ),
         ):
             for instances in counts:
                 # The same readings each time: a fresh table, so every one is new again.
@@ -156,12 +165,13 @@ async def main(counts: list[int], batches: int, size: int, singles: int) -> None
                 finally:
                     await conn.close()
                 await publish(settings, routing_key, messages)
+                run_env = {**env, "EBOK_AMQP_PREFETCH": str(prefetch)}
                 seconds, metering, postgres, broker = await drain(
-                    settings, env, instances, readings
+                    settings, run_env, instances, readings
                 )
                 runs.append(
                     Run(
-                        label,
+                        f"{label} (prefetch {prefetch})",
                         instances,
                         readings,
                         len(messages),
@@ -190,5 +200,10 @@ if __name__ == "__main__":
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--singles", type=int, default=60000)
+    # A backlog of big batches goes to the first consumer up to its prefetch: with the default
+    # (500) one instance takes a 200-batch backlog whole and the other has nothing to do.
+    parser.add_argument("--batch-prefetch", type=int, default=4)
     args = parser.parse_args()
-    asyncio.run(main(args.instances, args.batches, args.batch_size, args.singles))
+    asyncio.run(
+        main(args.instances, args.batches, args.batch_size, args.singles, args.batch_prefetch)
+    )
