@@ -1,13 +1,16 @@
 """What tracing costs: requests per second of one route with tracing off and on, and the
 per-event cost of the relay's and the consumer's spans.
 
-    .venv/bin/python -m tests.bench.bench_tracing [--clients 20] [--seconds 10]
+    .venv/bin/python -m tests.bench.bench_tracing [--clients 20] [--seconds 10] [--rounds 2]
 
 HTTP: a service process (new_app with the request middlewares, a route that also makes an event
 envelope, as a handler that writes to the outbox does) is loaded by `--clients` keep-alive
-clients for `--seconds`, three times: tracing off (EBOK_OTLP_ENDPOINT unset), on with every
-trace kept and exported by OTLP/HTTP to a collector stand-in (another process that decodes each
-ExportTraceServiceRequest and counts its spans), and on keeping 10 %. Messaging: the relay's
+clients for `--seconds`, in three variants taken in turn `--rounds` times (so that other load on
+the machine falls on each alike): tracing off (EBOK_OTLP_ENDPOINT unset), on with every trace
+kept and exported by OTLP/HTTP to a collector stand-in (another process that decodes each
+ExportTraceServiceRequest and counts its spans), and on keeping 10 %; besides requests/s and
+latency, the server process's CPU time per request (all its threads, the export included), which
+other load on the machine disturbs less. Messaging: the relay's
 `publishing` and the consumer's `consuming` around 10,000 one-kilobyte envelopes, off and on.
 Prints the figures.
 """
@@ -21,6 +24,7 @@ import statistics
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -93,8 +97,14 @@ async def _wait_for(url: str) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-async def load(clients: int, seconds: float) -> tuple[float, float, float]:
-    """Requests per second, p50 and p99 in ms."""
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, all threads) process `pid` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(clients: int, seconds: float) -> tuple[int, float, float, float]:
+    """Requests, requests per second, p50 and p99 in ms."""
     url = f"http://127.0.0.1:{SERVER_PORT}/api/v1/things/"
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -116,6 +126,7 @@ async def load(clients: int, seconds: float) -> tuple[float, float, float]:
         elapsed = time.perf_counter() - started
     latencies.sort()
     return (
+        len(latencies),
         len(latencies) / elapsed,
         statistics.median(latencies) * 1000,
         latencies[int(len(latencies) * 0.99)] * 1000,
@@ -130,8 +141,14 @@ async def http_run(label: str, clients: int, seconds: float, *args: str) -> None
     try:
         await _wait_for(f"http://127.0.0.1:{SERVER_PORT}/api/v1/things/warm")
         await load(clients, 1.0)  # warm up
-        rate, p50, p99 = await load(clients, seconds)
-        print(f"{label:<34} {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+        cpu = cpu_seconds(server.pid)
+        requests, rate, p50, p99 = await load(clients, seconds)
+        await asyncio.sleep(1.5)  # the last batch of spans exported (every second)
+        per_request = (cpu_seconds(server.pid) - cpu) / requests * 1e6
+        print(
+            f"{label:<34} {rate:6.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+            f"server CPU {per_request:5.0f} µs/request"
+        )
     finally:
         server.terminate()
         await server.wait()
@@ -169,32 +186,36 @@ def messaging_run(label: str, on: bool, n: int = 10_000) -> None:
     print(f"{label:<34} {elapsed / n * 1e6:8.1f} µs per event (publish + consume, parse included)")
 
 
-async def main(clients: int, seconds: float) -> None:
+async def main(clients: int, seconds: float, rounds: int) -> None:
     collector = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "tests.bench.bench_tracing", "--collect", str(COLLECTOR_PORT)]
     )
     endpoint = f"http://127.0.0.1:{COLLECTOR_PORT}"
     try:
         await _wait_for(endpoint + "/count")
-        await http_run("HTTP, tracing off", clients, seconds)
-        await http_run("HTTP, on, all kept, OTLP export", clients, seconds, "--otlp", endpoint)
-        await http_run(
-            "HTTP, on, 10 % kept", clients, seconds, "--otlp", endpoint, "--ratio", "0.1"
-        )
+        # Rounds in turn, so that other load on the machine falls on every variant alike.
+        for _ in range(rounds):
+            await http_run("HTTP, tracing off", clients, seconds)
+            await http_run("HTTP, on, all kept, OTLP export", clients, seconds, "--otlp", endpoint)
+            await http_run(
+                "HTTP, on, 10 % kept", clients, seconds, "--otlp", endpoint, "--ratio", "0.1"
+            )
         async with aiohttp.ClientSession() as session:
             async with session.get(endpoint + "/count") as resp:
                 print(f"spans the collector received: {(await resp.json())['spans']}")
     finally:
         collector.terminate()
         await collector.wait()
-    messaging_run("messaging, tracing off", on=False)
-    messaging_run("messaging, tracing on", on=True)
+    for _ in range(rounds):
+        messaging_run("messaging, tracing off", on=False)
+        messaging_run("messaging, tracing on", on=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--serve", type=int)
     parser.add_argument("--collect", type=int)
     parser.add_argument("--otlp")
@@ -205,4 +226,4 @@ if __name__ == "__main__":
     elif args.collect:
         collect(args.collect)
     else:
-        asyncio.run(main(args.clients, args.seconds))
+        asyncio.run(main(args.clients, args.seconds, args.rounds))
