@@ -53,15 +53,16 @@ pytestmark = pytest.mark.fault
 
 SCALED = tuple(s.name for s in SERVICES if not s.public)
 INSTANCES = 2
-HOUSEHOLDS = 40  # 9 ERP messages each, and a reading batch per meter (two meters)
+HOUSEHOLDS = 60  # 9 ERP messages each, and a reading batch per meter (two meters)
 E_INVOICE_CUSTOMERS = 10
 REGISTRATIONS = 12
 JOURNEYS_AT_ONCE = 4
 READING_DAYS = 30
 # The feed's pace (a household every this many seconds): a stream that lasts through the kill.
-FEED_PACE_SECONDS = 0.25
-# The killed instances come back once this many households have been sent.
-KILL_AT, RESTART_AT = 14, 26
+FEED_PACE_SECONDS = 0.4
+# The kill comes once this many customers went through their journey; the killed instances
+# come back once the survivors alone took this many more households and one more journey.
+KILL_AFTER_JOURNEYS, ALONE_FOR_HOUSEHOLDS = 2, 8
 # Statuses of a call whose outcome the client cannot know: the connection was cut, or the
 # gateway could not get an answer (the service may have applied the call before it died).
 UNKNOWN = (0, 502, 503)
@@ -452,7 +453,7 @@ async def journey(cluster: Cluster, today: date) -> dict:
         ),
     )
     cluster.done_journeys += 1
-    return {"customer": customer, "case": case, "second_invoice": second.invoice_number}
+    return {"customer": customer, "case": case, "login": login}
 
 
 async def journeys(cluster: Cluster, today: date) -> list[dict]:
@@ -531,7 +532,7 @@ async def test_two_instances_of_everything_lose_nothing_and_repeat_nothing(
 
     # Mid-stream: the feed under way and some customers through their journey.
     await wait_until(
-        lambda: going(lambda: cluster.sent_households >= KILL_AT and cluster.done_journeys >= 2),
+        lambda: going(lambda: cluster.done_journeys >= KILL_AFTER_JOURNEYS),
         what="the workload to be under way",
         timeout=90,
         interval=0.05,
@@ -543,11 +544,17 @@ async def test_two_instances_of_everything_lose_nothing_and_repeat_nothing(
         process.kill()
     at_kill = (cluster.sent_households, cluster.done_journeys)
     await wait_until(
-        lambda: going(lambda: cluster.sent_households >= RESTART_AT),
+        lambda: going(
+            lambda: (
+                cluster.sent_households >= at_kill[0] + ALONE_FOR_HOUSEHOLDS
+                and cluster.done_journeys > at_kill[1]
+            )
+        ),
         what="the stream to go on with one instance of each",
         timeout=60,
     )
     await asyncio.gather(*(p.restart(timeout=120) for p in killed))
+    at_restart = (cluster.sent_households, cluster.done_journeys)
     households = await feeding
     addresses = await e_invoiced
     done = await travelling
@@ -662,15 +669,41 @@ async def test_two_instances_of_everything_lose_nothing_and_repeat_nothing(
                 assert served_http(metrics) > 0, f"{process.label} served no HTTP"
             if name != "gateway":
                 assert handled(metrics) > 0, f"{process.label} consumed nothing"
+    # The restarted instances take their share again: the gateways' readiness check takes
+    # back every instance that is live (else each would after its few seconds set aside); then
+    # a customer's calls alternate between the instances of each upstream.
+    for gateway in cluster.instances["gateway"]:
+        await gateway.ready()
+    status, tokens = await cluster.api.request(
+        "POST",
+        "/api/v1/auth/login",
+        json={"login": done[0]["login"], "password": NEW_PASSWORD},
+        repeat=True,
+    )
+    assert status == 200, tokens
+    for _ in range(2 * INSTANCES):
+        for path in ("/api/v1/me/dashboard", "/api/v1/payments"):
+            status, body = await cluster.api.request("GET", path, token=tokens["access_token"])  # type: ignore[index]
+            assert status == 200, body
+    after = {p.label: await p.metrics() for p in killed}
+    for process in killed:
+        if process.service == "gateway" or process.service in GATEWAY_UPSTREAMS:
+            assert served_http(after[process.label]) > 0, f"{process.label} restarted idle"
     print(  # the figures, for the report (pytest -s)
         f"\nscale-out: {asyncio.get_running_loop().time() - started:.1f}s of workload; "
-        f"killed at {at_kill[0]} households, {at_kill[1]} journeys; "
+        f"killed at {at_kill[0]} households, {at_kill[1]} journeys; restarted at "
+        f"{at_restart[0]} households, {at_restart[1]} journeys; "
         f"{cluster.api.refused} calls refused by the dead gateway, "
-        f"{cluster.api.unknown} outcomes lost and recovered; "
+        f"{cluster.api.unknown} outcomes lost and recovered\nbefore the kill: "
         + ", ".join(
             f"{p.label}: http {served_http(cluster.before_kill[p.label]):.0f} "
             f"msgs {handled(cluster.before_kill[p.label]):.0f}"
             for p in cluster.everyone()
+        )
+        + "\nafter the restart: "
+        + ", ".join(
+            f"{label}: http {served_http(text):.0f} msgs {handled(text):.0f}"
+            for label, text in after.items()
         )
     )
 
