@@ -17,137 +17,33 @@ or a lost "sent" mark)."""
 from __future__ import annotations
 
 import io
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
-import aiohttp
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
 from pypdf import PdfReader
 
 from shared.events import erp
 from shared.messaging.topology import Names
-from shared.settings import ROOT, Settings
 from tests.support.erp import Customer, customer_feed
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
-from tests.support.stack import Stack, free_port, start_stack
+from tests.support.processes import ServiceProcess
+from tests.support.stack import Stack, start_stack
 
 pytestmark = pytest.mark.fault
 
 CUSTOMERS = 5
 
-# What the notifications process is told, from the platform's settings (EBOK_<NAME>).
-PASSED_SETTINGS = (
-    "env",
-    "namespace",
-    "database_url",
-    "amqp_url",
-    "queue_type",
-    "retry_delays_ms",
-    "db_pool_max",
-    "outbox_poll_seconds",
-    "broker_connect_timeout_seconds",
-    "jwt_private_key_file",
-    "jwt_public_key_file",
-    "sealing_key_file",
-    "internal_token",
-    "public_url",
-    "mail_from",
-    "smtp_host",
-    "smtp_port",
-    "email_retry_base_seconds",
-    "email_retry_max_seconds",
-    "email_max_attempts",
-    "email_poll_seconds",
-    "log_format",
-)
-
-
-def _env_value(value: object) -> str:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, list):
-        return json.dumps(value)
-    return str(value)
-
-
-@dataclass
-class Notifications:
-    """Notifications as a process of its own (so that it can be killed), in the platform's
-    namespace and databases."""
-
-    settings: Settings
-    port: int
-    log: Path
-    process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            **{
-                f"EBOK_{name.upper()}": _env_value(getattr(self.settings, name))
-                for name in PASSED_SETTINGS
-                if getattr(self.settings, name) is not None
-            },
-            "EBOK_NOTIFICATIONS_PORT": str(self.port),
-            "EBOK_LOG_LEVEL": "WARNING",
-        }
-        with self.log.open("ab") as out:  # the child keeps its own copy of the handle
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.notifications"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def tail(self) -> str:
-        """The end of the process's log, for assertion messages."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "notifications' log:\n" + text[-6000:]
-
-    async def ready(self) -> None:
-        async def answers() -> bool:
-            assert self.process is not None and self.process.poll() is None, self.tail()
-            try:
-                async with aiohttp.ClientSession() as session:
-                    url = f"http://127.0.0.1:{self.port}/health/ready"
-                    async with session.get(url) as resp:
-                        return resp.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await wait_until(answers, what="notifications' process to be ready", timeout=30)
-
-    def kill(self) -> None:
-        assert self.process is not None and self.process.poll() is None, self.tail()
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 @dataclass
 class Running:
     stack: Stack
-    notifications: Notifications
+    notifications: ServiceProcess
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -166,7 +62,13 @@ async def running(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[Run
     ):
         # The in-process notifications gives way to a process that can be killed.
         await stack.platform.stop_service("notifications")
-        process = Notifications(stack.platform.settings, free_port(), tmp_path / "notif.log")
+        process = ServiceProcess.instance(
+            "notifications",
+            stack.platform.settings,
+            tmp_path,
+            "notifications",
+            log_level="WARNING",
+        )
         try:
             process.start()
             await process.ready()

@@ -6,20 +6,14 @@ notice — nothing lost, nothing doubled, nothing dead-lettered."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import secrets
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import aio_pika
-import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -27,12 +21,11 @@ from deploy.integration_client import IntegrationClient
 from services.billing import repository
 from shared.events import erp, payments
 from shared.messaging.topology import Names
-from shared.settings import ROOT, Settings
 from tests.integration.test_handlers_billing import invoice, online_payment
 from tests.support.erp import address
 from tests.support.infra import Infra
 from tests.support.platform import Platform, make_settings, wait_until
-from tests.support.stack import free_port
+from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.fault
 
@@ -41,71 +34,10 @@ PAYMENTS = 3_000
 PUBLISHED_TWICE = 400  # the payments service published these again (new message ids)
 
 
-@dataclass
-class Billing:
-    """Billing as a process of its own (so that it can be killed), in a namespace of its own."""
-
-    settings: Settings
-    port: int
-    log: Path
-    process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        s = self.settings
-        env = {
-            **os.environ,
-            "EBOK_ENV": "test",
-            "EBOK_NAMESPACE": s.namespace,
-            "EBOK_DATABASE_URL": s.database_url,
-            "EBOK_AMQP_URL": s.amqp_url,
-            "EBOK_JWT_PRIVATE_KEY_FILE": str(s.jwt_private_key_file),
-            "EBOK_JWT_PUBLIC_KEY_FILE": str(s.jwt_public_key_file),
-            "EBOK_SEALING_KEY_FILE": str(s.sealing_key_file),
-            "EBOK_QUEUE_TYPE": s.queue_type,
-            "EBOK_BILLING_PORT": str(self.port),
-            "EBOK_DB_POOL_MAX": "4",
-            "EBOK_LOG_LEVEL": "WARNING",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.billing"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self) -> None:
-        async def answers() -> bool:
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()
-            try:
-                async with aiohttp.ClientSession() as session:
-                    url = f"http://127.0.0.1:{self.port}/health/ready"
-                    async with session.get(url) as resp:
-                        return resp.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await wait_until(answers, what="billing's process to be ready", timeout=60)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest_asyncio.fixture(loop_scope="session")
-async def billing(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[Billing]:
+async def billing(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     settings = make_settings(infra.database_url, infra.amqp_url, keys)
-    running = Billing(settings, free_port(), tmp_path / "billing.log")
+    running = ServiceProcess.instance("billing", settings, tmp_path, "billing", log_level="WARNING")
     try:
         running.start()
         await running.ready()
@@ -115,7 +47,7 @@ async def billing(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[Bil
         await Platform(settings).remove_namespace()
 
 
-async def count(billing: Billing, sql: str, *args: object) -> int:
+async def count(billing: ServiceProcess, sql: str, *args: object) -> int:
     conn = await Platform(billing.settings).db("billing")
     try:
         return int(await conn.fetchval(sql, *args))
@@ -123,7 +55,7 @@ async def count(billing: Billing, sql: str, *args: object) -> int:
         await conn.close()
 
 
-async def queue_depths(billing: Billing) -> tuple[int, int]:
+async def queue_depths(billing: ServiceProcess) -> tuple[int, int]:
     """Messages waiting on billing's payments queue and on its dead-letter queue."""
     queue = Names(billing.settings.namespace).queue("billing", "payments")
     connection = await aio_pika.connect(billing.settings.amqp_url)
@@ -138,7 +70,7 @@ async def queue_depths(billing: Billing) -> tuple[int, int]:
 
 
 async def test_each_payment_counts_once_though_billing_was_killed_mid_stream(
-    billing: Billing,
+    billing: ServiceProcess,
 ) -> None:
     settings = billing.settings
     rng = random.Random(11)
@@ -229,9 +161,9 @@ async def test_each_payment_counts_once_though_billing_was_killed_mid_stream(
         await conn.close()
 
 
-async def _has(billing: Billing, sql: str, n: int) -> bool:
+async def _has(billing: ServiceProcess, sql: str, n: int) -> bool:
     return await count(billing, sql) == n
 
 
-async def _at_least(billing: Billing, sql: str, n: int) -> bool:
+async def _at_least(billing: ServiceProcess, sql: str, n: int) -> bool:
     return await count(billing, sql) >= n
