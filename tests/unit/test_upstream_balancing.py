@@ -17,6 +17,7 @@ from aiohttp import web
 from services.gateway.balancing import Balancer
 from services.gateway.upstream import Upstreams
 from shared.http.problems import Problem
+from shared.runtime import SETTINGS
 from shared.settings import Settings
 from tests.support.stack import free_port
 
@@ -93,6 +94,10 @@ class Instance:
             self.calls.append(f"{request.method} {request.path}")
             return web.json_response({"instance": self.name})
 
+        async def upload(request: web.Request) -> web.Response:
+            received = len(await request.read())
+            return web.json_response({"instance": self.name, "received": received})
+
         async def vanish(request: web.Request) -> web.Response:
             # The request arrived, then the process went away before answering.
             self.calls.append(f"{request.method} {request.path}")
@@ -103,6 +108,7 @@ class Instance:
 
         app = web.Application()
         app.router.add_route("*", "/vanish", vanish)
+        app.router.add_post("/upload", upload)
         app.router.add_route("*", "/{tail:.*}", answer)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
@@ -195,3 +201,32 @@ async def test_a_call_cut_short_is_repeated_elsewhere_only_when_it_changes_nothi
     # (aiohttp itself repeats a GET once on a kept-alive connection that closes.)
     assert a.calls.count("POST /vanish") == 1
     assert "GET /vanish" in a.calls and "GET /vanish" in b.calls
+
+
+async def test_a_streamed_upload_goes_to_the_next_instance_when_a_connection_is_refused(
+    session: aiohttp.ClientSession, pair: tuple[Instance, Instance]
+) -> None:
+    """Upstreams.stream (attachments): the body is piped only once a connection is open, so
+    a refused one loses nothing of it."""
+    a, b = pair
+    await a.stop()
+    upstreams = Upstreams(session, {"billing": [a.url, b.url]})
+
+    async def through_gateway(request: web.Request) -> web.StreamResponse:
+        return await upstreams.stream("billing", "/upload", request)
+
+    gateway = web.Application()
+    gateway[SETTINGS] = Settings()
+    gateway.router.add_post("/upload", through_gateway)
+    runner = web.AppRunner(gateway)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        body = b"x" * 200_000
+        async with session.post(f"http://127.0.0.1:{port}/upload", data=body) as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"instance": "b", "received": len(body)}
+    finally:
+        await runner.cleanup()
+    assert [i.url for i in upstreams.balancers["billing"].available()] == [b.url]
