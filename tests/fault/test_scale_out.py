@@ -359,8 +359,8 @@ async def journey(cluster: Cluster, today: date) -> dict:
         status, body = await api.request(
             "POST", "/api/v1/registrations/activate", json={"token": token}
         )
-        # A 409 after a lost outcome: that first call activated the account.
-        if status == 200 or (status == 409 and attempt > 0):
+        # "Link used" (410) after a lost outcome: that first call activated the account.
+        if status == 200 or (status == 410 and attempt > 0):
             break
         assert status in UNKNOWN, body
         await asyncio.sleep(Gateways.RETRY_PAUSE)
