@@ -126,9 +126,10 @@ class Upstreams:
                     return UpstreamResponse(resp.status, payload, kept)
             except NOT_SENT as exc:
                 self._set_aside(service, instance, exc)
-            except aiohttp.ServerDisconnectedError as exc:
-                # The instance went away before answering: a call that changes nothing may be
-                # asked of another; any other may have been applied, and is not repeated.
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                # The instance went away before answering (closed or reset the connection): a
+                # call that changes nothing may be asked of another; any other may have been
+                # applied, and is not repeated.
                 self._set_aside(service, instance, exc)
                 if method not in SAFE_METHODS:
                     raise _unavailable(service) from None
