@@ -35,4 +35,10 @@ async def leading(pool: asyncpg.Pool, name: str) -> AsyncIterator[bool]:
             yield held
         finally:
             if held:
-                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+                try:
+                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+                except BaseException:
+                    # Not let go (cancelled, connection lost): end the session, and the lock
+                    # with it, rather than leave it on a pooled connection for good.
+                    conn.terminate()
+                    raise

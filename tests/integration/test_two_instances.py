@@ -529,3 +529,29 @@ async def test_a_second_first_load_of_a_service_is_refused_while_one_runs(
             await running.close()
         summary = await bulk_load.load(settings, tmp_path)  # once it has ended
         assert summary.service == "metering"
+
+
+async def test_leadership_is_one_at_a_time_and_goes_with_its_holders_session(
+    infra: Infra, keys: Path
+) -> None:
+    from shared.leader import leading
+
+    async with two_databases("payments", infra, keys) as (a, b):
+        async with leading(a.pool, "test-leader") as first:
+            async with leading(b.pool, "test-leader") as second:
+                assert (first, second) == (True, False)
+        async with leading(b.pool, "test-leader") as after:
+            assert after, "let go at the end of the block"
+
+        # A holder that dies (its process killed): the server ends its session, and the lock.
+        dying = await asyncpg.connect(a.settings.service_dsn("payments"))
+        assert await dying.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended('test-leader', 0))"
+        )
+        dying.terminate()
+
+        async def free() -> bool:
+            async with leading(b.pool, "test-leader") as leader:
+                return leader
+
+        await wait_until(free, timeout=10, what="the dead holder's lock let go")
