@@ -26,12 +26,16 @@ from deploy.mailbox import MailStore, start_smtp_server
 from services.billing.reminders import Reminders
 from services.correspondence import repository as correspondence
 from services.identity import proof_of_work
+from services.metering import bulk_load
 from services.payments.providers.base import Transaction
 from services.payments.reconciliation import Reconciler
+from shared.auth import Principal, TokenSigner
+from shared.bulk.load import LOAD_LOCK, LoadRunning, connect_as_owner
 from shared.db import create_pool
 from shared.events import billing, identity, reading
 from shared.events.common import Address, ServicePoint
 from shared.http.internal import CLIENT_IP_HEADER, INTERNAL_TOKEN_HEADER
+from shared.leader import leading
 from shared.messaging.outbox import outbox_row, write_outbox
 from shared.retention import BATCH, Purger
 from shared.runtime import DB, VERIFIER
@@ -277,8 +281,6 @@ async def test_an_ordered_queue_has_one_active_consumer_which_hands_over_when_it
 
 
 async def test_an_ended_session_is_refused_by_every_instance(infra: Infra, keys: Path) -> None:
-    from shared.auth import Principal, TokenSigner
-
     settings = _settings(infra, keys)
     async with (
         instances(settings, "metering") as pair,
@@ -515,9 +517,6 @@ async def test_two_notifications_instances_send_each_email_once(infra: Infra, ke
 async def test_a_second_first_load_of_a_service_is_refused_while_one_runs(
     infra: Infra, keys: Path, tmp_path: Path
 ) -> None:
-    from services.metering import bulk_load
-    from shared.bulk.load import LOAD_LOCK, LoadRunning, connect_as_owner
-
     async with ServiceHandlers.open("metering", infra, keys) as metering:
         settings = metering.settings
         running = await connect_as_owner(settings, "metering")  # as a load under way holds it
@@ -534,8 +533,6 @@ async def test_a_second_first_load_of_a_service_is_refused_while_one_runs(
 async def test_leadership_is_one_at_a_time_and_goes_with_its_holders_session(
     infra: Infra, keys: Path
 ) -> None:
-    from shared.leader import leading
-
     async with two_databases("payments", infra, keys) as (a, b):
         async with leading(a.pool, "test-leader") as first:
             async with leading(b.pool, "test-leader") as second:
