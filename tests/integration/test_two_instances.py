@@ -23,6 +23,7 @@ from aiohttp import web
 
 from deploy.integration_client import IntegrationClient
 from deploy.mailbox import MailStore, start_smtp_server
+from services.billing import repository as billing_repository
 from services.billing.reminders import Reminders
 from services.correspondence import repository as correspondence
 from services.identity import proof_of_work
@@ -552,3 +553,20 @@ async def test_leadership_is_one_at_a_time_and_goes_with_its_holders_session(
                 return leader
 
         await wait_until(free, timeout=10, what="the dead holder's lock let go")
+
+
+async def test_two_instances_claim_different_e_invoice_deliveries(infra: Infra, keys: Path) -> None:
+    async with two_databases("billing", infra, keys) as (a, b):
+        async with a.connection() as tx:
+            await tx.conn.execute(
+                """INSERT INTO e_invoice_deliveries (invoice_number, customer_id, address, language)
+                   SELECT 'FV/E/' || n, 'K-1', 'k1@example.com', 'pl'
+                     FROM generate_series(1, 25) AS n"""
+            )
+        # Both passes hold their claims at once, as two instances rendering PDFs do.
+        async with a.transaction() as first, b.transaction() as second:
+            mine = await billing_repository.claim_e_invoice_deliveries(first.conn, 10)
+            theirs = await billing_repository.claim_e_invoice_deliveries(second.conn, 10)
+        numbers = [r["invoice_number"] for r in mine], [r["invoice_number"] for r in theirs]
+        assert len(numbers[0]) == len(numbers[1]) == 10
+        assert not set(numbers[0]) & set(numbers[1]), "each delivery claimed by one instance"
