@@ -3,15 +3,21 @@ gateways that balance over them (EBOK_<NAME>_URL lists both instances); in front
 client takes the gateways in turn as a load balancer would (another gateway when one refuses the
 connection). Under a fault workload — the ERP feed (households with invoices, payments and notes;
 e-invoice consents and their invoices), the reading system's batches, and customers registering
-through the gateways (three emails each), then signing in, writing a case, reading their
-dashboard and payments, and getting a new invoice and a booked payment told by email — one
-instance of every service, one gateway among them, is SIGKILLed mid-stream and later started
-again.
+through the gateways (three emails each), then changing the one-time password, writing a case,
+reading their dashboard and payments, logging out (the session refused everywhere), and getting
+a new invoice and a booked payment told by email — one instance of every service (the one that
+consumed most, so that the other takes over the in-order queues) and one gateway are SIGKILLed
+mid-stream; the survivors work alone for a while; the killed ones start again.
 
-Then: nothing lost, nothing applied twice (every invoice's paid amount, every reading, every
-case numbered once and told to the back office once), every email exactly once, no dead-lettered
-message, every queue and outbox drained; and before the kill, both instances of each service had
-served HTTP and consumed messages (their own /metrics), as both gateways had."""
+Then: nothing lost, nothing applied twice (every invoice's paid amount, every reading, one
+account per customer, every case numbered once and told to the back office once), every email
+exactly once, no dead-lettered message, every queue and outbox drained; before the kill, both
+instances of each service had served HTTP and consumed messages, as both gateways had served
+(their own /metrics); after the restart, the restarted instances serve HTTP again.
+
+`pytest -s` prints the figures: when the kill and restart came, calls refused by the dead
+gateway, outcomes lost (a call cut by a kill) and how the client recovered them, and each
+instance's HTTP requests and handled messages."""
 
 from __future__ import annotations
 
