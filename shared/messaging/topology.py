@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 from shared.events.common import ExchangeName
@@ -83,6 +84,21 @@ async def declare_exchanges(channel: AbstractChannel, names: Names) -> dict[str,
     return exchanges
 
 
+class QueueArgumentsChanged(RuntimeError):
+    """The broker holds `queue_name` with other arguments than this release declares (RabbitMQ
+    never changes a queue's arguments in place)."""
+
+    def __init__(self, queue_name: str, single_active: bool) -> None:
+        what = "with" if single_active else "without"
+        super().__init__(
+            f"queue {queue_name} exists with other arguments than this release declares (it "
+            f"wants it {what} a single active consumer, of the type EBOK_QUEUE_TYPE names): "
+            "drain it and delete it, then start again (docs/operations.md, Upgrading without "
+            "downtime)"
+        )
+        self.queue_name = queue_name
+
+
 async def declare_consumer_queue(
     channel: AbstractChannel,
     names: Names,
@@ -102,16 +118,19 @@ async def declare_consumer_queue(
         names.dead_letter_queue(queue_name), durable=True, arguments=type_args
     )
     await dlq.bind(exchanges["dead-letter"], routing_key=queue_name)
-    queue = await channel.declare_queue(
-        queue_name,
-        durable=True,
-        arguments={
-            **type_args,
-            "x-dead-letter-exchange": names.dead_letter_exchange,
-            "x-dead-letter-routing-key": queue_name,
-            **({"x-single-active-consumer": True} if single_active else {}),
-        },
-    )
+    try:
+        queue = await channel.declare_queue(
+            queue_name,
+            durable=True,
+            arguments={
+                **type_args,
+                "x-dead-letter-exchange": names.dead_letter_exchange,
+                "x-dead-letter-routing-key": queue_name,
+                **({"x-single-active-consumer": True} if single_active else {}),
+            },
+        )
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        raise QueueArgumentsChanged(queue_name, single_active) from exc
     for logical, routing_key in bindings:
         await queue.bind(exchanges[logical], routing_key=routing_key)
     retry_queues = []
