@@ -24,6 +24,7 @@ import orjson
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from shared.logs import get_logger
+from shared.messaging.broker import republished
 from shared.messaging.consumer import ATTEMPT_HEADER
 from shared.messaging.packing import ENVELOPES_CONTENT_TYPE, ENVELOPES_HEADER
 from shared.messaging.topology import QUEUE_HEADER, REASON_HEADER, Names
@@ -288,18 +289,7 @@ def replay_copy(message: AbstractIncomingMessage) -> aio_pika.Message:
     replays = headers.get(REPLAYS_HEADER)
     headers[REPLAYS_HEADER] = (replays if isinstance(replays, int) else 0) + 1
     headers[REPLAYED_AT_HEADER] = datetime.now(UTC).isoformat()
-    return aio_pika.Message(
-        body=message.body,
-        headers=headers,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        type=message.type,
-        app_id=message.app_id,
-        timestamp=message.timestamp,
-        content_type=message.content_type or "application/json",
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-    )
+    return republished(message, headers)
 
 
 # Records an action (in the owning service's database) before the dead letter is acknowledged.

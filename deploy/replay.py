@@ -38,6 +38,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from shared.events.common import ExchangeName
 from shared.logs import configure_logging, get_logger
+from shared.messaging.broker import republished
 from shared.messaging.journal import MARKER_TYPE, routed_to
 from shared.messaging.packing import ENVELOPES_CONTENT_TYPE
 from shared.messaging.topology import Names
@@ -153,18 +154,7 @@ def replayed_copy(message: AbstractIncomingMessage, operator: str, at: str) -> a
     replayed it and when."""
     headers = {k: v for k, v in (message.headers or {}).items() if k != "x-stream-offset"}
     headers.update({"x-ebok-replayed-by": operator, "x-ebok-replayed-at": at})
-    return aio_pika.Message(
-        body=message.body,
-        headers=headers,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        type=message.type,
-        app_id=message.app_id,
-        timestamp=message.timestamp,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-    )
+    return republished(message, headers)
 
 
 async def replay(

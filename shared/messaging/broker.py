@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aio_pika
 import aiormq
@@ -11,6 +12,7 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
     AbstractExchange,
+    AbstractIncomingMessage,
     AbstractRobustConnection,
 )
 
@@ -30,6 +32,24 @@ PUBLISH_ERRORS = (
     asyncio.TimeoutError,
     RuntimeError,
 )
+
+
+def republished(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """A message taken from a queue, to publish again as it was (body, id and properties, so
+    that the consumer's inbox knows it) with `headers` instead of its own: the dead-letter and
+    replay tools' copies."""
+    return aio_pika.Message(
+        body=message.body,
+        headers=headers,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        app_id=message.app_id,
+        timestamp=message.timestamp,
+        content_type=message.content_type or "application/json",
+        content_encoding=message.content_encoding,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
 
 
 def envelope_message(envelope: Envelope, body: bytes | None = None) -> aio_pika.Message:
