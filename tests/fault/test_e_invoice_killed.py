@@ -29,7 +29,7 @@ from pypdf import PdfReader
 
 from shared.events import erp
 from shared.messaging.topology import Names
-from tests.support.erp import Customer, customer_feed
+from tests.support.erp import Customer, publish_e_invoice_customer
 from tests.support.infra import Infra
 from tests.support.platform import wait_until
 from tests.support.processes import ServiceProcess
@@ -139,21 +139,7 @@ async def test_each_e_invoice_goes_once_though_notifications_was_killed_during_a
     stack, notifications = running.stack, running.notifications
     customers: list[tuple[Customer, str, erp.InvoiceIssued]] = []
     for _ in range(CUSTOMERS):
-        customer, messages = customer_feed()
-        for event_type, payload in messages[:2]:  # the customer and its contract
-            await stack.erp.publish(event_type, payload)  # type: ignore[arg-type]
-        address = f"e-faktury.{customer.customer_id.lower()}@example.com"
-        await stack.erp.publish(
-            erp.EInvoiceChanged.TYPE,
-            erp.EInvoiceChanged(
-                customer_id=customer.customer_id,
-                state="on",
-                address=address,
-                regulations_version="1",
-            ),
-        )
-        issued = messages[2][1]
-        assert isinstance(issued, erp.InvoiceIssued)
+        customer, address, issued = await publish_e_invoice_customer(stack.erp)
         customers.append((customer, address, issued))
     ids = [c.customer_id for c, _, _ in customers]
 

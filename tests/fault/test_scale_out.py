@@ -42,7 +42,13 @@ from services.identity import proof_of_work
 from shared.events import erp, reading
 from shared.messaging.topology import Names
 from shared.services import GATEWAY_UPSTREAMS, SERVICES
-from tests.support.erp import Household, customer_feed, daily_readings, publish_household
+from tests.support.erp import (
+    Household,
+    customer_feed,
+    daily_readings,
+    publish_e_invoice_customer,
+    publish_household,
+)
 from tests.support.flows import (
     NEW_PASSWORD,
     activation_token,
@@ -259,19 +265,7 @@ async def e_invoicing(cluster: Cluster) -> list[str]:
     erp_feed = cluster.stack.erp
     addresses = []
     for _ in range(E_INVOICE_CUSTOMERS):
-        customer, messages = customer_feed()
-        for event_type, payload in messages[:2]:  # the customer and its contract
-            await erp_feed.publish(event_type, payload)  # type: ignore[arg-type]
-        address = f"e-faktury.{customer.customer_id.lower()}@example.com"
-        await erp_feed.publish(
-            erp.EInvoiceChanged.TYPE,
-            erp.EInvoiceChanged(
-                customer_id=customer.customer_id,
-                state="on",
-                address=address,
-                regulations_version="1",
-            ),
-        )
+        customer, address, issued = await publish_e_invoice_customer(erp_feed)
         await wait_until(
             lambda c=customer.customer_id: cluster.db_value(
                 "billing",
@@ -281,7 +275,7 @@ async def e_invoicing(cluster: Cluster) -> list[str]:
             what="billing to take the consent",
             timeout=60,
         )
-        await erp_feed.publish(messages[2][0], messages[2][1])  # type: ignore[arg-type]
+        await erp_feed.publish(erp.InvoiceIssued.TYPE, issued)
         addresses.append(address)
     return addresses
 

@@ -104,6 +104,27 @@ async def publish_customer(client: IntegrationClient, suffix: str | None = None)
     return customer
 
 
+async def publish_e_invoice_customer(
+    client: IntegrationClient,
+) -> tuple[Customer, str, erp.InvoiceIssued]:
+    """A customer and contract whose e-invoice consent the ERP sets (a paper form): the
+    customer, the e-invoice address, and its invoice, not yet published (the caller sends it
+    once billing has the consent: the two come on different queues, in no order between them)."""
+    customer, messages = customer_feed()
+    for event_type, payload in messages[:2]:  # the customer and its contract
+        await client.publish(event_type, payload)  # type: ignore[arg-type]
+    address = f"e-faktury.{customer.customer_id.lower()}@example.com"
+    await client.publish(
+        erp.EInvoiceChanged.TYPE,
+        erp.EInvoiceChanged(
+            customer_id=customer.customer_id, state="on", address=address, regulations_version="1"
+        ),
+    )
+    issued = messages[2][1]
+    assert isinstance(issued, erp.InvoiceIssued)
+    return customer, address, issued
+
+
 @dataclass(frozen=True)
 class Household:
     """A customer with two service points (two meters), three invoices, payments, notes and
