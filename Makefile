@@ -75,7 +75,7 @@ test: $(STAMP)
 	else \
 	  echo "make test: web/package.json does not exist yet; skipping Vitest and the size check"; \
 	fi
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=20 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
