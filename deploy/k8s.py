@@ -178,8 +178,32 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
+def database_environment(*, provisioning: bool) -> list[dict[str, Any]]:
+    """The database settings of a container. The `migrate` init container logs in as the
+    provisioning role (it creates the database, roles and tables); the service itself only as
+    its runtime role (EBOK_DATABASE_APP_PASSWORD), with EBOK_MIGRATE_ON_START=false: it checks
+    that its init container migrated, and never holds the provisioning password."""
+    app_password = _secret_env("EBOK_DATABASE_APP_PASSWORD", "ebok-database", "app-password")
+    if not provisioning:
+        return [
+            {"name": "EBOK_DATABASE_URL", "value": f"postgresql://{POSTGRES}-rw:5432/postgres"},
+            {"name": "EBOK_MIGRATE_ON_START", "value": "false"},
+            app_password,
+        ]
+    return [
+        _secret_env("DATABASE_USERNAME", "ebok-database", "username"),
+        _secret_env("DATABASE_PASSWORD", "ebok-database", "password"),
+        {
+            "name": "EBOK_DATABASE_URL",
+            "value": "postgresql://$(DATABASE_USERNAME):$(DATABASE_PASSWORD)"
+            f"@{POSTGRES}-rw:5432/postgres",
+        },
+        app_password,
+    ]
+
+
 def environment(service: Service) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(envFrom, env) of the service's containers. Credentials come from Secrets; the URLs are
+    """(envFrom, env) of the service's container. Credentials come from Secrets; the URLs are
     put together by Kubernetes ($(VAR)), so passwords must be URL-safe (hex)."""
     env_from: list[dict[str, Any]] = [
         {"configMapRef": {"name": "ebok-config"}},
@@ -189,16 +213,7 @@ def environment(service: Service) -> tuple[list[dict[str, Any]], list[dict[str, 
         env_from.append({"secretRef": {"name": secret, **({"optional": True} if optional else {})}})
     env: list[dict[str, Any]] = [{"name": "EBOK_HEALTH_PORT", "value": str(service.port)}]
     if service.owns_database:
-        env += [
-            _secret_env("DATABASE_USERNAME", "ebok-database", "username"),
-            _secret_env("DATABASE_PASSWORD", "ebok-database", "password"),
-            {
-                "name": "EBOK_DATABASE_URL",
-                "value": "postgresql://$(DATABASE_USERNAME):$(DATABASE_PASSWORD)"
-                f"@{POSTGRES}-rw:5432/postgres",
-            },
-            _secret_env("EBOK_DATABASE_APP_PASSWORD", "ebok-database", "app-password"),
-        ]
+        env += database_environment(provisioning=False)
     if uses_broker(service):
         env += [
             _secret_env("AMQP_USERNAME", amqp_secret(service.name), "username"),
@@ -263,8 +278,11 @@ def deployment(service: Service) -> dict[str, Any]:
                 "image": IMAGE,
                 "command": ["python", "-m", "deploy.migrate", service.name],
                 "envFrom": env_from,
-                # The database's settings; it never speaks to the broker.
-                "env": [e for e in env if "AMQP" not in e["name"]],
+                # The provisioning role's database settings; it never speaks to the broker.
+                "env": [
+                    {"name": "EBOK_HEALTH_PORT", "value": str(service.port)},
+                    *database_environment(provisioning=True),
+                ],
                 "resources": MIGRATION_RESOURCES,
                 "securityContext": container_security,
                 "volumeMounts": [TMP],

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from importlib import resources
-from pathlib import Path
 
-from shared.db import SHARED_MIGRATIONS, migrate
+from shared.db import migrate, migration_components
 from shared.logs import configure_logging, get_logger
 from shared.services import SERVICES
 from shared.settings import Settings
@@ -26,15 +24,8 @@ log = get_logger(__name__)
 USAGE = "usage: python -m deploy.migrate <service>"
 
 
-def components(service: str) -> list[tuple[str, Path]]:
-    """What `shared.runtime.service_app` migrates at start: the shared migrations, then the
-    service's own."""
-    own = Path(str(resources.files(f"services.{service}") / "migrations"))
-    return [("shared", SHARED_MIGRATIONS), (service, own)]
-
-
 async def run(settings: Settings, service: str) -> dict[str, list[str]]:
-    return await migrate(settings, service, components(service))
+    return await migrate(settings, service, migration_components(service))
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import re
 import zlib
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -176,6 +177,35 @@ def _migration_files(directory: Path) -> list[Path]:
     if stray:
         raise RuntimeError(f"migration files must be named NNNN_name.sql: {stray}")
     return files
+
+
+def migration_components(service: str) -> list[tuple[str, Path]]:
+    """What a service migrates: the shared migrations, then its own (services/<name>/migrations)."""
+    own = Path(str(resources.files(f"services.{service}") / "migrations"))
+    return [("shared", SHARED_MIGRATIONS), (service, own)]
+
+
+async def pending_migrations(
+    settings: Settings, service: str, components: list[tuple[str, Path]]
+) -> list[str]:
+    """The migrations of `components` not yet applied to the service's database, asked as its
+    runtime role (no provisioning credentials); every one of them when the database, the role
+    or the migrations' table is not there yet."""
+    wanted = [(c, p.name) for c, directory in components for p in _migration_files(directory)]
+    try:
+        conn = await asyncpg.connect(app_dsn(settings, service), timeout=10)
+    except (asyncpg.InvalidCatalogNameError, asyncpg.InvalidAuthorizationSpecificationError):
+        return [f"{c}/{name}" for c, name in wanted]
+    try:
+        done = {
+            (r["component"], r["version"])
+            for r in await conn.fetch("SELECT component, version FROM schema_migrations")
+        }
+    except asyncpg.UndefinedTableError:
+        done = set()
+    finally:
+        await conn.close()
+    return [f"{c}/{name}" for c, name in wanted if (c, name) not in done]
 
 
 async def apply_migrations(

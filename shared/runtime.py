@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from importlib import resources
-from pathlib import Path
 
 import asyncpg
 from aiohttp import web
@@ -15,7 +13,15 @@ from aiohttp import web
 from shared import grants, sessions, tracing
 from shared.api.common import HealthOut
 from shared.auth import Principal, TokenVerifier
-from shared.db import SHARED_MIGRATIONS, Notifier, app_dsn, create_pool, migrate, run_loop
+from shared.db import (
+    Notifier,
+    app_dsn,
+    create_pool,
+    migrate,
+    migration_components,
+    pending_migrations,
+    run_loop,
+)
 from shared.events.common import Event
 from shared.http.middleware import correlation_middleware
 from shared.http.problems import json_response, problem_middleware
@@ -63,10 +69,21 @@ def new_app(settings: Settings) -> web.Application:
     return app
 
 
-def database(service: str, migrations: Path) -> Context:
+class NotMigrated(RuntimeError):
+    """EBOK_MIGRATE_ON_START is false and the service's database lacks migrations."""
+
+
+def database(service: str) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        await migrate(settings, service, [("shared", SHARED_MIGRATIONS), (service, migrations)])
+        components = migration_components(service)
+        if settings.migrate_on_start:
+            await migrate(settings, service, components)
+        elif missing := await pending_migrations(settings, service, components):
+            raise NotMigrated(
+                f"the {service} database lacks migrations {', '.join(missing)}: run "
+                f"`python -m deploy.migrate {service}` first (EBOK_MIGRATE_ON_START is false)"
+            )
         pool = await create_pool(settings, service)
         app[POOL] = pool
         app[DB] = Database(pool, service, app[SETTINGS])
@@ -267,7 +284,6 @@ def service_app(
     # Known before it starts, so that tooling can find (and tests remove) what it declares.
     names = Names(settings.namespace)
     app[OUTBOUND_QUEUES] = [names.queue("backoffice", fact) for fact in outbound or {}]
-    migrations = Path(str(resources.files(f"services.{service}") / "migrations"))
     if routes:
         # Its routes take access tokens: it learns of ended sessions (shared/sessions.py) and
         # of managers' grants (shared/grants.py).
@@ -280,7 +296,7 @@ def service_app(
     app[CONSUMER_BINDINGS] = {names.queue(service, s.purpose): s.bindings for s in subscriptions}
     app.cleanup_ctx.extend(
         [
-            database(service, migrations),
+            database(service),
             broker(service),
             outbox_relay(),
             retention(),

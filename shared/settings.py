@@ -56,6 +56,10 @@ class Settings(_ServiceAddresses):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     # The password of the services' `…_app` roles (unset: none, for trust or peer authentication).
     database_app_password: SecretStr | None = None
+    # False: the service only checks that its database is migrated (`python -m deploy.migrate`
+    # did it, e.g. as the pod's init container) and needs no provisioning credentials: only
+    # EBOK_DATABASE_URL's host and EBOK_DATABASE_APP_PASSWORD.
+    migrate_on_start: bool = True
     db_pool_min: int = 1
     db_pool_max: int = 10
     smtp_host: str = "127.0.0.1"

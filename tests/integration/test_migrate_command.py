@@ -13,13 +13,18 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
-from deploy.migrate import components, main, run
+from deploy.migrate import main, run
+from services.metering.app import build_app
 from shared.db import app_dsn, drop_database
+from shared.db import migration_components as components
+from shared.runtime import POOL, NotMigrated
 from shared.settings import ROOT
 from tests.support.infra import Infra
-from tests.support.platform import make_settings
+from tests.support.platform import Platform, make_settings
 
 
 def _migration_files(service: str) -> dict[str, list[str]]:
@@ -106,3 +111,47 @@ def test_only_a_service_with_a_database_is_accepted() -> None:
     assert main(["gateway"]) == 2
     assert main([]) == 2
     assert main(["no-such-service"]) == 2
+
+
+async def test_a_service_that_does_not_migrate_needs_no_provisioning_credentials(
+    infra: Infra, keys: Path
+) -> None:
+    """EBOK_MIGRATE_ON_START=false (the pods on Kubernetes, whose init container migrated): the
+    service refuses a database that lacks migrations, naming the command, and otherwise runs as
+    its runtime role with EBOK_DATABASE_URL holding no usable provisioning credentials."""
+    settings = make_settings(
+        infra.database_url, infra.amqp_url, keys, database_app_password=secrets.token_hex(16)
+    )
+    parts = urlsplit(infra.database_url)
+    host = f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
+    without_provisioning = settings.model_copy(
+        update={
+            "database_url": urlunsplit(parts._replace(netloc=f"nobody:wrong@{host}")),
+            "migrate_on_start": False,
+        }
+    )
+
+    async def start() -> web.AppRunner:
+        runner = web.AppRunner(build_app(without_provisioning))
+        await runner.setup()
+        return runner
+
+    try:
+        with pytest.raises(NotMigrated) as refused:
+            await start()
+        assert "python -m deploy.migrate metering" in str(refused.value)
+        assert "metering/0001_meters_readings.sql" in str(refused.value)
+
+        await run(settings, "metering")
+        runner = await start()
+        try:
+            app = runner.app
+            assert (
+                await app[POOL].fetchval("SELECT current_user")
+                == f"{settings.database_name('metering')}_app"
+            )
+        finally:
+            await runner.cleanup()
+    finally:
+        await drop_database(settings, settings.database_name("metering"))
+        await Platform(settings).remove_namespace()

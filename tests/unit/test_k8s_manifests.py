@@ -616,12 +616,22 @@ def test_the_settings_a_service_gets_are_valid_and_point_at_the_cluster(
                         f"http://{upstream.name}:{upstream.port}"
                     )
             if service.owns_database:
-                assert settings.database_url == (
-                    "postgresql://ebok-database.username:ebok-database.password"
-                    f"@{k8s.POSTGRES}-rw:5432/postgres"
-                )
+                # The service logs in as its runtime role only: the provisioning role's
+                # password is its migrate init container's alone.
+                assert settings.database_url == f"postgresql://{k8s.POSTGRES}-rw:5432/postgres"
+                assert settings.migrate_on_start is False
                 assert settings.service_dsn(service.name).endswith(f"/ebok_{service.name}")
                 assert settings.database_app_password is not None
+                assert "ebok-database.password" not in env.values()
+                (migrate,) = _deployment(docs, service)["spec"]["template"]["spec"][
+                    "initContainers"
+                ]
+                migrate_env = {e["name"]: e for e in migrate["env"]}
+                assert migrate_env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+                    "name": "ebok-database",
+                    "key": "password",
+                }
+                assert "EBOK_MIGRATE_ON_START" not in migrate_env
             if k8s.uses_broker(service):
                 secret = k8s.amqp_secret(service.name)
                 assert settings.amqp_url == (
