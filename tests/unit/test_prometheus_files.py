@@ -3,7 +3,9 @@ about metrics e-BOK defines, each alert with its runbook section in docs/operati
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -183,3 +185,39 @@ def test_every_metric_an_alert_uses_is_on_the_dashboard() -> None:
     alerted = {name for rule in RULES for name in metric_names(rule["expr"])}
     assert alerted <= on_board, alerted - on_board
     assert set(used_metrics()) == on_board | alerted
+
+
+# Grafana's own variables, which Prometheus never sees: replaced as Grafana would.
+GRAFANA_VARIABLES = re.compile(r"\$\{?(__rate_interval|__interval|__range)\}?")
+PROMQL_CHECK = ROOT / "web" / "scripts" / "check-promql.mjs"
+
+
+def unparsed(expressions: list[dict[str, str]]) -> list[dict[str, object]]:
+    """The expressions that Prometheus's own PromQL grammar (@prometheus-io/lezer-promql, in
+    the web app's node_modules: `make test` installs them first) does not parse."""
+    done = subprocess.run(
+        ["node", str(PROMQL_CHECK)],
+        input=json.dumps(expressions),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_promql_check_finds_a_broken_expression() -> None:
+    assert unparsed([{"name": "fine", "expr": "max(ebok_dead_letter_messages) > 0"}]) == []
+    refused = unparsed([{"name": "broken", "expr": "sum(rate(ebok_messages_total[5m]) >"}])
+    assert [r["name"] for r in refused] == ["broken"]
+
+
+def test_every_alert_and_panel_expression_parses_as_promql() -> None:
+    expressions = [{"name": f"alert {r['alert']}", "expr": r["expr"]} for r in alert_rules()]
+    for panel in dashboard_panels():
+        for target in panel.get("targets", []):
+            expr = GRAFANA_VARIABLES.sub("5m", target["expr"])
+            expressions.append({"name": f"panel {panel['title']!r}", "expr": expr})
+    assert len(expressions) > 30
+    assert unparsed(expressions) == []
