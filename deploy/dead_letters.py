@@ -11,7 +11,6 @@ consumer's inbox makes the second delivery a no-op.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from shared.messaging.broker import republished
 from shared.messaging.consumer import ATTEMPT_HEADER
 from shared.messaging.packing import ENVELOPES_CONTENT_TYPE, ENVELOPES_HEADER
 from shared.messaging.topology import QUEUE_HEADER, REASON_HEADER, Names
+from shared.runtime import subscriptions_of
 from shared.services import SERVICES
 
 log = get_logger(__name__)
@@ -82,19 +82,16 @@ class DeadLetterQueue:
 
 
 def known_queues(namespace: str) -> list[DeadLetterQueue]:
-    """The dead-letter queue of every consumer queue of every service (each service's
-    SUBSCRIPTIONS), in the order of shared/services.py."""
+    """The dead-letter queue of every consumer queue of every service (shared/runtime.py
+    subscriptions_of), in the order of shared/services.py."""
     names = Names(namespace)
-    found = []
-    for service in SERVICES:
-        try:
-            handlers = importlib.import_module(f"{service.module}.handlers")
-        except ModuleNotFoundError:
-            continue
-        for subscription in getattr(handlers, "SUBSCRIPTIONS", ()):
-            queue = names.queue(service.name, subscription.purpose)
-            found.append(DeadLetterQueue.parse(names.dead_letter_queue(queue), namespace))
-    return found
+    return [
+        DeadLetterQueue.parse(
+            names.dead_letter_queue(names.queue(service.name, subscription.purpose)), namespace
+        )
+        for service in SERVICES
+        for subscription in subscriptions_of(service.name)
+    ]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from deploy.rabbitmq import VHOST, users
+from shared.runtime import subscriptions_of
 from shared.services import GATEWAY_UPSTREAMS, SERVICES, Service
 from shared.settings import Settings
 
@@ -51,15 +52,11 @@ ACCESS_LABEL = "ebok.example/access"
 
 # The queues KEDA scales each service on: those its instances share (competing consumers).
 # A queue whose order matters (Subscription in_order) has a single active consumer: one more
-# instance would not drain it faster, so it is left out. tests/unit/test_k8s_manifests.py
-# checks these against what each service consumes.
+# instance would not drain it faster, so it is left out.
 SCALE_ON_QUEUES: dict[str, tuple[str, ...]] = {
-    "billing": ("payments", "accounts", "sessions", "grants"),
-    "identity": ("email-delivery", "payments", "account-notices", "cases", "sessions", "grants"),
-    "notifications": ("email-requests",),
-    "metering": ("readings", "sessions", "grants"),
-    "payments": ("sessions", "grants"),
-    "correspondence": ("sessions", "grants"),
+    service.name: purposes
+    for service in SERVICES
+    if (purposes := tuple(s.purpose for s in subscriptions_of(service.name) if not s.in_order))
 }
 # Messages waiting per instance before KEDA adds one: a consumer holds EBOK_AMQP_PREFETCH (500)
 # and handles a batch of up to 250 in one transaction, so twice the prefetch is a backlog.

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import re
 import sys
 import time
@@ -42,7 +41,7 @@ from shared.messaging.broker import republished
 from shared.messaging.journal import MARKER_TYPE, routed_to
 from shared.messaging.packing import ENVELOPES_CONTENT_TYPE
 from shared.messaging.topology import Names
-from shared.runtime import CONSUMER_BINDINGS
+from shared.runtime import subscriptions_of
 from shared.services import SERVICES
 from shared.settings import Settings
 
@@ -101,13 +100,11 @@ class Summary:
 
 
 def consumer_queues(settings: Settings, service: str) -> dict[str, list[tuple[ExchangeName, str]]]:
-    """The service's consumer queues and their bindings, from its own wiring (its app is built,
-    not started)."""
-    spec = next((s for s in SERVICES if s.name == service), None)
-    if spec is None:
+    """The service's consumer queues and their bindings (shared/runtime.py subscriptions_of)."""
+    if service not in {s.name for s in SERVICES}:
         raise ReplayError(f"no service {service!r}; one of {', '.join(s.name for s in SERVICES)}")
-    app = importlib.import_module(f"{spec.module}.app").build_app(settings)
-    queues: dict[str, list[tuple[ExchangeName, str]]] = app.get(CONSUMER_BINDINGS, {})
+    names = Names(settings.namespace)
+    queues = {names.queue(service, s.purpose): s.bindings for s in subscriptions_of(service)}
     if not queues:
         raise ReplayError(f"{service} consumes no queue: nothing to replay")
     return queues

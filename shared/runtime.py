@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import asyncpg
@@ -34,6 +35,7 @@ from shared.messaging.topology import Names, declare_outbound_queue
 from shared.metrics import metrics_handler
 from shared.ops_metrics import Probe, Sampler
 from shared.retention import Purger
+from shared.services import SERVICES
 from shared.settings import Settings
 from shared.tx import Database
 
@@ -50,7 +52,6 @@ CONSUMER_QUEUES = web.AppKey("consumer_queues", list)
 OUTBOUND_QUEUES = web.AppKey("outbound_queues", list)
 # Each consumer queue's name → its bindings (exchange, routing key): what the journal keeps for
 # it and what a replay gives it again (deploy/replay.py).
-CONSUMER_BINDINGS = web.AppKey("consumer_bindings", dict)
 SERVICE = web.AppKey("service", str)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 
@@ -263,6 +264,28 @@ def add_health_routes(
         app.router.add_get("/metrics", metrics_handler)
 
 
+# What every service with routes also consumes: ended sessions (shared/sessions.py) and
+# managers' grants (shared/grants.py).
+ROUTED_SUBSCRIPTIONS: tuple[Subscription, ...] = (sessions.SUBSCRIPTION, grants.SUBSCRIPTION)
+
+
+def subscriptions_of(service: str) -> list[Subscription]:
+    """What `service` consumes, without building its app: its handler table
+    (`services/<name>/handlers.py` SUBSCRIPTIONS) and, when it has routes (the gateway forwards
+    to it: `upstream` in shared/services.py), ROUTED_SUBSCRIPTIONS. The dead-letter and replay
+    tools and the Kubernetes generator ask this; tests/unit/test_subscriptions_of.py checks it
+    against each built app's CONSUMER_QUEUES."""
+    spec = next((s for s in SERVICES if s.name == service), None)
+    if spec is None:
+        raise KeyError(service)
+    try:
+        handlers = importlib.import_module(f"{spec.module}.handlers")
+    except ModuleNotFoundError:
+        return []
+    own: list[Subscription] = list(getattr(handlers, "SUBSCRIPTIONS", ()))
+    return [*own, *ROUTED_SUBSCRIPTIONS] if spec.upstream else own
+
+
 def service_app(
     settings: Settings,
     service: str,
@@ -288,12 +311,11 @@ def service_app(
         # Its routes take access tokens: it learns of ended sessions (shared/sessions.py) and
         # of managers' grants (shared/grants.py).
         app[VERIFIER] = TokenVerifier(settings)
-        subscriptions = [*subscriptions, sessions.SUBSCRIPTION, grants.SUBSCRIPTION]
+        subscriptions = [*subscriptions, *ROUTED_SUBSCRIPTIONS]
         extra_contexts = [*extra_contexts, revocation_loader()]
         for table in routes:
             app.add_routes(table)
     app[CONSUMER_QUEUES] = [names.queue(service, s.purpose) for s in subscriptions]
-    app[CONSUMER_BINDINGS] = {names.queue(service, s.purpose): s.bindings for s in subscriptions}
     app.cleanup_ctx.extend(
         [
             database(service),
