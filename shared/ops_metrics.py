@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from aio_pika.abc import AbstractChannel
+from prometheus_client import Gauge
 
 from shared.logs import get_logger
 from shared.messaging.broker import PUBLISH_ERRORS, Broker
@@ -88,10 +89,13 @@ class Sampler:
         self._channel: AbstractChannel | None = None
 
     async def sample(self) -> bool:
-        """One sample of every gauge; False (nothing more to do until the next interval)."""
+        """One sample of every gauge; False (nothing more to do until the next interval).
+        `ebok_ops_sampled_timestamp_seconds` moves only when every gauge was sampled: a gauge
+        that could not be is withdrawn rather than left at its last value (another instance's
+        fresh one, taken with max(), stands; with none, EbokOpsMetricsStale says so)."""
         await self._sample_database()
-        await self._sample_queues()
-        SAMPLED_AT.labels(self.service).set(time.time())
+        if await self._sample_queues():
+            SAMPLED_AT.labels(self.service).set(time.time())
         return False
 
     async def _sample_database(self) -> None:
@@ -101,32 +105,42 @@ class Sampler:
                 if row is not None:
                     probe.apply(row)
 
-    async def _sample_queues(self) -> None:
-        if not self.broker.is_connected:
-            return
+    async def _sample_queues(self) -> bool:
+        """Whether every queue was sampled."""
+        complete = True
         for queue in self.consumer_queues:
             depth = await self._depth(queue)
-            if depth is not None:
-                QUEUE_READY.labels(self.service, queue).set(depth.ready)
-                QUEUE_CONSUMERS.labels(self.service, queue).set(depth.consumers)
+            self._set(QUEUE_READY, queue, depth and depth.ready)
+            self._set(QUEUE_CONSUMERS, queue, depth and depth.consumers)
             dead = await self._depth(Names.dead_letter_queue(queue))
-            if dead is not None:
-                DEAD_LETTERS.labels(self.service, queue).set(dead.ready)
-            retrying = 0
+            self._set(DEAD_LETTERS, queue, dead and dead.ready)
+            retrying: int | None = 0
             for level in range(self.retry_levels):
                 delayed = await self._depth(Names.retry_queue(queue, level))
-                retrying += delayed.ready if delayed is not None else 0
-            RETRY_WAITING.labels(self.service, queue).set(retrying)
+                retrying = None if delayed is None or retrying is None else retrying + delayed.ready
+            self._set(RETRY_WAITING, queue, retrying)
+            complete = complete and None not in (depth, dead, retrying)
         for queue in self.outbound_queues:
             depth = await self._depth(queue)
-            if depth is not None:
-                QUEUE_READY.labels(self.service, queue).set(depth.ready)
-                QUEUE_CONSUMERS.labels(self.service, queue).set(depth.consumers)
+            self._set(QUEUE_READY, queue, depth and depth.ready)
+            self._set(QUEUE_CONSUMERS, queue, depth and depth.consumers)
+            complete = complete and depth is not None
+        return complete
+
+    def _set(self, gauge: Gauge, queue: str, value: int | None) -> None:
+        """The gauge of `queue` set to `value`, or withdrawn when it could not be sampled."""
+        if value is None:
+            with contextlib.suppress(KeyError):
+                gauge.remove(self.service, queue)
+        else:
+            gauge.labels(self.service, queue).set(value)
 
     async def _depth(self, queue: str) -> QueueDepth | None:
         """The queue's ready messages and consumers, by a passive declare; None when it does not
         exist (yet) or the broker did not answer. A refused passive declare closes its channel:
         the next one opens another."""
+        if not self.broker.is_connected:
+            return None
         try:
             channel = await self._open_channel()
             # Not robust: a robust channel answers a passive declare of a queue it knows from
