@@ -194,8 +194,14 @@ async def pending_migrations(
     wanted = [(c, p.name) for c, directory in components for p in _migration_files(directory)]
     try:
         conn = await asyncpg.connect(app_dsn(settings, service), timeout=10)
-    except (asyncpg.InvalidCatalogNameError, asyncpg.InvalidAuthorizationSpecificationError):
-        return [f"{c}/{name}" for c, name in wanted]
+    except asyncpg.InvalidPasswordError:
+        raise  # a wrong EBOK_DATABASE_APP_PASSWORD, not a database left to migrate
+    except asyncpg.InvalidCatalogNameError:
+        return [f"{c}/{name}" for c, name in wanted]  # no database yet
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        if "does not exist" not in str(exc):
+            raise  # refused by pg_hba.conf, say
+        return [f"{c}/{name}" for c, name in wanted]  # no runtime role yet
     try:
         done = {
             (r["component"], r["version"])
