@@ -12,12 +12,14 @@ it: reading it (the replay) removes nothing, and its age limit is applied segmen
 
 from __future__ import annotations
 
+import contextlib
+
 import aiormq
 from aio_pika.abc import AbstractQueue
 
 from shared.events.common import ExchangeName
 from shared.logs import get_logger
-from shared.messaging.broker import Broker
+from shared.messaging.broker import PUBLISH_ERRORS, Broker
 from shared.messaging.topology import Names, declare_exchanges
 
 log = get_logger(__name__)
@@ -52,7 +54,7 @@ async def declare_journal(
     names = broker.names
     channel = await broker.channel(1)
     try:
-        journal: AbstractQueue = await channel.declare_queue(
+        journal: AbstractQueue | None = await channel.declare_queue(
             names.journal, durable=True, arguments=journal_arguments(max_age)
         )
     except aiormq.exceptions.ChannelPreconditionFailed as exc:
@@ -62,9 +64,13 @@ async def declare_journal(
             wanted_max_age=max_age,
             error=str(exc)[:300],
         )
+        with contextlib.suppress(*PUBLISH_ERRORS):
+            await channel.close()  # closed by the broker already; let go of it here too
         channel = await broker.channel(1)
-        journal = await channel.declare_queue(names.journal, passive=True)
+        journal = None
     try:
+        if journal is None:
+            journal = await channel.declare_queue(names.journal, passive=True)
         exchanges = await declare_exchanges(channel, names)
         for logical, routing_key in bindings:
             await journal.bind(exchanges[logical], routing_key=routing_key)
