@@ -167,7 +167,8 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     """Skip asyncpg's reset on release (a round trip of UNLISTEN, RESET ALL, CLOSE ALL and
     unlocking): pooled connections carry no session state here. LISTEN runs on connections of
     its own (Notifier), locks are transaction-scoped, settings are never SET on a session, and
-    the one session lock (migrations) is released before the connection goes back."""
+    the session locks (migrations; shared/leader.py `leading`) are released before the
+    connection goes back, or the connection is ended."""
 
 
 def _migration_files(directory: Path) -> list[Path]:

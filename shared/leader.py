@@ -22,15 +22,19 @@ async def try_transaction_lock(conn: asyncpg.Connection, name: str) -> bool:
     )
 
 
+async def try_session_lock(conn: asyncpg.Connection, name: str) -> bool:
+    """Whether this session now leads `name` (until it lets go or ends); False: another does."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", name))
+
+
 @asynccontextmanager
 async def leading(pool: asyncpg.Pool, name: str) -> AsyncIterator[bool]:
     """Whether this instance leads `name` for the block (True) or another one does (False).
     The lock is held on a connection of the pool taken for the block, and let go at its end
-    (the pool keeps no session state, so it is let go explicitly)."""
+    (the pool keeps no session state and does not reset sessions: shared/db.py
+    _keep_session; so it is let go explicitly)."""
     async with pool.acquire() as conn:
-        held = bool(
-            await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", name)
-        )
+        held = await try_session_lock(conn, name)
         try:
             yield held
         finally:

@@ -52,6 +52,7 @@ from pydantic import ValidationError
 
 from shared.db import SHARED_MIGRATIONS, migrate, owner_role
 from shared.events.common import Contract
+from shared.leader import try_session_lock
 from shared.logs import configure_logging
 from shared.messaging.consumer import describe_validation_error
 from shared.settings import ROOT, Settings
@@ -737,7 +738,7 @@ async def run_load(
     conn = await connect_as_owner(settings, service)
     # One load of a service at a time: two would read the same checkpoints and load every chunk
     # twice. The lock goes with this connection (closed below, or by the server if we die).
-    if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", LOAD_LOCK):
+    if not await try_session_lock(conn, LOAD_LOCK):
         await conn.close()
         raise LoadRunning(f"another first load of {service} is running; wait for it to end")
     rejects_path = options.rejects or directory / f"rejects-{service}.jsonl"
