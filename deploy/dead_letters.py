@@ -225,11 +225,13 @@ class Outcome:
 
 
 @asynccontextmanager
-async def connected(amqp_url: str) -> AsyncIterator[AbstractConnection]:
+async def connected(
+    amqp_url: str, name: str = "ebok-dlq-tool"
+) -> AsyncIterator[AbstractConnection]:
     """A plain (not robust) connection: a tool that loses the broker stops and says so."""
     try:
         connection = await aio_pika.connect(
-            amqp_url, client_properties={"connection_name": "ebok-dlq-tool"}, timeout=15
+            amqp_url, client_properties={"connection_name": name}, timeout=15
         )
     except (ConnectionError, OSError, aiormq.exceptions.AMQPError) as exc:
         raise DeadLetterError(f"cannot connect to the broker: {type(exc).__name__}") from None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 import uuid
@@ -34,10 +33,14 @@ import aio_pika
 import aiormq
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pydantic import ValidationError
 
+from deploy.dead_letters import REPLAYED_AT_HEADER, DeadLetterError, connected
+from deploy.dlq import OPERATOR_PATTERN
 from shared.events.common import ExchangeName
 from shared.logs import configure_logging, get_logger
-from shared.messaging.broker import republished
+from shared.messaging.broker import PUBLISH_ERRORS, republished
+from shared.messaging.consumer import describe_validation_error
 from shared.messaging.journal import MARKER_TYPE, routed_to
 from shared.messaging.packing import ENVELOPES_CONTENT_TYPE
 from shared.messaging.topology import Names
@@ -54,7 +57,6 @@ WINDOW = 200
 # The journal sends nothing for this long although its end marker has not come: give up.
 IDLE_SECONDS = 60.0
 PROGRESS_SECONDS = 5.0
-OPERATOR_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 
 
 class ReplayError(Exception):
@@ -150,7 +152,7 @@ def replayed_copy(message: AbstractIncomingMessage, operator: str, at: str) -> a
     """The message as it was published (the stream's offset header left out), saying who
     replayed it and when."""
     headers = {k: v for k, v in (message.headers or {}).items() if k != "x-stream-offset"}
-    headers.update({"x-ebok-replayed-by": operator, "x-ebok-replayed-at": at})
+    headers.update({"x-ebok-replayed-by": operator, REPLAYED_AT_HEADER: at})
     return republished(message, headers)
 
 
@@ -178,8 +180,7 @@ async def replay(
         dry_run=dry_run,
         queues=sorted(queues),
     )
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
+    async with connected(settings.amqp_url, "ebok-replay-tool") as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=PREFETCH)
         try:
@@ -193,8 +194,6 @@ async def replay(
         await read_journal(
             channel, journal, names, queues, marker, operator, summary, progress, started
         )
-    finally:
-        await connection.close()
     summary.seconds = time.monotonic() - started
     log.info(
         "replay finished",
@@ -335,9 +334,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dry-run", action="store_true", help="count, publish nothing")
     parser.add_argument("--operator", required=True, help="who replays (logged)")
     args = parser.parse_args(argv)
-    if not re.fullmatch(OPERATOR_PATTERN, args.operator):
-        parser.error(f"--operator must match {OPERATOR_PATTERN}")
-    settings = Settings()
+    if not OPERATOR_PATTERN.fullmatch(args.operator.strip()):
+        parser.error("--operator: 2-100 letters, digits, '.', '_', '@' or '-'")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        parser.error(f"settings: {describe_validation_error(exc)}")
     configure_logging("replay", settings.log_level, settings.log_format)
     try:
         summary = asyncio.run(
@@ -350,8 +352,16 @@ def main(argv: list[str]) -> int:
                 dry_run=args.dry_run,
             )
         )
-    except ReplayError as exc:
+    except (ReplayError, DeadLetterError) as exc:
         print(f"replay: {exc}", file=sys.stderr)
+        return 1
+    except PUBLISH_ERRORS as exc:
+        # What was published before is in the log; a second run is harmless (the inbox skips
+        # what arrived).
+        print(
+            f"replay: stopped, the broker failed ({type(exc).__name__}); run it again",
+            file=sys.stderr,
+        )
         return 1
     print("\n".join(summary.lines()))
     return 0
