@@ -59,7 +59,8 @@ from shared.settings import Settings
 
 NOT_FOUND = 3
 OPERATOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
-_SECRET_NAME = re.compile(r"password|token|secret|card|cvv|pan", re.IGNORECASE)
+# A field named like a secret: "pan" and "card" only as words of a name (not "company").
+_SECRET_NAME = re.compile(r"password|token|secret|cvv|(^|_)(card|pan)(_|$)", re.IGNORECASE)
 
 
 def queue_of(text: str, namespace: str) -> DeadLetterQueue:
