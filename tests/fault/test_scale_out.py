@@ -41,6 +41,7 @@ from deploy.mailbox import MailStore, ReceivedMail
 from services.identity import proof_of_work
 from shared.events import erp, reading
 from shared.messaging.topology import Names
+from shared.runtime import subscriptions_of
 from shared.services import GATEWAY_UPSTREAMS, SERVICES
 from tests.support.erp import (
     Household,
@@ -58,7 +59,7 @@ from tests.support.flows import (
 )
 from tests.support.infra import Infra
 from tests.support.platform import ApiClient, Platform, make_settings, wait_until
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, metric_sum
 from tests.support.stack import Stack, free_port
 
 pytestmark = pytest.mark.fault
@@ -485,10 +486,21 @@ def served_http(metrics: str) -> float:
 
 
 def handled(metrics: str) -> float:
+    return metric_sum(metrics, "ebok_messages_total", outcome="handled")
+
+
+def handled_in_order(metrics: str, namespace: str, service: str) -> float:
+    """Messages handled from the service's queues with a single active consumer."""
+    names = Names(namespace)
     return sum(
-        float(line.rpartition(" ")[2])
-        for line in metrics.splitlines()
-        if line.startswith("ebok_messages_total{") and 'outcome="handled"' in line
+        metric_sum(
+            metrics,
+            "ebok_messages_total",
+            queue=names.queue(service, s.purpose),
+            outcome="handled",
+        )
+        for s in subscriptions_of(service)
+        if s.in_order
     )
 
 
@@ -539,10 +551,15 @@ async def test_two_instances_of_everything_lose_nothing_and_repeat_nothing(
     )
     for process in cluster.everyone():
         cluster.before_kill[process.label] = await process.metrics()
-    # Of each service, the instance that consumed most: the one that holds the queues with a
-    # single active consumer, so that the other must take them over.
+    # Of each service, the active consumer of its queues with a single active consumer (else
+    # the instance that consumed most), so that the other must take them over.
+    namespace = cluster.platform.settings.namespace
+
+    def in_order(process: ServiceProcess) -> float:
+        return handled_in_order(cluster.before_kill[process.label], namespace, process.service)
+
     killed = [
-        max(group, key=lambda p: handled(cluster.before_kill[p.label]))
+        max(group, key=lambda p: (in_order(p), handled(cluster.before_kill[p.label])))
         for group in cluster.instances.values()
     ]
     for process in killed:
@@ -703,7 +720,22 @@ async def test_two_instances_of_everything_lose_nothing_and_repeat_nothing(
         for path in ("/api/v1/me/dashboard", "/api/v1/payments"):
             status, body = await cluster.api.request("GET", path, token=tokens["access_token"])  # type: ignore[index]
             assert status == 200, body
-    after = {p.label: await p.metrics() for p in killed}
+    after = {p.label: await p.metrics() for p in cluster.everyone()}
+    # The queues with a single active consumer were taken over: the survivor handled them after
+    # the kill (the restarted instance stands by). The ERP's stream into billing went on.
+    took_over = {}
+    for process in killed:
+        if process.service == "gateway" or in_order(process) == 0:
+            continue
+        (survivor,) = [p for p in cluster.instances[process.service] if p is not process]
+        gained = handled_in_order(after[survivor.label], namespace, survivor.service) - in_order(
+            survivor
+        )
+        took_over[process.service] = gained
+        restarted = handled_in_order(after[process.label], namespace, process.service)
+        if gained + restarted > 0:
+            assert gained > 0, f"{survivor.label} did not take over ({process.label} handled)"
+    assert took_over.get("billing", 0) > 0, took_over
     for process in killed:
         if process.service == "gateway" or process.service in GATEWAY_UPSTREAMS:
             assert served_http(after[process.label]) > 0, f"{process.label} restarted idle"
@@ -714,7 +746,8 @@ async def test_two_instances_of_everything_lose_nothing_and_repeat_nothing(
         f"({', '.join(p.label for p in killed)} killed); "
         f"{cluster.api.refused} calls refused by the dead gateway, "
         f"{cluster.api.unknown} outcomes lost and recovered; "
-        f"{len(handed_twice)} email handed over twice (same Message-ID)\nbefore the kill: "
+        f"{len(handed_twice)} email handed over twice (same Message-ID); in-order messages "
+        f"the survivors took over: {took_over}\nbefore the kill: "
         + ", ".join(
             f"{p.label}: http {served_http(cluster.before_kill[p.label]):.0f} "
             f"msgs {handled(cluster.before_kill[p.label]):.0f}"
