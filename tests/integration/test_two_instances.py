@@ -366,8 +366,22 @@ async def test_reconciliation_asks_about_each_payment_once_with_two_instances(
         await asyncio.gather(*(r.step() for r in reconcilers))
         assert set(provider.asked) == set(ids)
         assert max(provider.asked.values()) == 1, "asked once, not once per instance"
-        # The round is over: the next one (either instance) may run.
-        assert await reconcilers[1].step() is False
+        # The round is over and its lock let go: the next round may run on the other instance,
+        # and asks about a payment that has become due since.
+        later = uuid.uuid4()
+        async with dbs[0].connection() as tx:
+            await tx.conn.execute(
+                """INSERT INTO payments (payment_id, customer_id, account_id, idempotency_key,
+                                         request_hash, amount, method, return_url, provider,
+                                         status, created_at, pending_since)
+                   VALUES ($1, 'K-1', $2, $3, 'h', 10, 'blik', 'https://r', 'test',
+                           'pending', now() - interval '1 hour', now() - interval '1 hour')""",
+                later,
+                uuid.uuid4(),
+                str(later),
+            )
+        await reconcilers[1].step()
+        assert provider.asked[later] == 1
 
 
 async def test_reminders_of_two_instances_remind_each_invoice_once(
