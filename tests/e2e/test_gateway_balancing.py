@@ -35,7 +35,7 @@ async def second_billing(stack: Stack, tmp_path: Path) -> AsyncIterator[ServiceP
         await platform.start_service("gateway", billing_url=both)
         yield second
     finally:
-        second.stop()
+        await second.stop()
         await platform.stop_service("gateway")
         await platform.start_service("gateway")
 

@@ -74,7 +74,7 @@ async def running(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[Run
             await process.ready()
             yield Running(stack, process)
         finally:
-            process.stop()
+            await process.stop()
 
 
 async def fetch(running: Running, service: str, sql: str, *args: object) -> list[dict]:

@@ -43,7 +43,7 @@ async def billing(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[Ser
         await running.ready()
         yield running
     finally:
-        running.stop()
+        await running.stop()
         await Platform(settings).remove_namespace()
 
 
@@ -104,7 +104,7 @@ async def test_each_payment_counts_once_though_billing_was_killed_mid_stream(
 
     # The stream waits in the durable queue while billing is down; then billing takes it and
     # is killed in the middle of it.
-    billing.stop()
+    await billing.stop()
     async with IntegrationClient(
         settings.amqp_url, settings.namespace, producer="payments", exchange="events"
     ) as payments_service:

@@ -171,13 +171,8 @@ async def _start(processes: list[ServiceProcess]) -> None:
     await asyncio.gather(*(p.ready(timeout=120) for p in processes))
 
 
-def _stop(processes: list[ServiceProcess]) -> None:
-    for process in processes:
-        if process.running:
-            assert process.process is not None
-            process.process.terminate()
-    for process in processes:
-        process.stop()
+async def _stop(processes: list[ServiceProcess]) -> None:
+    await asyncio.gather(*(process.stop() for process in processes))
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -225,10 +220,10 @@ async def cluster(infra: Infra, keys: Path, tmp_path: Path) -> AsyncIterator[Clu
                 print(f"\n14 processes ready in {asyncio.get_running_loop().time() - began:.1f}s")
                 yield Cluster(stack, api, instances)
             finally:
-                _stop(everyone)
+                await _stop(everyone)
                 await stack.stop_smtp()
     finally:
-        _stop(everyone)
+        await _stop(everyone)
         await platform.remove_namespace()
 
 

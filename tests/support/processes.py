@@ -7,6 +7,7 @@ EBOK_* variables; its output goes to a log file the assertion messages quote the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -130,15 +131,17 @@ class ServiceProcess:
         self.start()
         await self.ready(timeout)
 
-    def stop(self) -> None:
-        """SIGTERM (a graceful shutdown), SIGKILL if it does not end in time."""
+    async def stop(self) -> None:
+        """SIGTERM (a graceful shutdown), SIGKILL if it does not end in time. Waited for off
+        the event loop: the test's own servers (the SMTP mailbox) go on answering the process
+        while it finishes its work."""
         if self.process is not None and self.running:
             self.process.terminate()
             try:
-                self.process.wait(timeout=20)
+                await asyncio.to_thread(self.process.wait, 20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait()
+                await asyncio.to_thread(self.process.wait)
 
     def tail(self, characters: int = LOG_TAIL_CHARACTERS) -> str:
         """The end of its log, for assertion messages."""
