@@ -257,6 +257,9 @@ def _without_query(attributes: dict[str, Any]) -> dict[str, Any]:
 # --- AMQP -------------------------------------------------------------------------------------
 
 
+_BODY_TRACEPARENT = re.compile(r'"traceparent"\s*:\s*"([^"]*)"')
+
+
 @contextmanager
 def publishing(
     service: str, bodies: Sequence[str], exchange: str, routing_key: str
@@ -272,15 +275,14 @@ def publishing(
     spans: list[trace.Span] = []
     sent: list[str] = []
     for body in bodies:
-        if '"traceparent"' not in body:
-            sent.append(body)
-            continue
-        envelope = orjson.loads(body)
-        traceparent = envelope.get("traceparent")
+        # Read from the text first: only an envelope whose trace is kept is parsed.
+        found = _BODY_TRACEPARENT.search(body)
+        traceparent = found.group(1) if found else None
         parent = context_of(traceparent)
-        if parent is None or not sampled(traceparent):
+        if traceparent is None or parent is None or not sampled(traceparent):
             sent.append(body)  # its consumer takes the writer's decision not to keep it
             continue
+        envelope = orjson.loads(body)
         span = service_tracer.start_span(
             f"publish {routing_key}",
             context=parent,
