@@ -151,10 +151,24 @@ async def test_a_registration_is_one_trace_named_by_its_correlation_id(traced: T
     def in_trace() -> list[ReadableSpan]:
         return [s for s in traced.memory.get_finished_spans() if s.context.trace_id == trace_id]
 
-    await wait_until(
-        lambda: any(s.name == "smtp send" for s in in_trace()),
-        what="the SMTP send's span to be exported",
+    # Each service's spans leave in batches of their own (every 100 ms here): wait for all six.
+    expected = (
+        ("gateway", SpanKind.SERVER, "POST /api/v1/registrations"),
+        ("gateway", SpanKind.CLIENT, "POST"),
+        ("identity", SpanKind.SERVER, "POST "),
+        ("identity", SpanKind.PRODUCER, "publish identity.registration.requested"),
+        ("notifications", SpanKind.CONSUMER, "process identity.registration.requested"),
+        ("notifications", SpanKind.CLIENT, "smtp send"),
     )
+
+    def all_exported() -> bool:
+        spans = in_trace()
+        return all(
+            any(_service(s) == sv and s.kind is kind and s.name.startswith(n) for s in spans)
+            for sv, kind, n in expected
+        )
+
+    await wait_until(all_exported, what="the trace's six spans to be exported")
     spans = in_trace()
     gateway = _one(spans, "gateway", SpanKind.SERVER, "POST /api/v1/registrations")
     call = _one(spans, "gateway", SpanKind.CLIENT, "POST")
