@@ -160,6 +160,14 @@ class Sampler:
         return self._channel
 
     async def close(self) -> None:
+        """Let go of the channel, and withdraw this instance's queue gauges: a stopped instance
+        says nothing of queues it no longer watches."""
+        for queue in self.consumer_queues:
+            for gauge in (QUEUE_READY, QUEUE_CONSUMERS, DEAD_LETTERS, RETRY_WAITING):
+                self._set(gauge, queue, None)
+        for queue in self.outbound_queues:
+            for gauge in (QUEUE_READY, QUEUE_CONSUMERS):
+                self._set(gauge, queue, None)
         channel, self._channel = self._channel, None
         if channel is not None and not channel.is_closed:
             with contextlib.suppress(*PUBLISH_ERRORS):

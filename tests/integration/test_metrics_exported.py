@@ -55,11 +55,12 @@ async def scrape(stack: Stack) -> dict[str, str]:
 
 
 async def samples(stack: Stack) -> Samples:
-    found: Samples = {}
-    for page in (await scrape(stack)).values():
-        for name, values in exported(page)[1].items():
-            found.setdefault(name, []).extend(values)
-    return found
+    """The samples of one /metrics page: in this process every service's app exports the one
+    registry (each service's page is the same), and the tests poll it often."""
+    url = stack.platform.ops_url("billing") + "/metrics"
+    async with stack.api.session.get(url) as resp:
+        assert resp.status == 200
+        return exported(await resp.text())[1]
 
 
 def value(found: Samples, name: str, **labels: str) -> float | None:
@@ -131,6 +132,7 @@ async def test_the_email_queue_gauges_follow_an_email_that_waits_for_the_smtp_se
     await wait_for_mail(stack, customer.email, "registration")
     await wait_until(
         lambda: _gauge_is(stack, 0, "ebok_email_queue_pending", service="notifications"),
+        interval=0.2,  # each poll reads a /metrics page
         what="the email queue to be empty",
     )
     assert await gauge(stack, "ebok_email_queue_oldest_age_seconds") == 0
@@ -157,6 +159,7 @@ async def test_a_dead_lettered_message_makes_its_dead_letter_queue_depth_one(
     await publish_raw(stack, queue, b"not an envelope", message_id=str(uuid.uuid4()))
     await wait_until(
         lambda: _gauge_is(stack, 1, "ebok_dead_letter_messages", queue=queue),
+        interval=0.2,
         what="the dead-letter queue depth to be 1",
     )
     assert await gauge(stack, "ebok_queue_consumers", queue=queue) == 1
@@ -179,6 +182,7 @@ async def test_a_message_retried_then_dead_lettered_is_counted(stack: Stack) -> 
         await publish_raw(stack, queue, envelope.model_dump_json().encode())
         await wait_until(
             lambda: _gauge_is(stack, 1, "ebok_dead_letter_messages", queue=queue),
+            interval=0.2,
             what="the message to be dead-lettered after its retries",
         )
     finally:
@@ -219,6 +223,7 @@ async def test_an_event_the_broker_refuses_ages_in_the_outbox(stack: Stack) -> N
         await conn.close()
     await wait_until(
         lambda: _gauge_is(stack, 0, "ebok_outbox_pending_messages", service="metering"),
+        interval=0.2,
         what="the outbox to be empty again",
     )
 
@@ -237,6 +242,7 @@ async def test_a_fact_waiting_for_the_back_office_is_lag_of_its_queue(stack: Sta
     await publish_raw(stack, queue, b"{}")
     await wait_until(
         lambda: _gauge_is(stack, 1, "ebok_queue_ready_messages", queue=queue),
+        interval=0.2,
         what="the back office's queue depth to be 1",
     )
     assert await gauge(stack, "ebok_queue_consumers", queue=queue) == 0
