@@ -347,20 +347,25 @@ class SlowProvider:
         return None
 
 
+async def _pending_payments(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> None:
+    """Online payments pending for an hour (due for reconciliation), with the test provider."""
+    await conn.executemany(
+        """INSERT INTO payments (payment_id, customer_id, account_id, idempotency_key,
+                                 request_hash, amount, method, return_url, provider,
+                                 status, created_at, pending_since)
+           VALUES ($1, 'K-1', $2, $3, 'h', 10, 'blik', 'https://r', 'test',
+                   'pending', now() - interval '1 hour', now() - interval '1 hour')""",
+        [(i, uuid.uuid4(), str(i)) for i in ids],
+    )
+
+
 async def test_reconciliation_asks_about_each_payment_once_with_two_instances(
     infra: Infra, keys: Path
 ) -> None:
     async with two_databases("payments", infra, keys) as dbs:
         ids = [uuid.uuid4() for _ in range(20)]
         async with dbs[0].connection() as tx:
-            await tx.conn.executemany(
-                """INSERT INTO payments (payment_id, customer_id, account_id, idempotency_key,
-                                         request_hash, amount, method, return_url, provider,
-                                         status, created_at, pending_since)
-                   VALUES ($1, 'K-1', $2, $3, 'h', 10, 'blik', 'https://r', 'test',
-                           'pending', now() - interval '1 hour', now() - interval '1 hour')""",
-                [(i, uuid.uuid4(), str(i)) for i in ids],
-            )
+            await _pending_payments(tx.conn, ids)
         provider = SlowProvider()
         reconcilers = [Reconciler(db, provider, db.settings) for db in dbs]  # type: ignore[arg-type]
         await asyncio.gather(*(r.step() for r in reconcilers))
@@ -370,16 +375,7 @@ async def test_reconciliation_asks_about_each_payment_once_with_two_instances(
         # and asks about a payment that has become due since.
         later = uuid.uuid4()
         async with dbs[0].connection() as tx:
-            await tx.conn.execute(
-                """INSERT INTO payments (payment_id, customer_id, account_id, idempotency_key,
-                                         request_hash, amount, method, return_url, provider,
-                                         status, created_at, pending_since)
-                   VALUES ($1, 'K-1', $2, $3, 'h', 10, 'blik', 'https://r', 'test',
-                           'pending', now() - interval '1 hour', now() - interval '1 hour')""",
-                later,
-                uuid.uuid4(),
-                str(later),
-            )
+            await _pending_payments(tx.conn, [later])
         await reconcilers[1].step()
         assert provider.asked[later] == 1
 
