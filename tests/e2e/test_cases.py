@@ -493,21 +493,8 @@ async def test_a_partial_manager_writes_and_sees_only_the_granted_part(
         {"kind": "failure", "service_point_id": first.other_point, "description": "Awaria"},
     )
     manager_id, manager_login, token = await manager_granted_by_erp(
-        stack, first.account.customer, "partial"
+        stack, first.account.customer, "partial", known_to=("billing", "correspondence")
     )
-    db = await stack.platform.db("correspondence")
-    try:
-        await wait_until(
-            lambda: db.fetchval(
-                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
-                      AND customer_id = $2 AND NOT revoked""",
-                manager_id,
-                customer_id,
-            ),
-            what="correspondence to learn the grant",
-        )
-    finally:
-        await db.close()
     q = f"?customer={customer_id}"
 
     status, problem = await post_case(
@@ -589,22 +576,9 @@ async def test_a_full_manager_writes_any_kind_named_as_the_manager(
 ) -> None:
     customer_id = second.account.customer.customer_id
     own_question = await created(stack, second.token, question("Pytanie klienta"))
-    manager_id, manager_login, token = await manager_granted_by_erp(
-        stack, second.account.customer, "full"
+    _manager_id, manager_login, token = await manager_granted_by_erp(
+        stack, second.account.customer, "full", known_to=("billing", "correspondence")
     )
-    db = await stack.platform.db("correspondence")
-    try:
-        await wait_until(
-            lambda: db.fetchval(
-                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
-                      AND customer_id = $2 AND NOT revoked""",
-                manager_id,
-                customer_id,
-            ),
-            what="correspondence to learn the grant",
-        )
-    finally:
-        await db.close()
     q = f"?customer={customer_id}"
     change = await created(
         stack,

@@ -234,10 +234,10 @@ async def staff_account(stack: Stack, role: str) -> tuple[str, str]:
 
 
 async def manager_granted_by_erp(
-    stack: Stack, customer: Customer, scope: str
+    stack: Stack, customer: Customer, scope: str, *, known_to: tuple[str, ...] = ("billing",)
 ) -> tuple[str, str, str]:
     """A manager the ERP grants `scope` over `customer` (partial: its one service point): their
-    account id, login and access token, once billing knows the grant."""
+    account id, login and access token, once the services `known_to` know the grant."""
     account_id, token = await staff_account(stack, "manager")
     identity = await stack.platform.db("identity")
     try:
@@ -256,18 +256,19 @@ async def manager_granted_by_erp(
             service_point_ids=points,
         ),
     )
-    billing = await stack.platform.db("billing")
-    try:
-        await wait_until(
-            lambda: billing.fetchval(
-                """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
-                      AND customer_id = $2 AND scope = $3 AND NOT revoked""",
-                account_id,
-                customer.customer_id,
-                scope,
-            ),
-            what="billing to learn the grant",
-        )
-    finally:
-        await billing.close()
+    for service in known_to:
+        db = await stack.platform.db(service)
+        try:
+            await wait_until(
+                lambda db=db: db.fetchval(
+                    """SELECT 1 FROM access_grants WHERE manager_account_id = $1::uuid
+                          AND customer_id = $2 AND scope = $3 AND NOT revoked""",
+                    account_id,
+                    customer.customer_id,
+                    scope,
+                ),
+                what=f"{service} to learn the grant",
+            )
+        finally:
+            await db.close()
     return account_id, manager_login, token
